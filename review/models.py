@@ -1,0 +1,1 @@
+"""Team review of generations (history, judging, re-use): filled in by the review feature."""

@@ -1,0 +1,325 @@
+"""The generation form: one set of rules (kling-api.md §1.3-1.5) for the web UI and the API."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from .images import check_frame
+from .models import ASPECT_RATIOS, CAMERA_AXES, CAMERA_TYPES, Generation, Kind, Mode, Provider, VideoModel
+from .tasks import enqueue_submit
+
+PROMPT_MAX = 2500
+MAX_DYNAMIC_MASKS = 6
+
+
+def camera_fields_from_json(value: Any) -> dict[str, Any]:
+    """Flatten a camera_control object into the form's camera_* fields.
+
+    Accepts Kling's form and the third-party shorthand {"type": "zoom", "config": {"value": -5}}
+    (kling-api.md §1.5), which becomes type simple with that one axis set.
+    """
+    if value in (None, "", {}):
+        return {}
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError as exc:
+            raise ValidationError("camera_control is not valid JSON.", code="invalid") from exc
+    if not isinstance(value, dict):
+        raise ValidationError("camera_control must be an object.", code="invalid")
+    kind = value.get("type")
+    config = value.get("config")
+    if config is not None and not isinstance(config, dict):
+        raise ValidationError("camera_control.config must be an object.", code="invalid")
+    if kind in CAMERA_AXES:  # the shorthand
+        if not config or "value" not in config:
+            raise ValidationError(f"camera_control of type {kind} needs config.value.", code="invalid")
+        return {"camera_type": "simple", f"camera_{kind}": config["value"]}
+    fields: dict[str, Any] = {"camera_type": kind}
+    for axis in CAMERA_AXES:
+        if config and axis in config:
+            fields[f"camera_{axis}"] = config[axis]
+    unknown = set(config or {}) - set(CAMERA_AXES)
+    if unknown:
+        raise ValidationError(f"camera_control.config has unknown axes: {', '.join(sorted(unknown))}.")
+    fields["_camera_has_config"] = bool(config)
+    return fields
+
+
+class GenerationForm(forms.Form):
+    """Every field of a text2video or image2video create, validated against the model catalogue."""
+
+    kind = forms.ChoiceField(choices=Kind.choices, initial=Kind.TEXT2VIDEO, widget=forms.HiddenInput)
+    model_name = forms.CharField(max_length=100, initial="kling-v1", label="Model")
+    prompt = forms.CharField(
+        max_length=PROMPT_MAX, required=False, widget=forms.Textarea(attrs={"rows": 3}), strip=True
+    )
+    negative_prompt = forms.CharField(
+        max_length=PROMPT_MAX, required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    mode = forms.ChoiceField(choices=Mode.choices, initial=Mode.STD, required=False)
+    duration = forms.IntegerField(min_value=1, max_value=60, initial=5, required=False)
+    aspect_ratio = forms.ChoiceField(
+        choices=[(r, r) for r in ASPECT_RATIOS], initial="16:9", required=False
+    )
+    cfg_scale = forms.FloatField(
+        min_value=0, max_value=1, required=False, initial=0.5, label="CFG scale",
+        widget=forms.NumberInput(attrs={"step": "0.05"}),
+    )
+    camera_type = forms.ChoiceField(
+        choices=[("", "none")] + [(t, t) for t in CAMERA_TYPES], required=False, label="Camera move"
+    )
+    camera_horizontal = forms.FloatField(min_value=-10, max_value=10, required=False)
+    camera_vertical = forms.FloatField(min_value=-10, max_value=10, required=False)
+    camera_pan = forms.FloatField(min_value=-10, max_value=10, required=False)
+    camera_tilt = forms.FloatField(min_value=-10, max_value=10, required=False)
+    camera_roll = forms.FloatField(min_value=-10, max_value=10, required=False)
+    camera_zoom = forms.FloatField(min_value=-10, max_value=10, required=False)
+    image = forms.FileField(required=False, label="First frame")
+    image_url = forms.URLField(max_length=2000, required=False, assume_scheme="https", label="First frame URL")
+    image_tail = forms.FileField(required=False, label="Last frame")
+    image_tail_url = forms.URLField(max_length=2000, required=False, assume_scheme="https", label="Last frame URL")
+    static_mask = forms.FileField(required=False)
+    dynamic_masks = forms.JSONField(required=False, help_text="motion brush: [{mask, trajectories:[{x,y}…]}]")
+    provider = forms.ModelChoiceField(
+        queryset=Provider.objects.filter(enabled=True), required=False, empty_label="automatic (by priority)"
+    )
+
+    def __init__(self, *args: Any, camera_has_config: bool | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Set by the API when a preset camera type arrived with a config object.
+        self.camera_has_config = camera_has_config
+        self.catalogue_entry: VideoModel | None = None
+
+    # ---- single fields ------------------------------------------------------------------
+    def clean_model_name(self) -> str:
+        name = self.cleaned_data["model_name"].strip()
+        self.catalogue_entry = VideoModel.objects.filter(name=name, enabled=True).first()
+        if self.catalogue_entry is None:
+            known = ", ".join(VideoModel.objects.enabled().values_list("name", flat=True))
+            raise ValidationError(f"Unknown model {name!r}. Known models: {known}.", code="unknown_model")
+        return name
+
+    def _clean_frame(self, field: str, label: str) -> Any:
+        upload = self.cleaned_data.get(field)
+        if upload:
+            check_frame(upload, upload.size, label)
+        return upload
+
+    def clean_image(self) -> Any:
+        return self._clean_frame("image", "first frame")
+
+    def clean_image_tail(self) -> Any:
+        return self._clean_frame("image_tail", "last frame")
+
+    def clean_static_mask(self) -> Any:
+        return self._clean_frame("static_mask", "static mask")
+
+    def clean_dynamic_masks(self) -> list[dict[str, Any]]:
+        masks = self.cleaned_data.get("dynamic_masks") or []
+        if not isinstance(masks, list):
+            raise ValidationError("dynamic_masks must be a list.")
+        if len(masks) > MAX_DYNAMIC_MASKS:
+            raise ValidationError(f"At most {MAX_DYNAMIC_MASKS} dynamic masks are allowed.")
+        for i, mask in enumerate(masks):
+            if not isinstance(mask, dict) or not mask.get("mask"):
+                raise ValidationError(f"dynamic_masks[{i}] needs a mask image.")
+            points = mask.get("trajectories")
+            if not isinstance(points, list) or not 2 <= len(points) <= 77:
+                raise ValidationError(f"dynamic_masks[{i}] needs 2 to 77 trajectory points.")
+            for p in points:
+                if not (isinstance(p, dict) and all(isinstance(p.get(k), int | float) for k in "xy")):
+                    raise ValidationError(f"dynamic_masks[{i}] trajectory points must be {{x, y}} numbers.")
+        return masks
+
+    # ---- rules across fields ---------------------------------------------------------------
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        entry = self.catalogue_entry
+        kind = data.get("kind") or Kind.TEXT2VIDEO
+        data["mode"] = data.get("mode") or Mode.STD
+        data["aspect_ratio"] = data.get("aspect_ratio") or "16:9"
+        data["duration"] = data.get("duration") or 5
+        if kind == Kind.TEXT2VIDEO and not data.get("prompt") and "prompt" not in self.errors:
+            self.add_error("prompt", ValidationError("A prompt is required.", code="required"))
+        self._clean_camera(data, entry)
+        if kind == Kind.IMAGE2VIDEO:
+            self._clean_image2video(data, entry)
+        else:
+            for field in ("image", "image_url", "image_tail", "image_tail_url", "static_mask"):
+                if data.get(field):
+                    self.add_error(field, "Images belong to image-to-video; this is text-to-video.")
+        if entry is None:
+            return data
+        if kind not in entry.kinds:
+            self.add_error("model_name", f"{entry.name} does not do {kind}.")
+        if data["mode"] not in entry.modes:
+            self.add_error("mode", f"{entry.name} supports modes {', '.join(entry.modes)}.")
+        if data["duration"] not in entry.durations:
+            allowed = ", ".join(str(d) for d in entry.durations)
+            self.add_error("duration", f"{entry.name} supports durations of {allowed} seconds.")
+        if data.get("camera_control") and not entry.supports_camera_control:
+            self.add_error("camera_type", f"{entry.name} does not support camera control.")
+        if (data.get("image_tail") or data.get("image_tail_url")) and not entry.supports_last_frame:
+            self.add_error("image_tail", f"{entry.name} does not support a last frame.")
+        if not entry.supports_cfg_scale:
+            data["cfg_scale"] = None  # kling-api.md §1.3: never send cfg_scale to v2.x models
+        elif data.get("cfg_scale") is None:
+            data["cfg_scale"] = 0.5
+        provider = data.get("provider")
+        if provider and not provider.serves(entry.name):
+            self.add_error("provider", f"{provider.name} does not serve {entry.name}.")
+        return data
+
+    def _clean_camera(self, data: dict[str, Any], entry: VideoModel | None) -> None:
+        camera_type = data.get("camera_type")
+        axes = {axis: data.get(f"camera_{axis}") or 0 for axis in CAMERA_AXES}
+        if not camera_type:
+            if any(axes.values()):
+                self.add_error("camera_type", "Choose a camera move type for the axis values.")
+            data["camera_control"] = None
+            return
+        if camera_type == "simple":
+            moving = [axis for axis, v in axes.items() if v]
+            if len(moving) != 1:
+                self.add_error(
+                    "camera_type",
+                    ValidationError(
+                        "A simple camera move needs exactly one non-zero axis "
+                        f"(got {len(moving)}: {', '.join(moving) or 'none'}).",
+                        code="camera_axes",
+                    ),
+                )
+            data["camera_control"] = {"type": "simple", "config": axes}
+        else:
+            if any(axes.values()) or self.camera_has_config:
+                self.add_error("camera_type", f"The {camera_type} move takes no config.")
+            data["camera_control"] = {"type": camera_type}
+
+    def _clean_image2video(self, data: dict[str, Any], entry: VideoModel | None) -> None:
+        for field in ("image", "image_tail"):
+            if data.get(field) and data.get(f"{field}_url"):
+                self.add_error(f"{field}_url", "Give the frame as an upload or a URL, not both.")
+        has_first = data.get("image") or data.get("image_url")
+        has_last = data.get("image_tail") or data.get("image_tail_url")
+        if not has_first and not has_last and "image" not in self.errors:
+            self.add_error("image", ValidationError("Image-to-video needs a first or a last frame.", code="required"))
+        has_masks = bool(data.get("static_mask") or data.get("dynamic_masks"))
+        exclusive = [name for name, on in (
+            ("last frame", has_last), ("motion masks", has_masks), ("camera control", bool(data.get("camera_control")))
+        ) if on]
+        if len(exclusive) > 1:
+            self.add_error(
+                "image_tail" if has_last else "camera_type",
+                f"Use at most one of last frame, motion masks and camera control (got {' and '.join(exclusive)}).",
+            )
+        # Kling takes no aspect ratio for image2video: the first frame decides it.
+        data["aspect_ratio"] = "16:9" if not data.get("image") else _aspect_of(data["image"])
+
+    # ---- saving -----------------------------------------------------------------------
+    def estimated_units(self) -> Decimal | None:
+        if self.catalogue_entry is None or not hasattr(self, "cleaned_data"):
+            return None
+        return self.catalogue_entry.estimate_units(self.cleaned_data["mode"], self.cleaned_data["duration"])
+
+    def create_generation(
+        self,
+        owner: AbstractBaseUser,
+        *,
+        api_key: Any = None,
+        parent: Generation | None = None,
+        client_callback_url: str = "",
+        extra: dict[str, Any] | None = None,
+    ) -> Generation:
+        """Write the generation and its input files in one transaction, then queue it."""
+        data = self.cleaned_data
+        with transaction.atomic():
+            generation = Generation(
+                owner=owner,
+                api_key=api_key,
+                parent=parent,
+                kind=data["kind"],
+                provider=data.get("provider"),
+                model_name=data["model_name"],
+                mode=data["mode"],
+                prompt=data.get("prompt") or "",
+                negative_prompt=data.get("negative_prompt") or "",
+                cfg_scale=data.get("cfg_scale"),
+                duration=data["duration"],
+                aspect_ratio=data["aspect_ratio"],
+                camera_control=data.get("camera_control"),
+                image_url=data.get("image_url") or "",
+                image_tail_url=data.get("image_tail_url") or "",
+                dynamic_masks=data.get("dynamic_masks") or [],
+                client_callback_url=client_callback_url,
+                extra=extra or {},
+                estimated_units=self.estimated_units(),
+                next_poll_at=timezone.now(),
+            )
+            for field in ("image", "image_tail", "static_mask"):
+                upload = data.get(field)
+                if upload:
+                    getattr(generation, field).save(_frame_name(field, upload), upload, save=False)
+            generation.save(force_insert=True)
+            generation.record("info", "created" + (f" as a remix of {parent.pk}" if parent else ""))
+            enqueue_submit(generation.pk)
+        return generation
+
+
+def _frame_name(field: str, upload: Any) -> str:
+    ext = "png" if (upload.name or "").lower().endswith(".png") else "jpg"
+    upload.seek(0)
+    head = upload.read(8)
+    upload.seek(0)
+    if head.startswith(b"\x89PNG"):
+        ext = "png"
+    elif head.startswith(b"\xff\xd8"):
+        ext = "jpg"
+    return f"{field}.{ext}"
+
+
+def _aspect_of(upload: Any) -> str:
+    """The listed aspect ratio nearest to an uploaded frame's own."""
+    from PIL import Image
+
+    upload.seek(0)
+    with Image.open(upload) as img:
+        width, height = img.size
+    upload.seek(0)
+    target = width / height
+
+    def ratio(r: str) -> float:
+        a, b = r.split(":")
+        return int(a) / int(b)
+
+    return min(ASPECT_RATIOS, key=lambda r: abs(ratio(r) - target))
+
+
+def initial_from(generation: Generation) -> dict[str, Any]:
+    """A form's initial data copying a generation's parameters (re-run and remix)."""
+    initial: dict[str, Any] = {
+        "kind": generation.kind,
+        "model_name": generation.model_name,
+        "prompt": generation.prompt,
+        "negative_prompt": generation.negative_prompt,
+        "mode": generation.mode,
+        "duration": generation.duration,
+        "aspect_ratio": generation.aspect_ratio,
+        "cfg_scale": generation.cfg_scale,
+        "image_url": generation.image_url,
+        "image_tail_url": generation.image_tail_url,
+    }
+    camera = generation.camera_control or {}
+    if camera:
+        initial["camera_type"] = camera.get("type", "")
+        for axis, value in (camera.get("config") or {}).items():
+            initial[f"camera_{axis}"] = value
+    return initial

@@ -1,0 +1,68 @@
+"""Checks for first/last-frame images: the rules of kling-api.md §1.4, on the decoded image."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from io import BytesIO
+from typing import IO
+
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image, UnidentifiedImageError
+
+MAX_IMAGE_BYTES = 10 * 1024 * 1024
+MIN_SIDE = 300
+MAX_PIXELS = 40_000_000  # refuse decompression bombs before decoding any pixel
+ALLOWED_FORMATS = {"JPEG": "jpg", "PNG": "png"}
+DATA_URI = re.compile(r"^data:image/[a-zA-Z0-9.+-]+;base64,", re.IGNORECASE)
+
+
+def check_frame(stream: IO[bytes], size: int, label: str = "image") -> tuple[int, int, str]:
+    """Validate a frame image; returns (width, height, extension) or raises ValidationError."""
+    if size > MAX_IMAGE_BYTES:
+        raise ValidationError(f"The {label} is {size / 1e6:.1f} MB; the limit is 10 MB.", code="too_big")
+    if size == 0:
+        raise ValidationError(f"The {label} is empty.", code="empty")
+    try:
+        stream.seek(0)
+        with Image.open(stream) as img:  # reads the header only: size is known before decoding
+            fmt, (width, height) = img.format, img.size
+            if fmt not in ALLOWED_FORMATS:
+                raise ValidationError(f"The {label} must be a JPEG or PNG, not {fmt}.", code="format")
+            if width * height > MAX_PIXELS:
+                raise ValidationError(f"The {label} has too many pixels ({width}×{height}).", code="pixels")
+            img.verify()  # walks the data: catches truncated or corrupt files
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise ValidationError(f"The {label} is not a readable JPEG or PNG image.", code="invalid") from exc
+    finally:
+        stream.seek(0)
+    if width < MIN_SIDE or height < MIN_SIDE:
+        raise ValidationError(
+            f"The {label} is {width}×{height}; width and height must be at least {MIN_SIDE} px.",
+            code="small",
+        )
+    ratio = width / height
+    if not (1 / 2.5 <= ratio <= 2.5):
+        raise ValidationError(
+            f"The {label}'s aspect ratio {width}:{height} is outside 1:2.5 to 2.5:1.", code="aspect"
+        )
+    return width, height, ALLOWED_FORMATS[fmt]
+
+
+def decode_base64_image(value: str, name: str) -> SimpleUploadedFile:
+    """Turn raw Base64 or a data: URI into an uploaded file (validated later like any upload)."""
+    payload = DATA_URI.sub("", value.strip(), count=1)
+    if len(payload) > MAX_IMAGE_BYTES * 4 // 3 + 8:
+        raise ValidationError("The image is larger than 10 MB.", code="too_big")
+    try:
+        raw = base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValidationError("The image is neither an http(s) URL nor valid Base64.", code="base64") from exc
+    return SimpleUploadedFile(name, raw)
+
+
+def sniff_extension(raw: bytes) -> str:
+    with Image.open(BytesIO(raw)) as img:
+        return ALLOWED_FORMATS.get(img.format or "", "img")

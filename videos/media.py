@@ -1,0 +1,91 @@
+"""Serving stored media with HTTP Range support (Django does not answer Range requests).
+
+Browsers seek in a <video> by asking for byte ranges; without 206 answers seeking
+breaks. Files are streamed from storage in chunks, so memory stays flat whatever
+the file size.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import IO
+
+from django.core import signing
+from django.core.files.storage import default_storage
+from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.urls import reverse
+
+CHUNK = 256 * 1024
+RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+SIGNED_MEDIA_SALT = "studio.media"
+CONTENT_TYPES = {".mp4": "video/mp4", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
+
+
+def content_type_for(name: str) -> str:
+    for ext, ctype in CONTENT_TYPES.items():
+        if name.lower().endswith(ext):
+            return ctype
+    return "application/octet-stream"
+
+
+def _read_range(fh: IO[bytes], start: int, length: int) -> Iterator[bytes]:
+    try:
+        fh.seek(start)
+        remaining = length
+        while remaining > 0:
+            chunk = fh.read(min(CHUNK, remaining))
+            if not chunk:
+                break
+            remaining -= len(chunk)
+            yield chunk
+    finally:
+        fh.close()
+
+
+def serve_stored_file(request: HttpRequest, name: str, *, download_name: str = "") -> HttpResponse:
+    """Answer a GET for a stored file: 200 with the whole file, or 206/416 for a Range."""
+    if not name or not default_storage.exists(name):
+        return HttpResponse("not found", status=404, content_type="text/plain")
+    size = default_storage.size(name)
+    ctype = content_type_for(name)
+    header = request.headers.get("Range", "").strip()
+    match = RANGE.match(header) if header else None
+    if header and match and (match.group(1) or match.group(2)):
+        first, last = match.groups()
+        if first:
+            start = int(first)
+            end = min(int(last), size - 1) if last else size - 1
+        else:  # a suffix range: the last N bytes
+            start, end = max(0, size - int(last)), size - 1
+        if start >= size or start > end:
+            response = HttpResponse(status=416)
+            response["Content-Range"] = f"bytes */{size}"
+            return response
+        length = end - start + 1
+        response = StreamingHttpResponse(
+            _read_range(default_storage.open(name, "rb"), start, length), status=206, content_type=ctype
+        )
+        response["Content-Range"] = f"bytes {start}-{end}/{size}"
+        response["Content-Length"] = str(length)
+    else:
+        response = FileResponse(default_storage.open(name, "rb"), content_type=ctype)
+        response["Content-Length"] = str(size)
+    response["Accept-Ranges"] = "bytes"
+    response["Cache-Control"] = "private, max-age=3600"
+    if download_name:
+        response["Content-Disposition"] = f'attachment; filename="{download_name}"'
+    return response
+
+
+def signed_media_path(name: str) -> str:
+    """A path that serves a stored file without a session: for API clients (Kling's result URLs)."""
+    token = signing.dumps(name, salt=SIGNED_MEDIA_SALT, compress=True)
+    return reverse("signed_media", args=[token])
+
+
+def unsign_media_name(token: str, max_age: int = 30 * 24 * 3600) -> str | None:
+    try:
+        return signing.loads(token, salt=SIGNED_MEDIA_SALT, max_age=max_age)
+    except signing.BadSignature:
+        return None

@@ -1,0 +1,459 @@
+"""The studio's data: the model catalogue, upstream providers, generations and their timeline."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+from .crypto import decrypt_json, encrypt_json, mask
+from .ids import new_task_id
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+    from .rendering import VideoMeta
+
+
+class Kind(models.TextChoices):
+    TEXT2VIDEO = "text2video", "Text to video"
+    IMAGE2VIDEO = "image2video", "Image to video"
+
+
+class Mode(models.TextChoices):
+    STD = "std", "Standard (std)"
+    PRO = "pro", "Professional (pro)"
+
+
+ASPECT_RATIOS = ["16:9", "9:16", "1:1", "3:2", "2:3", "3:4", "4:3"]
+CAMERA_TYPES = ["simple", "down_back", "forward_up", "right_turn_forward", "left_turn_forward"]
+CAMERA_AXES = ["horizontal", "vertical", "pan", "tilt", "roll", "zoom"]
+
+
+class VideoModelQuerySet(models.QuerySet["VideoModel"]):
+    def enabled(self) -> VideoModelQuerySet:
+        return self.filter(enabled=True).order_by("sort_order", "name")
+
+
+class VideoModel(models.Model):
+    """A model name of the catalogue and what it supports; forms and the API validate against it."""
+
+    name = models.CharField(max_length=100, unique=True)
+    label = models.CharField(max_length=100, blank=True)
+    kinds = models.JSONField(default=list, help_text='e.g. ["text2video", "image2video"]')
+    modes = models.JSONField(default=list, help_text='e.g. ["std", "pro"]')
+    durations = models.JSONField(default=list, help_text="allowed durations in seconds, e.g. [5, 10]")
+    supports_cfg_scale = models.BooleanField(default=True)
+    supports_camera_control = models.BooleanField(default=True)
+    supports_last_frame = models.BooleanField(default=True)
+    typical_seconds = models.PositiveIntegerField(default=120, help_text="typical upstream run time")
+    units_std = models.DecimalField(
+        max_digits=8, decimal_places=2, default=Decimal("1"), help_text="units per 5 s in std"
+    )
+    units_pro = models.DecimalField(
+        max_digits=8, decimal_places=2, default=Decimal("3.5"), help_text="units per 5 s in pro"
+    )
+    enabled = models.BooleanField(default=True)
+    sort_order = models.PositiveIntegerField(default=100)
+
+    objects = VideoModelQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["sort_order", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def estimate_units(self, mode: str, duration: int) -> Decimal:
+        """Units a job costs: the per-5-second price of the mode, scaled by duration."""
+        per_five = self.units_pro if mode == Mode.PRO else self.units_std
+        return (per_five * Decimal(duration) / Decimal(5)).quantize(Decimal("0.01"))
+
+
+class ProviderQuerySet(models.QuerySet["Provider"]):
+    def usable(self) -> ProviderQuerySet:
+        """Enabled and healthy, in the order they are tried."""
+        return self.filter(enabled=True, healthy=True).order_by("priority", "id")
+
+    def serving(self, model_name: str) -> list[Provider]:
+        """Usable providers that serve a model, in priority order."""
+        return [p for p in self.usable() if p.serves(model_name)]
+
+
+class Provider(models.Model):
+    """An upstream the studio spends: the local renderer, the Kling API or a gateway."""
+
+    class Kind(models.TextChoices):
+        LOCAL = "local", "Local renderer"
+        KLING = "kling", "Kling (official API)"
+        GATEWAY = "kling-gateway", "Kling-compatible gateway"
+
+    name = models.SlugField(max_length=64, unique=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.LOCAL)
+    base_url = models.URLField(max_length=500, blank=True)
+    path_prefix = models.CharField(
+        max_length=100, blank=True, help_text='gateways: a path prefix such as "/kling"'
+    )
+    # Fernet tokens: never stored in plain text, never shown again in full.
+    credentials_encrypted = models.TextField(blank=True, editable=False)
+    webhook_secret_encrypted = models.TextField(blank=True, editable=False)
+    enabled = models.BooleanField(default=True)
+    priority = models.IntegerField(default=100, help_text="lower is tried first")
+    max_concurrent = models.PositiveIntegerField(default=5, help_text="upstream concurrency slots")
+    allowed_models = models.JSONField(
+        default=list, blank=True, help_text="model names served; empty means every catalogue model"
+    )
+    model_map = models.JSONField(
+        default=dict, blank=True, help_text="studio model name → upstream model name, when they differ"
+    )
+    healthy = models.BooleanField(default=True)
+    health_message = models.TextField(blank=True)
+    health_checked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ProviderQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["priority", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def serves(self, model_name: str) -> bool:
+        return not self.allowed_models or model_name in self.allowed_models
+
+    def upstream_model_name(self, model_name: str) -> str:
+        return self.model_map.get(model_name, model_name)
+
+    def set_credentials(self, **values: str) -> None:
+        """Encrypt credentials (access_key/secret_key or api_key) for storage."""
+        self.credentials_encrypted = encrypt_json({k: v for k, v in values.items() if v})
+
+    def get_credentials(self) -> dict[str, str]:
+        return decrypt_json(self.credentials_encrypted)
+
+    def masked_credentials(self) -> dict[str, str]:
+        return {k: mask(v) for k, v in self.get_credentials().items()}
+
+    def set_webhook_secret(self, secret: str) -> None:
+        self.webhook_secret_encrypted = encrypt_json({"secret": secret}) if secret else ""
+
+    def get_webhook_secret(self) -> str:
+        return decrypt_json(self.webhook_secret_encrypted).get("secret", "")
+
+    def mark_unhealthy(self, reason: str) -> None:
+        self.healthy, self.health_message = False, reason
+        self.health_checked_at = timezone.now()
+        self.save(update_fields=["healthy", "health_message", "health_checked_at"])
+
+    def mark_healthy(self, message: str = "") -> None:
+        self.healthy, self.health_message = True, message
+        self.health_checked_at = timezone.now()
+        self.save(update_fields=["healthy", "health_message", "health_checked_at"])
+
+    def running_count(self) -> int:
+        return self.generations.filter(status__in=Generation.RUNNING).count()
+
+
+class Status(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    SUBMITTED = "submitted", "Submitted"
+    PROCESSING = "processing", "Processing"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class GenerationQuerySet(models.QuerySet["Generation"]):
+    def visible_to(self, user: AbstractBaseUser | AnonymousUser) -> GenerationQuerySet:
+        """The studio is a team's shared space: every signed-in member sees every generation."""
+        if not user.is_authenticated:
+            return self.none()
+        return self.all()
+
+    def editable_by(self, user: AbstractBaseUser | AnonymousUser) -> GenerationQuerySet:
+        """Only the owner and admins may change or delete a generation."""
+        if not user.is_authenticated:
+            return self.none()
+        if user.is_staff:
+            return self.all()
+        return self.filter(owner=user)
+
+    def recent(self) -> GenerationQuerySet:
+        return self.select_related("owner", "provider").order_by("-id")
+
+    def pending(self) -> GenerationQuerySet:
+        return self.filter(status__in=Generation.PENDING)
+
+    def due(self, now: Any = None) -> GenerationQuerySet:
+        """Pending jobs whose next step (submit or poll) is due and that no live worker holds."""
+        now = now or timezone.now()
+        return self.pending().filter(
+            Q(next_poll_at__lte=now) | Q(next_poll_at__isnull=True),
+            Q(lease_until__lt=now) | Q(lease_until__isnull=True),
+        )
+
+
+def _upload_path(instance: Generation, filename: str) -> str:
+    return f"inputs/{instance.pk}/{filename}"
+
+
+def _video_path(instance: Generation, filename: str) -> str:
+    return f"videos/{instance.pk}/{filename}"
+
+
+class Generation(models.Model):
+    """One text-to-video or image-to-video job, from the form or the API, and its result."""
+
+    PENDING = (Status.QUEUED, Status.SUBMITTED, Status.PROCESSING)
+    RUNNING = (Status.SUBMITTED, Status.PROCESSING)
+    TERMINAL = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+
+    # A numeric string id like Kling's: it is the task_id of our API and the
+    # external_task_id we send upstream (kling-api.md §4.3).
+    id = models.BigIntegerField(primary_key=True, default=new_task_id, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="generations"
+    )
+    api_key = models.ForeignKey(
+        "api.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="generations"
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.TEXT2VIDEO)
+    provider = models.ForeignKey(
+        Provider, null=True, blank=True, on_delete=models.SET_NULL, related_name="generations"
+    )
+    model_name = models.CharField(max_length=100, default="kling-v1")
+    mode = models.CharField(max_length=8, choices=Mode.choices, default=Mode.STD)
+    prompt = models.TextField(max_length=2500, blank=True)
+    negative_prompt = models.TextField(max_length=2500, blank=True)
+    cfg_scale = models.FloatField(null=True, blank=True)
+    duration = models.PositiveSmallIntegerField(default=5)
+    aspect_ratio = models.CharField(max_length=8, default="16:9")
+    camera_control = models.JSONField(null=True, blank=True)
+    image = models.FileField(upload_to=_upload_path, blank=True, max_length=300)
+    image_url = models.URLField(max_length=2000, blank=True, help_text="where the first frame came from")
+    image_tail = models.FileField(upload_to=_upload_path, blank=True, max_length=300)
+    image_tail_url = models.URLField(max_length=2000, blank=True)
+    static_mask = models.FileField(upload_to=_upload_path, blank=True, max_length=300)
+    dynamic_masks = models.JSONField(default=list, blank=True)
+    extra = models.JSONField(default=dict, blank=True, help_text="client metadata kept verbatim")
+
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
+    status_message = models.TextField(blank=True)
+    upstream_task_id = models.CharField(max_length=128, blank=True, db_index=True)
+    upstream_status = models.CharField(max_length=64, blank=True)
+    upstream_video_url = models.URLField(max_length=2000, blank=True)
+    progress = models.PositiveSmallIntegerField(default=0)
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    # Scheduling: a due time of our own so the poller reacts within seconds, and a
+    # lease so a job held by a worker that died is picked up again when it expires.
+    next_poll_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    polls = models.PositiveIntegerField(default=0)
+    callback_token = models.CharField(max_length=64, default="", blank=True, db_index=True)
+    client_callback_url = models.URLField(max_length=2000, blank=True)
+
+    video = models.FileField(upload_to=_video_path, blank=True, max_length=300)
+    poster = models.FileField(upload_to=_video_path, blank=True, max_length=300)
+    video_duration = models.FloatField(null=True, blank=True)
+    video_width = models.PositiveIntegerField(null=True, blank=True)
+    video_height = models.PositiveIntegerField(null=True, blank=True)
+    video_fps = models.FloatField(null=True, blank=True)
+    video_bytes = models.BigIntegerField(null=True, blank=True)
+    video_sha256 = models.CharField(max_length=64, blank=True)
+    units = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    estimated_units = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children"
+    )
+
+    objects = GenerationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["status", "next_poll_at"], name="generation_due"),
+            models.Index(fields=["owner", "-id"], name="generation_owner_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.pk}: {self.prompt[:40]}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("generation_detail", args=[self.pk])
+
+    # ---- derived facts -------------------------------------------------------------
+    @property
+    def is_pending(self) -> bool:
+        return self.status in self.PENDING
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in self.TERMINAL
+
+    @property
+    def source(self) -> str:
+        return "api" if self.api_key_id else "web"
+
+    def elapsed_seconds(self) -> int:
+        end = self.finished_at or timezone.now()
+        return max(0, int((end - self.created_at).total_seconds()))
+
+    def catalogue_entry(self) -> VideoModel | None:
+        return VideoModel.objects.filter(name=self.model_name).first()
+
+    def parameters(self) -> dict[str, Any]:
+        """Every user-chosen parameter, as shown on the detail page and diffed in compare."""
+        return {
+            "kind": self.kind,
+            "model_name": self.model_name,
+            "mode": self.mode,
+            "prompt": self.prompt,
+            "negative_prompt": self.negative_prompt,
+            "cfg_scale": self.cfg_scale,
+            "duration": self.duration,
+            "aspect_ratio": self.aspect_ratio,
+            "camera_control": self.camera_control,
+            "image": self.image_url or (self.image.name if self.image else ""),
+            "image_tail": self.image_tail_url or (self.image_tail.name if self.image_tail else ""),
+        }
+
+    def ensure_callback_token(self) -> str:
+        if not self.callback_token:
+            self.callback_token = secrets.token_urlsafe(32)
+            self.save(update_fields=["callback_token"])
+        return self.callback_token
+
+    # ---- the timeline --------------------------------------------------------------
+    def record(self, kind: str, message: str = "", data: Any = None) -> GenerationEvent:
+        """Add an entry to the generation's timeline (for troubleshooting)."""
+        return GenerationEvent.objects.create(
+            generation_id=self.pk, kind=kind, status=self.status, message=message[:2000], data=data
+        )
+
+    # ---- state changes ---------------------------------------------------------------
+    def _transition(self, to: str, allowed_from: tuple[str, ...], message: str = "", **fields: Any) -> bool:
+        """Move to a new status only from an allowed one, atomically.
+
+        A conditional UPDATE ... WHERE status IN (...) instead of read-then-save: two
+        workers (or a callback and a poll) may race on the same job, and exactly one
+        of them must win; a status never goes backwards and a change never runs twice.
+        """
+        fields = {"status": to, "updated_at": timezone.now(), **fields}
+        if message or to in self.TERMINAL:
+            fields["status_message"] = message
+        won = Generation.objects.filter(pk=self.pk, status__in=allowed_from).update(**fields)
+        if not won:
+            self.refresh_from_db()
+            return False
+        for name, value in fields.items():
+            setattr(self, name, value)
+        self.record("status", message or f"status → {to}")
+        return True
+
+    def mark_submitted(self, provider: Provider, upstream_task_id: str, next_poll_in: float = 5) -> bool:
+        now = timezone.now()
+        return self._transition(
+            Status.SUBMITTED,
+            (Status.QUEUED,),
+            provider=provider,
+            upstream_task_id=upstream_task_id,
+            submitted_at=now,
+            next_poll_at=now + timedelta(seconds=next_poll_in),
+            lease_until=None,
+        )
+
+    def mark_processing(self, progress: int = 0) -> bool:
+        return self._transition(
+            Status.PROCESSING, (Status.QUEUED, Status.SUBMITTED), progress=progress
+        )
+
+    def mark_succeeded(self, *, video: str, poster: str, meta: VideoMeta, units: Decimal | None = None) -> bool:
+        """Succeed only with a stored file: video and poster are storage names already saved."""
+        return self._transition(
+            Status.SUCCEEDED,
+            (Status.SUBMITTED, Status.PROCESSING),
+            video=video,
+            poster=poster,
+            video_duration=meta.duration,
+            video_width=meta.width,
+            video_height=meta.height,
+            video_fps=meta.fps,
+            video_bytes=meta.bytes,
+            video_sha256=meta.sha256,
+            units=units,
+            progress=100,
+            finished_at=timezone.now(),
+            next_poll_at=None,
+            lease_until=None,
+        )
+
+    def mark_failed(self, message: str) -> bool:
+        return self._transition(
+            Status.FAILED,
+            self.PENDING,
+            message=message,
+            finished_at=timezone.now(),
+            next_poll_at=None,
+            lease_until=None,
+        )
+
+    def cancel(self) -> bool:
+        """Cancel a job that has not reached an upstream yet (nothing has been spent)."""
+        return self._transition(
+            Status.CANCELLED,
+            (Status.QUEUED,),
+            message="cancelled by user",
+            finished_at=timezone.now(),
+            next_poll_at=None,
+        )
+
+    def claim(self, seconds: float | None = None) -> bool:
+        """Take the lease on this job for one step; False if another worker holds it."""
+        now = timezone.now()
+        lease = now + timedelta(seconds=seconds or settings.STUDIO_LEASE_SECONDS)
+        won = (
+            Generation.objects.filter(pk=self.pk, status__in=self.PENDING)
+            .filter(Q(lease_until__lt=now) | Q(lease_until__isnull=True))
+            .update(lease_until=lease)
+        )
+        if won:
+            self.lease_until = lease
+        return bool(won)
+
+    def release(self, next_poll_in: float | None = None) -> None:
+        """Give the lease back and set when the next step is due."""
+        next_at = timezone.now() + timedelta(seconds=next_poll_in) if next_poll_in is not None else None
+        Generation.objects.filter(pk=self.pk).update(lease_until=None, next_poll_at=next_at)
+        self.lease_until, self.next_poll_at = None, next_at
+
+
+class GenerationEvent(models.Model):
+    """One line of a generation's timeline: a status change, an upstream answer, an error."""
+
+    generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(default=timezone.now)
+    kind = models.CharField(max_length=20)  # status, upstream, error, info, admin
+    status = models.CharField(max_length=12, blank=True)
+    message = models.TextField(blank=True)
+    data = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%H:%M:%S} {self.kind}: {self.message}"

@@ -1,0 +1,5 @@
+from django.http import HttpRequest, HttpResponse
+
+
+def gallery(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("ok")
