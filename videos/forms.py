@@ -93,11 +93,28 @@ class GenerationForm(forms.Form):
         queryset=Provider.objects.filter(enabled=True), required=False, empty_label="automatic (by priority)"
     )
 
-    def __init__(self, *args: Any, camera_has_config: bool | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        camera_has_config: bool | None = None,
+        inherit_frames_from: Generation | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         # Set by the API when a preset camera type arrived with a config object.
         self.camera_has_config = camera_has_config
+        # Re-run and remix keep the parent's stored frames unless new ones are given.
+        self.inherit_frames_from = inherit_frames_from
         self.catalogue_entry: VideoModel | None = None
+
+    def inherited_frame(self, field: str) -> str:
+        """The parent's stored frame (storage name) for a field left empty, if any."""
+        parent = self.inherit_frames_from
+        data = getattr(self, "cleaned_data", {})
+        if parent is None or data.get(field) or data.get(f"{field}_url"):
+            return ""
+        stored = getattr(parent, field)
+        return stored.name if stored else ""
 
     # ---- single fields ------------------------------------------------------------------
     def clean_model_name(self) -> str:
@@ -208,8 +225,8 @@ class GenerationForm(forms.Form):
         for field in ("image", "image_tail"):
             if data.get(field) and data.get(f"{field}_url"):
                 self.add_error(f"{field}_url", "Give the frame as an upload or a URL, not both.")
-        has_first = data.get("image") or data.get("image_url")
-        has_last = data.get("image_tail") or data.get("image_tail_url")
+        has_first = data.get("image") or data.get("image_url") or self.inherited_frame("image")
+        has_last = data.get("image_tail") or data.get("image_tail_url") or self.inherited_frame("image_tail")
         if not has_first and not has_last and "image" not in self.errors:
             self.add_error("image", ValidationError("Image-to-video needs a first or a last frame.", code="required"))
         has_masks = bool(data.get("static_mask") or data.get("dynamic_masks"))
@@ -221,8 +238,10 @@ class GenerationForm(forms.Form):
                 "image_tail" if has_last else "camera_type",
                 f"Use at most one of last frame, motion masks and camera control (got {' and '.join(exclusive)}).",
             )
-        # Kling takes no aspect ratio for image2video: the first frame decides it.
-        data["aspect_ratio"] = "16:9" if not data.get("image") else _aspect_of(data["image"])
+        # Kling takes no aspect ratio for image2video: the first frame decides it
+        # (a frame given by URL is measured by the renderer when it is fetched).
+        if data.get("image"):
+            data["aspect_ratio"] = _aspect_of(data["image"])
 
     # ---- saving -----------------------------------------------------------------------
     def estimated_units(self) -> Decimal | None:
@@ -268,6 +287,8 @@ class GenerationForm(forms.Form):
                 upload = data.get(field)
                 if upload:
                     getattr(generation, field).save(_frame_name(field, upload), upload, save=False)
+                elif field != "static_mask" and (inherited := self.inherited_frame(field)):
+                    getattr(generation, field).name = inherited
             generation.save(force_insert=True)
             generation.record("info", "created" + (f" as a remix of {parent.pk}" if parent else ""))
             enqueue_submit(generation.pk)

@@ -8,10 +8,12 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import models
+from django.core.files.storage import default_storage
+from django.db import models, transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+from django_q.tasks import async_task
 
 from .crypto import decrypt_json, encrypt_json, mask
 from .ids import new_task_id
@@ -363,6 +365,12 @@ class Generation(models.Model):
         for name, value in fields.items():
             setattr(self, name, value)
         self.record("status", message or f"status → {to}")
+        if self.client_callback_url:
+            # API clients that gave a callback_url hear of every status change (api/tasks.py).
+            pk = self.pk
+            transaction.on_commit(
+                lambda: async_task("api.tasks.deliver_callback", pk, to, task_name=f"callback-{pk}-{to}")
+            )
         return True
 
     def mark_submitted(self, provider: Provider, upstream_task_id: str, next_poll_in: float = 5) -> bool:
@@ -421,6 +429,17 @@ class Generation(models.Model):
             finished_at=timezone.now(),
             next_poll_at=None,
         )
+
+    def delete_with_files(self) -> None:
+        """Delete the row and the files only it uses (remixes may share input frames)."""
+        names = [f.name for f in (self.video, self.poster) if f]
+        for field in ("image", "image_tail", "static_mask"):
+            stored = getattr(self, field)
+            if stored and not Generation.objects.exclude(pk=self.pk).filter(**{field: stored.name}).exists():
+                names.append(stored.name)
+        self.delete()
+        for name in names:
+            default_storage.delete(name)
 
     def claim(self, seconds: float | None = None) -> bool:
         """Take the lease on this job for one step; False if another worker holds it."""

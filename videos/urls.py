@@ -1,7 +1,18 @@
+"""Routes of the web UI: gallery, create forms, generation pages and media."""
+
 from django.urls import path
 
 from . import views
 
 urlpatterns = [
     path("", views.gallery, name="gallery"),
+    path("generations/new/", views.generation_new, name="generation_new"),
+    path("generations/estimate/", views.estimate, name="generation_estimate"),
+    path("generations/<int:pk>/", views.generation_detail, name="generation_detail"),
+    path("generations/<int:pk>/remix/", views.generation_remix, name="generation_remix"),
+    path("generations/<int:pk>/rerun/", views.generation_rerun, name="generation_rerun"),
+    path("generations/<int:pk>/cancel/", views.generation_cancel, name="generation_cancel"),
+    path("generations/<int:pk>/delete/", views.generation_delete, name="generation_delete"),
+    path("generations/<int:pk>/media/<str:variant>/", views.generation_media, name="generation_media"),
+    path("media/s/<str:token>/", views.signed_media, name="signed_media"),
 ]

@@ -1,5 +1,219 @@
-from django.http import HttpRequest, HttpResponse
+"""The web UI: gallery with live updates, create forms, generation pages and media."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
+from django.core.files.storage import default_storage
+from django.http import Http404, HttpResponse, QueryDict
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template import TemplateDoesNotExist
+from django.template.loader import get_template
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+from django_htmx.middleware import HtmxDetails
+
+from .forms import GenerationForm, initial_from
+from .media import serve_stored_file, unsign_media_name
+from .models import Generation, Kind, Status, VideoModel
+
+GALLERY_SIZE = 48
+MEDIA_VARIANTS = {"video", "poster", "image", "image_tail"}
 
 
-def gallery(request: HttpRequest) -> HttpResponse:
-    return HttpResponse("ok")
+class HtmxHttpRequest:  # pragma: no cover - typing aid only
+    htmx: HtmxDetails
+
+
+def _ids(value: str) -> list[int]:
+    return [int(v) for v in value.split(",") if v.isdigit()][:200]
+
+
+def running_count(user: Any) -> int:
+    return Generation.objects.filter(owner=user, status__in=Generation.PENDING).count()
+
+
+@require_GET
+def gallery(request: Any) -> HttpResponse:
+    """The team's newest generations; htmx polls refresh only what changed, in one request."""
+    if request.htmx and request.htmx.target == "gallery-poll":
+        return _gallery_poll(request)
+    generations = list(Generation.objects.visible_to(request.user).recent()[:GALLERY_SIZE])
+    context = {
+        "generations": generations,
+        "watch": [g.pk for g in generations if g.is_pending],
+        "newest": generations[0].pk if generations else 0,
+        "running": running_count(request.user),
+    }
+    return render(request, "videos/gallery.html", context)
+
+
+def _gallery_poll(request: Any) -> HttpResponse:
+    """Cards that changed since the last poll: watched pending ones and brand-new ones."""
+    watched = _ids(request.GET.get("watch", ""))
+    newest = int(request.GET.get("newest", "0") or 0)
+    visible = Generation.objects.visible_to(request.user).recent()
+    changed = [g for g in visible.filter(pk__in=watched) if not g.is_pending]
+    still = [pk for pk in watched if pk not in {g.pk for g in changed}]
+    fresh = list(visible.filter(pk__gt=newest)[:GALLERY_SIZE]) if newest else []
+    context = {
+        "changed": changed,
+        "fresh": fresh,
+        "watch": [g.pk for g in fresh if g.is_pending] + still,
+        "newest": max([newest] + [g.pk for g in fresh]),
+        "running": running_count(request.user),
+        "still_pending": visible.filter(pk__in=still),
+    }
+    return render(request, "videos/gallery.html#gallery-poll", context)
+
+
+def _estimate(form_data: QueryDict | dict[str, Any]) -> dict[str, Any]:
+    entry = VideoModel.objects.filter(name=form_data.get("model_name") or "kling-v1").first()
+    if entry is None:
+        return {"entry": None}
+    mode = form_data.get("mode") or "std"
+    try:
+        duration = int(form_data.get("duration") or 5)
+    except ValueError:
+        duration = 5
+    return {"entry": entry, "units": entry.estimate_units(mode, duration), "duration": duration}
+
+
+@require_GET
+def estimate(request: Any) -> HttpResponse:
+    """The cost and typical time of a job, shown in the form before submitting."""
+    return render(request, "videos/generation_form.html#estimate", {"estimate": _estimate(request.GET)})
+
+
+def _form_page(request: Any, form: GenerationForm, parent: Generation | None = None) -> HttpResponse:
+    kind = form["kind"].value() or Kind.TEXT2VIDEO
+    context = {
+        "form": form,
+        "kind": kind,
+        "parent": parent,
+        "models": VideoModel.objects.enabled(),
+        "estimate": _estimate(form.data or form.initial),
+    }
+    template = "videos/generation_form.html"
+    if request.htmx and request.htmx.target == "generation-form":
+        template += "#generation-form"
+    return render(request, template, context)
+
+
+def _created(request: Any, generation: Generation) -> HttpResponse:
+    messages.success(request, f"Queued: {generation.prompt[:60] or generation.kind}.")
+    if request.htmx:
+        return HttpResponseClientRedirect("/")
+    return redirect("gallery")
+
+
+@require_http_methods(["GET", "POST"])
+def generation_new(request: Any) -> HttpResponse:
+    """Create a text-to-video or image-to-video job; GET parameters prefill the form."""
+    if request.method == "POST":
+        form = GenerationForm(request.POST, request.FILES)
+        if form.is_valid():
+            return _created(request, form.create_generation(request.user))
+        return _form_page(request, form)
+    initial = {k: v for k, v in request.GET.items() if k in GenerationForm.base_fields}
+    initial.setdefault("kind", Kind.TEXT2VIDEO)
+    return _form_page(request, GenerationForm(initial=initial))
+
+
+@require_http_methods(["GET", "POST"])
+def generation_remix(request: Any, pk: int) -> HttpResponse:
+    """A form prefilled with a generation's parameters; the new job is linked to it."""
+    parent = get_object_or_404(Generation.objects.visible_to(request.user), pk=pk)
+    if request.method == "POST":
+        form = GenerationForm(request.POST, request.FILES, inherit_frames_from=parent)
+        if form.is_valid():
+            return _created(request, form.create_generation(request.user, parent=parent))
+        return _form_page(request, form, parent)
+    return _form_page(request, GenerationForm(initial=initial_from(parent)), parent)
+
+
+@require_POST
+def generation_rerun(request: Any, pk: int) -> HttpResponse:
+    """Run the same parameters again as a new generation linked to the original."""
+    parent = get_object_or_404(Generation.objects.visible_to(request.user), pk=pk)
+    data = {k: v for k, v in initial_from(parent).items() if v is not None}
+    form = GenerationForm(data, inherit_frames_from=parent)
+    if not form.is_valid():
+        messages.error(request, f"Cannot re-run: {form.errors.as_text()}")
+        return redirect(parent)
+    child = form.create_generation(request.user, parent=parent)
+    messages.success(request, "Re-run queued.")
+    return redirect(child)
+
+
+def _optional_partial(name: str) -> bool:
+    """Whether a feature's partial template is installed (review and troubleshooting)."""
+    try:
+        get_template(name)
+    except TemplateDoesNotExist:
+        return False
+    return True
+
+
+@require_GET
+def generation_detail(request: Any, pk: int) -> HttpResponse:
+    """Every parameter, the timeline, the video, and the actions allowed to this user."""
+    generation = get_object_or_404(Generation.objects.visible_to(request.user).recent(), pk=pk)
+    context = {
+        "generation": generation,
+        "can_edit": Generation.objects.editable_by(request.user).filter(pk=pk).exists(),
+        "events": generation.events.all(),
+        "children": generation.children.order_by("-id")[:20],
+        "has_judging": _optional_partial("review/judging.html"),
+        "has_troubleshoot": request.user.is_staff and _optional_partial("videos/troubleshoot.html"),
+        "running": running_count(request.user),
+    }
+    template = "videos/generation_detail.html"
+    if request.htmx and request.htmx.target == "generation-status":
+        template += "#generation-status"
+    return render(request, template, context)
+
+
+@require_POST
+def generation_cancel(request: Any, pk: int) -> HttpResponse:
+    generation = get_object_or_404(Generation.objects.editable_by(request.user), pk=pk)
+    if generation.cancel():
+        messages.success(request, "Cancelled.")
+    else:
+        messages.error(request, f"Only queued jobs can be cancelled; this one is {generation.status}.")
+    return redirect(generation)
+
+
+@require_POST
+def generation_delete(request: Any, pk: int) -> HttpResponse:
+    generation = get_object_or_404(Generation.objects.editable_by(request.user), pk=pk)
+    if generation.is_pending and generation.status != Status.QUEUED:
+        messages.error(request, "A running job cannot be deleted; wait for it to finish.")
+        return redirect(generation)
+    generation.delete_with_files()
+    messages.success(request, "Deleted.")
+    return redirect("gallery")
+
+
+@require_GET
+def generation_media(request: Any, pk: int, variant: str) -> HttpResponse:
+    """A generation's stored video, poster or input frame, with Range support."""
+    if variant not in MEDIA_VARIANTS:
+        raise Http404("unknown media")
+    generation = get_object_or_404(Generation.objects.visible_to(request.user), pk=pk)
+    stored = getattr(generation, variant)
+    download = request.GET.get("download") == "1"
+    name = f"generation-{generation.pk}.mp4" if download and variant == "video" else ""
+    return serve_stored_file(request, stored.name if stored else "", download_name=name)
+
+
+@login_not_required
+@require_GET
+def signed_media(request: Any, token: str) -> HttpResponse:
+    """Stored media by signed token: API clients download results without a session."""
+    name = unsign_media_name(token)
+    if name is None or not default_storage.exists(name):
+        raise Http404("unknown or expired link")
+    return serve_stored_file(request, name)
