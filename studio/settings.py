@@ -9,6 +9,21 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
+def load_env_file(path: Path) -> None:
+    """Read KEY=value lines from .env (written by `make run`); the real environment wins."""
+    if not path.exists():
+        return
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, value = line.split("=", 1)
+            os.environ.setdefault(key.strip(), value.strip().strip('"').strip("'"))
+
+
+if os.environ.get("STUDIO_READ_ENV_FILE", "1") == "1":
+    load_env_file(BASE_DIR / ".env")
+
+
 def env_bool(name: str, default: bool = False) -> bool:
     """Read a yes/no variable: 1, true, yes, on count as true."""
     return os.environ.get(name, str(default)).strip().lower() in {"1", "true", "yes", "on"}

@@ -1,0 +1,50 @@
+# Studio: `make run` sets up and runs everything; `make test` sets up and runs every test.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+export PORT
+
+.PHONY: run test lint bench setup clean
+
+$(VENV)/.installed: pyproject.toml
+	@PYTHON_BIN=$$(scripts/find-python) || exit 1; \
+	  [ -x $(PY) ] || { echo "Creating $(VENV) with $$PYTHON_BIN ($$($$PYTHON_BIN --version))"; $$PYTHON_BIN -m venv $(VENV); }
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed pyproject.toml
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+.env:
+	@sed "s/^SECRET_KEY=.*/SECRET_KEY=$$(head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 50)/" .env.example > .env
+	@echo "Wrote .env (a fresh SECRET_KEY; edit it to configure the studio)."
+
+setup: $(VENV)/.installed .env
+	$(PY) manage.py migrate --noinput
+	@mkdir -p .run
+	@$(PY) manage.py studio_setup | tee .run/login
+
+run: setup
+	@scripts/serve
+
+test: $(VENV)/.installed-dev
+	@if ! command -v chromium >/dev/null 2>&1 && [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing Debian's chromium for the browser tests..."; \
+	    (apt-get install -y -qq chromium >/dev/null 2>&1 || (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1)) \
+	      || echo "Could not install chromium: the browser tests will be skipped."; \
+	  else echo "chromium is missing and this is not root: the browser tests will be skipped."; fi; \
+	fi
+	STUDIO_READ_ENV_FILE=0 $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check .
+
+bench: $(VENV)/.installed-dev
+	@for script in bench/*.py; do echo "== $$script"; STUDIO_READ_ENV_FILE=0 $(PY) $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache

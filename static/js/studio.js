@@ -1,0 +1,32 @@
+// Live updates without per-card requests: every element with data-poll gets a
+// "studio:poll" event at its interval, only while the tab is visible. htmx does
+// the request (hx-trigger="studio:poll"); when the server answers with an element
+// that has no data-poll (nothing pending), polling stops by itself.
+(function () {
+  "use strict";
+  function tick() {
+    if (document.visibilityState !== "visible") return;
+    var now = Date.now();
+    document.querySelectorAll("[data-poll]").forEach(function (el) {
+      var every = parseInt(el.getAttribute("data-poll"), 10) || 2000;
+      var last = parseInt(el.dataset.polledAt || "0", 10);
+      if (now - last >= every && !el.classList.contains("htmx-request")) {
+        el.dataset.polledAt = String(now);
+        htmx.trigger(el, "studio:poll");
+      }
+    });
+  }
+  setInterval(tick, 500);
+  document.addEventListener("visibilitychange", tick);
+
+  // Copy buttons: <button data-copy="#id"> copies that element's text.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-copy]");
+    if (!button) return;
+    var source = document.querySelector(button.getAttribute("data-copy"));
+    if (source && navigator.clipboard) {
+      navigator.clipboard.writeText(source.value || source.textContent.trim());
+      button.textContent = "Copied";
+    }
+  });
+})();

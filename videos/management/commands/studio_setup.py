@@ -1,0 +1,64 @@
+"""Idempotent set-up run by `make run`: demo admin, local provider, job schedule."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django_q.models import Schedule
+
+from videos.models import Provider
+
+PASSWORD_FILE = Path(settings.BASE_DIR) / ".run" / "admin-password"
+
+
+class Command(BaseCommand):
+    help = "Create the demo admin and the local provider, and upsert the polling schedule."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        password, source = self._admin_password()
+        User = get_user_model()
+        user, created = User.objects.get_or_create(
+            username="admin", defaults={"is_staff": True, "is_superuser": True}
+        )
+        if created or source == "STUDIO_ADMIN_PASSWORD":
+            user.set_password(password)
+            user.is_staff = user.is_superuser = True
+            user.save()
+        Provider.objects.get_or_create(
+            name="local", defaults={"kind": Provider.Kind.LOCAL, "priority": 1000, "max_concurrent": 2}
+        )
+        # Upsert by name: re-running never duplicates the schedule. The job itself
+        # loops for ~55 s reacting within a second, because django-q2 only checks
+        # schedules every ~30 s.
+        Schedule.objects.update_or_create(
+            name="studio-run-due",
+            defaults={
+                "func": "videos.tasks.run_due",
+                "schedule_type": Schedule.MINUTES,
+                "minutes": 1,
+                "repeats": -1,
+            },
+        )
+        shown = password if source != "existing" else "(unchanged: set STUDIO_ADMIN_PASSWORD to reset it)"
+        self.stdout.write(f"login: admin / {shown}")
+
+    def _admin_password(self) -> tuple[str, str]:
+        """From STUDIO_ADMIN_PASSWORD, else generated once and kept in .run/ for later runs."""
+        import os
+
+        if os.environ.get("STUDIO_ADMIN_PASSWORD"):
+            return os.environ["STUDIO_ADMIN_PASSWORD"], "STUDIO_ADMIN_PASSWORD"
+        if PASSWORD_FILE.exists():
+            return PASSWORD_FILE.read_text().strip(), "file"
+        if get_user_model().objects.filter(username="admin").exists():
+            return "", "existing"
+        password = secrets.token_urlsafe(12)
+        PASSWORD_FILE.parent.mkdir(exist_ok=True)
+        PASSWORD_FILE.write_text(password + "\n")
+        PASSWORD_FILE.chmod(0o600)
+        return password, "generated"
