@@ -31,6 +31,14 @@ def _ids(value: str) -> list[int]:
     return [int(v) for v in value.split(",") if v.isdigit()][:200]
 
 
+def with_typical_times(generations: list[Generation]) -> list[Generation]:
+    """Attach each model's typical run time in one query (no query per card)."""
+    typical = dict(VideoModel.objects.values_list("name", "typical_seconds"))
+    for generation in generations:
+        generation.typical_seconds = typical.get(generation.model_name)
+    return generations
+
+
 def running_count(user: Any) -> int:
     return Generation.objects.filter(owner=user, status__in=Generation.PENDING).count()
 
@@ -40,7 +48,7 @@ def gallery(request: Any) -> HttpResponse:
     """The team's newest generations; htmx polls refresh only what changed, in one request."""
     if request.htmx and request.htmx.target == "gallery-poll":
         return _gallery_poll(request)
-    generations = list(Generation.objects.visible_to(request.user).recent()[:GALLERY_SIZE])
+    generations = with_typical_times(list(Generation.objects.visible_to(request.user).recent()[:GALLERY_SIZE]))
     context = {
         "generations": generations,
         "watch": [g.pk for g in generations if g.is_pending],
@@ -55,16 +63,15 @@ def _gallery_poll(request: Any) -> HttpResponse:
     watched = _ids(request.GET.get("watch", ""))
     newest = int(request.GET.get("newest", "0") or 0)
     visible = Generation.objects.visible_to(request.user).recent()
-    changed = [g for g in visible.filter(pk__in=watched) if not g.is_pending]
-    still = [pk for pk in watched if pk not in {g.pk for g in changed}]
-    fresh = list(visible.filter(pk__gt=newest)[:GALLERY_SIZE]) if newest else []
+    updated = list(visible.filter(pk__in=watched)) if watched else []
+    fresh = list(visible.filter(pk__gt=newest)[:GALLERY_SIZE])
+    with_typical_times(updated + fresh)
     context = {
-        "changed": changed,
+        "updated": updated,
         "fresh": fresh,
-        "watch": [g.pk for g in fresh if g.is_pending] + still,
+        "watch": [g.pk for g in fresh + updated if g.is_pending],
         "newest": max([newest] + [g.pk for g in fresh]),
         "running": running_count(request.user),
-        "still_pending": visible.filter(pk__in=still),
     }
     return render(request, "videos/gallery.html#gallery-poll", context)
 
