@@ -1,0 +1,104 @@
+"""In a real Chromium: log in, submit a text-to-video, watch its card turn into a playing video."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None)
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (make test installs it as root)"),
+]
+# Playwright's sync API runs an event loop; Django refuses ORM calls from it otherwise.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+@pytest.fixture
+def page(tmp_path) -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        context = browser.new_context()
+        yield context.new_page()
+        context.close()
+        browser.close()
+
+
+class Worker:
+    """The worker's due loop (what the django-q2 schedule runs), in a thread of the test."""
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self) -> None:
+        from django.db import connection
+
+        from videos.tasks import run_due_once
+
+        while not self.stop.is_set():
+            run_due_once()
+            time.sleep(0.3)
+        connection.close()
+
+    def __enter__(self) -> Worker:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=30)
+
+
+def test_a_member_watches_a_new_job_become_a_playing_video(live_server, page, transactional_db, monkeypatch) -> None:
+    from django.contrib.auth.models import User
+
+    from videos import forms
+    from videos.models import Generation
+
+    User.objects.create_user("carol", password="pw-carol-123")
+    # Hand jobs to the worker thread only (not inline in the request) so the page
+    # first shows the job pending, as it would with a separate worker process.
+    monkeypatch.setattr(forms, "enqueue_submit", lambda pk: None)
+
+    page.goto(f"{live_server.url}/")
+    page.fill("input[name=username]", "carol")
+    page.fill("input[name=password]", "pw-carol-123")
+    page.click("button[type=submit]")
+    page.click("text=New text to video")
+    page.fill("textarea[name=prompt]", "a lantern floating over a dark lake")
+    page.click("button[type=submit]:has-text('Generate')")
+
+    page.wait_for_url(f"{live_server.url}/")
+    generation = Generation.objects.get()
+    card = page.locator(f"#card-{generation.pk}")
+    assert "a lantern floating over a dark lake" in card.inner_text()
+    assert card.get_attribute("data-status") == "queued"
+    assert card.locator("video").count() == 0
+    page.evaluate("window.__notReloaded = true")
+
+    with Worker():
+        page.wait_for_selector(f"#card-{generation.pk} video", timeout=60_000)
+
+    assert page.evaluate("window.__notReloaded") is True  # htmx swapped the card in place
+    assert card.get_attribute("data-status") == "succeeded"
+    video = card.locator("video")
+    video.evaluate("v => { v.muted = true; return v.play(); }")
+    page.wait_for_function(
+        f"document.querySelector('#card-{generation.pk} video').currentTime > 0.5", timeout=20_000
+    )
+    width, paused = video.evaluate("v => [v.videoWidth, v.paused]")
+    assert width == 1280 and paused is False
+    assert "0 running" in page.locator("#running-badge").inner_text()
