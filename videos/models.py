@@ -119,6 +119,8 @@ class Provider(models.Model):
     health_message = models.TextField(blank=True)
     health_checked_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # One worker at a time polls a provider's running tasks in a batch (tasks.poll_provider).
+    poll_lease_until = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = ProviderQuerySet.as_manager()
 
@@ -162,6 +164,26 @@ class Provider(models.Model):
 
     def running_count(self) -> int:
         return self.generations.filter(status__in=Generation.RUNNING).count()
+
+    def slots_used(self) -> int:
+        """Upstream concurrency slots held: running tasks plus creates in flight or unresolved."""
+        return Generation.objects.filter(
+            Q(provider=self, status__in=Generation.RUNNING)
+            | Q(create_provider=self, status=Status.QUEUED)
+        ).count()
+
+    def claim_poll(self, seconds: float) -> bool:
+        """Take the batch-poll lease; False while another worker polls this provider."""
+        now = timezone.now()
+        won = (
+            Provider.objects.filter(pk=self.pk)
+            .filter(Q(poll_lease_until__lt=now) | Q(poll_lease_until__isnull=True))
+            .update(poll_lease_until=now + timedelta(seconds=seconds))
+        )
+        return bool(won)
+
+    def release_poll(self) -> None:
+        Provider.objects.filter(pk=self.pk).update(poll_lease_until=None)
 
 
 class Status(models.TextChoices):
@@ -282,6 +304,15 @@ class Generation(models.Model):
     parent = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children"
     )
+
+    # Idempotency (kling-api.md §4.3): set durably BEFORE a create is sent, cleared only
+    # when the upstream certainly has no task. While set on a queued generation, the
+    # next attempt looks the task up by external_task_id instead of creating again.
+    create_provider = models.ForeignKey(
+        Provider, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    create_attempted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    download_attempts = models.PositiveSmallIntegerField(default=0, editable=False)
 
     objects = GenerationQuerySet.as_manager()
 
@@ -440,6 +471,58 @@ class Generation(models.Model):
         self.delete()
         for name in names:
             default_storage.delete(name)
+
+    def reserve_create(self, provider: Provider) -> bool:
+        """Take a concurrency slot on a provider and record the create attempt, before sending.
+
+        Counting the slots and recording the attempt happen under a lock on the provider
+        row (SQLite's IMMEDIATE transactions serialise writers; PostgreSQL locks the row),
+        so two workers cannot both take the last slot. False when the provider is full or
+        another create attempt is already recorded for this generation.
+        """
+        with transaction.atomic():
+            locked = Provider.objects.select_for_update().get(pk=provider.pk)
+            if locked.slots_used() >= locked.max_concurrent:
+                return False
+            now = timezone.now()
+            won = Generation.objects.filter(
+                pk=self.pk, status=Status.QUEUED, create_provider__isnull=True
+            ).update(create_provider=provider, create_attempted_at=now, attempts=models.F("attempts") + 1)
+        if won:
+            self.create_provider, self.create_attempted_at = provider, now
+        return bool(won)
+
+    def clear_create_attempt(self) -> None:
+        """The upstream certainly has no task for us: a later create may be sent (anywhere)."""
+        Generation.objects.filter(pk=self.pk, status=Status.QUEUED).update(
+            create_provider=None, create_attempted_at=None
+        )
+        self.create_provider, self.create_attempted_at = None, None
+
+    def nudge(self) -> None:
+        """Make the next step due now (an upstream callback arrived, or an admin asked)."""
+        now = timezone.now()
+        Generation.objects.filter(pk=self.pk, status__in=self.PENDING).update(next_poll_at=now)
+        self.next_poll_at = now
+
+    def retry_copy(self) -> Generation:
+        """A new queued generation with the same parameters and input files, linked to this one."""
+        copy = Generation(
+            owner_id=self.owner_id,
+            parent=self,
+            next_poll_at=timezone.now(),
+            **{
+                name: getattr(self, name)
+                for name in (
+                    "kind", "model_name", "mode", "prompt", "negative_prompt", "cfg_scale",
+                    "duration", "aspect_ratio", "camera_control", "image", "image_url",
+                    "image_tail", "image_tail_url", "static_mask", "dynamic_masks", "extra",
+                    "estimated_units",
+                )
+            },
+        )
+        copy.save(force_insert=True)
+        return copy
 
     def claim(self, seconds: float | None = None) -> bool:
         """Take the lease on this job for one step; False if another worker holds it."""

@@ -10,6 +10,7 @@ which django-q2's 30-second schedule tick alone could not do.
 from __future__ import annotations
 
 import logging
+import random
 import tempfile
 import time
 from datetime import timedelta
@@ -19,7 +20,7 @@ from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django_q.tasks import async_task
 
@@ -30,7 +31,14 @@ from .rendering import RenderError, RenderSpec, render_video
 log = logging.getLogger(__name__)
 
 RUN_DUE_SECONDS = 55  # the loop's length: just under the schedule's one-minute interval
-WAIT_FOR_SLOT_SECONDS = 5
+# From this many running tasks on one provider, poll them with the list endpoint.
+BATCH_MIN_RUNNING = 4
+BATCH_POLL_SECONDS = 10  # how often a batched provider is listed again
+MAX_LIST_PAGES = 8  # 8 pages of 500: 4,000 tasks of a kind per cycle
+MAX_SINGLE_POLLS = 5  # tasks missing from the list, queried one by one per cycle
+# An ambiguous create is looked up no sooner than this: a task may take a moment to be listed.
+LOOKUP_GRACE_SECONDS = 2.0
+PROBE_EVERY_SECONDS = 300
 
 
 def enqueue_submit(pk: int) -> None:
@@ -41,48 +49,122 @@ def enqueue_submit(pk: int) -> None:
 
 
 def submit_generation(pk: int) -> None:
-    """Hand a queued generation to the first usable provider that has a free slot."""
+    """Hand a queued generation to the first usable provider with a free slot, failing over.
+
+    Money-safe (kling-api.md §4.3): the attempt is recorded before the create is sent,
+    so a create that ends ambiguously (or a worker that dies mid-request) leads the
+    next attempt to look the task up by external_task_id instead of creating a second one.
+    """
     generation = Generation.objects.filter(pk=pk, status=Status.QUEUED).first()
     if generation is None or not generation.claim():
         return  # already submitted, cancelled, or another worker holds it
-    if generation.created_at < timezone.now() - timedelta(seconds=settings.STUDIO_STUCK_AFTER_SECONDS):
+    if generation.create_provider_id and not _resolve_earlier_create(generation):
+        return
+    if generation.created_at < timezone.now() - timedelta(
+        seconds=settings.STUDIO_STUCK_AFTER_SECONDS
+    ):
         generation.mark_failed("never found a free provider slot; try again later")
         return
-    providers = [generation.provider] if generation.provider else Provider.objects.serving(generation.model_name)
+    providers = (
+        [generation.provider]
+        if generation.provider
+        else Provider.objects.serving(generation.model_name)
+    )
     if not providers:
         generation.mark_failed(f"no enabled provider serves the model {generation.model_name!r}")
         return
+    waiting, refusals = False, []
     for provider in providers:
-        if provider.running_count() >= provider.max_concurrent:
-            continue  # wait for a slot instead of provoking a concurrency error upstream
-        if _submit_to(generation, provider):
+        # Wait for a slot instead of provoking a concurrency error (1303) upstream.
+        if not generation.reserve_create(provider):
+            waiting = True
+            continue
+        outcome = _submit_to(generation, provider)
+        if outcome == "done":
             return
-        if generation.is_terminal:
-            return
-    generation.release(next_poll_in=WAIT_FOR_SLOT_SECONDS)
+        if outcome == "wait":
+            waiting = True
+        else:
+            refusals.append(outcome)
+    if waiting or not refusals:
+        generation.release(next_poll_in=backoff_delay(generation))
+    else:
+        generation.mark_failed("no provider could take this job: " + "; ".join(refusals))
 
 
-def _submit_to(generation: Generation, provider: Provider) -> bool:
-    """Try one provider; True once the job belongs to it."""
+def _submit_to(generation: Generation, provider: Provider) -> str:
+    """Send the create to one provider: "done", "wait" (back off) or the reason it refused."""
     upstream = get_upstream(provider)
     if upstream.in_process:
         # Mark first: the render job may start (and finish) before submit() returns.
         generation.mark_submitted(provider, f"local-{generation.pk}", next_poll_in=_render_lease())
         upstream.submit(generation)
-        return True
+        return "done"
     try:
         state = upstream.submit(generation)
     except UpstreamError as exc:
         generation.record("error", f"{provider.name}: {exc.message}", exc.raw)
+        if exc.ambiguous:
+            # The create may have reached the upstream: keep the attempt recorded so the
+            # next try looks it up first (never a blind re-create, §6.10).
+            generation.release(next_poll_in=max(LOOKUP_GRACE_SECONDS, exc.retry_after or 0))
+            return "done"
+        generation.clear_create_attempt()  # certainly not created: free to go elsewhere
         if exc.permanent:
             generation.mark_failed(exc.message)
-        elif exc.provider_problem:
+            return "done"
+        if exc.provider_problem:
             provider.mark_unhealthy(exc.message)
-        return False
+            log.warning("provider %s marked unhealthy: %s", provider.name, exc.message)
+        if exc.retry_after is not None and not exc.provider_problem:
+            return "wait"  # 1302/1303/5xx/connection: a wait, not a failure (§4.2)
+        return f"{provider.name}: {exc.message}"
     generation.record("upstream", f"{provider.name} accepted task {state.task_id}", state.raw)
-    generation.mark_submitted(provider, state.task_id)
+    generation.mark_submitted(provider, state.task_id, next_poll_in=next_poll_delay(generation))
     apply_state(generation, state)
-    return True
+    return "done"
+
+
+def _resolve_earlier_create(generation: Generation) -> bool:
+    """A create was attempted before: adopt its task if it exists; True to create (again)."""
+    provider = generation.create_provider
+    if provider is None or get_upstream(provider).in_process:
+        generation.clear_create_attempt()  # nothing paid can be lost: just start again
+        return True
+    age = (timezone.now() - generation.create_attempted_at).total_seconds()
+    if age < LOOKUP_GRACE_SECONDS:
+        generation.release(next_poll_in=LOOKUP_GRACE_SECONDS - age)
+        return False
+    try:
+        state = get_upstream(provider).find_by_external_id(generation)
+    except UpstreamError as exc:
+        generation.record(
+            "error", f"{provider.name}: looking up the earlier create: {exc.message}", exc.raw
+        )
+        if age > settings.STUDIO_STUCK_AFTER_SECONDS:
+            generation.mark_failed(
+                f"{provider.name} never confirmed whether it accepted this job; it was not sent "
+                "again so as not to pay twice. Check the upstream account, then retry."
+            )
+        else:
+            generation.release(next_poll_in=exc.retry_after or backoff_delay(generation))
+        return False
+    if state is None:
+        generation.record("info", f"{provider.name} has no task {generation.pk}: creating it")
+        generation.clear_create_attempt()
+        return True
+    generation.record(
+        "upstream", f"{provider.name} already had task {state.task_id}: adopted", state.raw
+    )
+    generation.mark_submitted(provider, state.task_id, next_poll_in=next_poll_delay(generation))
+    apply_state(generation, state)
+    return False
+
+
+def backoff_delay(generation: Generation) -> float:
+    """Exponential backoff from 1 s by attempts, capped, with jitter so workers spread out."""
+    base = min(300.0, 2.0 ** min(generation.attempts, 9))
+    return base * random.uniform(0.8, 1.2)
 
 
 def poll_generation(pk: int) -> None:
@@ -102,39 +184,206 @@ def poll_generation(pk: int) -> None:
         state = upstream.fetch_status(generation)
     except UpstreamError as exc:
         generation.record("error", exc.message, exc.raw)
+        if exc.provider_problem:
+            generation.provider.mark_unhealthy(exc.message)
         generation.release(next_poll_in=exc.retry_after or next_poll_delay(generation))
         return
     apply_state(generation, state)
 
 
-def apply_state(generation: Generation, state: TaskState) -> None:
-    """Move a generation along after an upstream answer; schedule the next poll if still running."""
-    Generation.objects.filter(pk=generation.pk).update(
-        upstream_status=state.status or "unknown", polls=F("polls") + 1
+def poll_provider(provider_pk: int) -> None:
+    """Poll all of a provider's running tasks with the list endpoint (a few pages, §6.7).
+
+    Every running task found in the list is brought up to date, due or not, so a
+    finished task is seen within one cycle. Unchanged tasks get one bulk UPDATE.
+    """
+    provider = Provider.objects.filter(pk=provider_pk).first()
+    if provider is None or not provider.claim_poll(settings.STUDIO_LEASE_SECONDS):
+        return
+    try:
+        _poll_provider(provider)
+    finally:
+        provider.release_poll()
+
+
+def _poll_provider(provider: Provider) -> None:
+    upstream = get_upstream(provider)
+    rows = list(
+        Generation.objects.filter(provider=provider, status__in=Generation.RUNNING)
+        .exclude(upstream_task_id="")
+        .values(
+            "pk", "kind", "upstream_task_id", "status", "progress", "submitted_at", "next_poll_at"
+        )
     )
+    found: dict[str, TaskState] = {}
+    for kind in sorted({row["kind"] for row in rows}):
+        of_kind = [row for row in rows if row["kind"] == kind]
+        oldest = min(row["submitted_at"] or timezone.now() for row in of_kind)
+        try:
+            found.update(
+                upstream.scan(
+                    kind,
+                    [row["upstream_task_id"] for row in of_kind],
+                    oldest_ms=int((oldest.timestamp() - 600) * 1000),
+                    max_pages=MAX_LIST_PAGES,
+                )
+            )
+        except UpstreamError as exc:
+            log.warning("listing %s tasks on %s failed: %s", kind, provider.name, exc.message)
+            if exc.provider_problem:
+                provider.mark_unhealthy(exc.message)
+    now = timezone.now()
+    unchanged, missing = [], []
+    for row in rows:
+        state = found.get(row["upstream_task_id"])
+        if state is None:
+            missing.append(row)
+        elif state.status == row["status"] and state.progress in (None, row["progress"]):
+            unchanged.append(row["pk"])
+        else:
+            generation = Generation.objects.get(pk=row["pk"])
+            if generation.claim():
+                apply_state(generation, state, download_inline=False)
+    next_at = now + timedelta(seconds=BATCH_POLL_SECONDS)
+    for start in range(0, len(unchanged), 500):
+        Generation.objects.filter(
+            pk__in=unchanged[start : start + 500], lease_until__isnull=True
+        ).update(polls=F("polls") + 1, next_poll_at=next_at)
+    # Not in the list (too old for the pages read, or a gateway without a list):
+    # query a few due ones one by one; the rest wait for the next cycle.
+    due = [row for row in missing if row["next_poll_at"] is None or row["next_poll_at"] <= now]
+    for row in due[:MAX_SINGLE_POLLS]:
+        poll_generation(row["pk"])
+
+
+def apply_state(generation: Generation, state: TaskState, *, download_inline: bool = True) -> None:
+    """Move a generation along after an upstream answer; schedule the next poll if still running."""
+    changes: dict = {"upstream_status": (state.status or "unknown")[:64], "polls": F("polls") + 1}
+    if state.units is not None:
+        changes["units"] = state.units  # final_unit_deduction: what the task really cost
+        generation.units = state.units
+    if state.video_url:
+        changes["upstream_video_url"] = state.video_url[:2000]
+        generation.upstream_video_url = state.video_url
+    Generation.objects.filter(pk=generation.pk).update(**changes)
     if state.status == Status.PROCESSING:
-        generation.mark_processing(progress=state.progress or 0)
+        if (
+            not generation.mark_processing(progress=state.progress or 0)
+            and state.progress is not None
+        ):
+            Generation.objects.filter(pk=generation.pk, status=Status.PROCESSING).update(
+                progress=state.progress
+            )
     elif state.status == Status.FAILED:
+        generation.record("upstream", state.message or "failed", state.raw)
         generation.mark_failed(state.message or "the upstream reported a failure without a reason")
         return
     elif state.status == Status.SUCCEEDED and state.video_url:
         generation.record("upstream", f"finished: {state.video_url}", state.raw)
-        store_upstream_result(generation, state)
+        if download_inline:
+            store_upstream_result(generation, state)
+        else:
+            generation.release(next_poll_in=_download_lease())
+            async_task(
+                "videos.tasks.download_result", generation.pk, task_name=f"download-{generation.pk}"
+            )
         return
+    elif state.status == Status.SUCCEEDED:
+        generation.record(
+            "upstream", "reported success without a video URL; polling again", state.raw
+        )
     elif state.status is None:
-        generation.record("upstream", state.message or "unrecognised answer; polling again", state.raw)
+        generation.record(
+            "upstream", state.message or "unrecognised answer; polling again", state.raw
+        )
     generation.release(next_poll_in=next_poll_delay(generation))
 
 
+def download_result(pk: int) -> None:
+    """Copy a finished upstream video into storage (enqueued by batched polls)."""
+    generation = Generation.objects.filter(pk=pk, status__in=Generation.RUNNING).first()
+    if (
+        generation is None
+        or not generation.upstream_video_url
+        or not generation.claim(_download_lease())
+    ):
+        return
+    store_upstream_result(
+        generation,
+        TaskState(
+            task_id=generation.upstream_task_id,
+            status=Status.SUCCEEDED,
+            video_url=generation.upstream_video_url,
+            units=generation.units,
+        ),
+    )
+
+
 def store_upstream_result(generation: Generation, state: TaskState) -> None:
-    """Copy a finished upstream video into our storage (upstream links die after 30 days)."""
+    """Copy a finished upstream video into our storage (upstream links die after 30 days).
+
+    A failed download is retried with backoff (the next poll sees the success again
+    and downloads again); after the last attempt the generation fails with the reason.
+    """
     from .providers import kling
 
     try:
         kling.store_result(generation, state)
     except UpstreamError as exc:
-        generation.record("error", f"download failed: {exc.message}")
-        generation.release(next_poll_in=exc.retry_after or 30)
+        Generation.objects.filter(pk=generation.pk).update(
+            download_attempts=F("download_attempts") + 1
+        )
+        generation.refresh_from_db(fields=["download_attempts"])
+        tries = generation.download_attempts
+        if tries >= settings_int("STUDIO_DOWNLOAD_RETRIES", 4):
+            generation.mark_failed(
+                f"the finished video could not be copied into the studio after {tries} attempts: "
+                f"{exc.message}"
+            )
+            return
+        generation.record("error", f"{exc.message} (attempt {tries}; retrying)")
+        generation.release(next_poll_in=(exc.retry_after or 30) * 2 ** (tries - 1))
+
+
+def probe_provider(pk: int) -> tuple[bool, str]:
+    """Make a cheap real call to a provider and record its health; returns (ok, message)."""
+    provider = Provider.objects.get(pk=pk)
+    upstream = get_upstream(provider)
+    if upstream.in_process:
+        provider.mark_healthy("the built-in renderer is always available")
+        return True, provider.health_message
+    try:
+        message = upstream.probe()
+    except UpstreamError as exc:
+        if exc.provider_problem:
+            provider.mark_unhealthy(exc.message)
+        else:
+            # Not a credential problem (a timeout, a 5xx): report it, keep the health flag.
+            Provider.objects.filter(pk=pk).update(
+                health_message=f"probe failed: {exc.message}", health_checked_at=timezone.now()
+            )
+        return False, exc.message
+    provider.mark_healthy(message)
+    return True, message
+
+
+def probe_unhealthy_providers() -> None:
+    """Re-probe unhealthy providers now and then: one that answers again is re-enabled."""
+    cutoff = timezone.now() - timedelta(seconds=PROBE_EVERY_SECONDS)
+    for pk in (
+        Provider.objects.filter(enabled=True, healthy=False)
+        .filter(Q(health_checked_at__lt=cutoff) | Q(health_checked_at__isnull=True))
+        .values_list("pk", flat=True)
+    ):
+        probe_provider(pk)
+
+
+def settings_int(name: str, default: int) -> int:
+    return int(getattr(settings, name, default))
+
+
+def _download_lease() -> float:
+    return float(getattr(settings, "STUDIO_DOWNLOAD_TIMEOUT", 300)) + 60
 
 
 def next_poll_delay(generation: Generation) -> float:
@@ -235,15 +484,26 @@ def run_due(seconds: float = RUN_DUE_SECONDS) -> int:
 
 
 def run_due_once() -> int:
-    """One pass: fail stuck jobs, submit queued ones, poll running ones."""
+    """One pass: fail stuck jobs, re-probe sick providers, submit queued jobs, poll running ones."""
     fail_stuck()
+    probe_unhealthy_providers()
+    due = Generation.objects.due()
     steps = 0
-    for generation in Generation.objects.due().order_by("next_poll_at")[:200]:
-        if generation.status == Status.QUEUED:
-            submit_generation(generation.pk)
-        else:
-            poll_generation(generation.pk)
+    for pk in (
+        due.filter(status=Status.QUEUED).order_by("next_poll_at").values_list("pk", flat=True)[:200]
+    ):
+        submit_generation(pk)
         steps += 1
+    running_due = due.filter(status__in=Generation.RUNNING)
+    for provider in Provider.objects.filter(pk__in=running_due.values("provider_id")):
+        if not get_upstream(provider).in_process and provider.running_count() >= BATCH_MIN_RUNNING:
+            poll_provider(provider.pk)  # a few list pages instead of one query per task
+            steps += 1
+            continue
+        mine = running_due.filter(provider=provider).order_by("next_poll_at")
+        for pk in mine.values_list("pk", flat=True)[:200]:
+            poll_generation(pk)
+            steps += 1
     return steps
 
 
@@ -251,7 +511,9 @@ def fail_stuck() -> None:
     """Fail jobs that have been pending longer than the configured limit, with a clear message."""
     limit = settings.STUDIO_STUCK_AFTER_SECONDS
     cutoff = timezone.now() - timedelta(seconds=limit)
-    for generation in Generation.objects.filter(status__in=Generation.RUNNING, submitted_at__lt=cutoff):
+    for generation in Generation.objects.filter(
+        status__in=Generation.RUNNING, submitted_at__lt=cutoff
+    ):
         generation.mark_failed(
             f"no result {limit // 60} minutes after submission; the job was stopped. Retry it."
         )

@@ -1,0 +1,565 @@
+"""The Kling API and Kling-compatible gateways (kling-api.md §1, §2, §4): one client for both.
+
+What we send is always the strict Kling form; what we accept is any of the four answer
+shapes gateways use (§2). Errors become one UpstreamError whose flags tell the jobs what
+to do (fail, fail over, back off, or look the task up before creating again).
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import tempfile
+import threading
+import time
+from collections.abc import Iterable
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import jwt
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.urls import reverse
+
+from .base import TaskState, UpstreamError
+from .fetch import USER_AGENT, FetchError, open_url
+
+if TYPE_CHECKING:
+    from ..models import Generation, Provider
+
+log = logging.getLogger(__name__)
+
+# kling-api.md §4.1: every spelling of a status that upstreams use.
+STATUS_WORDS = {
+    "submitted": "submitted",
+    "queued": "submitted",
+    "pending": "submitted",
+    "not_start": "submitted",
+    "processing": "processing",
+    "in_progress": "processing",
+    "running": "processing",
+    "succeed": "succeeded",
+    "succeeded": "succeeded",
+    "success": "succeeded",
+    "completed": "succeeded",
+    "failed": "failed",
+    "failure": "failed",
+    "error": "failed",
+    "cancelled": "failed",
+}
+
+# kling-api.md §4.2, by what the studio does about them.
+PROVIDER_CODES = {1000, 1001, 1002, 1003, 1004, 1100, 1101, 1102, 1304}
+PERMANENT_CODES = {1200, 1201, 1202, 1203, 1300, 1301}
+RATE_CODES = {1302, 1303}
+SERVER_CODES = {5000, 5001, 5002}
+HTTP_STATUS_FOR_CODE = {1103: 403, 1202: 404, 1203: 404}
+
+PAGE_SIZE = 500  # the list endpoint's maximum (§1.2)
+JWT_LIFETIME = 1800
+JWT_RENEW_BEFORE = 300
+VIDEO_TYPES = ("video/mp4", "application/octet-stream", "binary/octet-stream", "video/quicktime")
+
+
+def normalise_status(word: Any) -> str | None:
+    """The studio's status for an upstream status word, or None when unknown (§4.1)."""
+    if not isinstance(word, str):
+        return None
+    return STATUS_WORDS.get(word.strip().lower())
+
+
+def split_credentials(creds: dict[str, str]) -> dict[str, str]:
+    """Accept a seed credential written "access_key|secret_key" as an AK/SK pair (§2)."""
+    key = creds.get("api_key", "")
+    if "|" in key and not creds.get("access_key"):
+        access, _, secret = key.partition("|")
+        return {"access_key": access.strip(), "secret_key": secret.strip()}
+    return creds
+
+
+def make_jwt(access_key: str, secret_key: str, now: float | None = None) -> str:
+    """A Kling API token (§1.1): HS256, iss = AK, exp = now + 1800, nbf = now - 5."""
+    now = int(time.time() if now is None else now)
+    claims = {"iss": access_key, "exp": now + JWT_LIFETIME, "nbf": now - 5}
+    return jwt.encode(claims, secret_key, algorithm="HS256", headers={"typ": "JWT"})
+
+
+# ---- tolerant parsing of answers -------------------------------------------------------
+
+
+def _dig(obj: Any, path: str) -> Any:
+    for part in path.split("."):
+        if isinstance(obj, list):
+            if not obj:
+                return None
+            obj = obj[0]
+        if not isinstance(obj, dict):
+            return None
+        obj = obj.get(part)
+    return obj
+
+
+def _first(obj: Any, *paths: str) -> Any:
+    for path in paths:
+        value = _dig(obj, path)
+        if value not in (None, ""):
+            return value
+    return None
+
+
+def _task_object(body: Any) -> dict[str, Any]:
+    """The task inside an answer: the Kling envelope and task records nest it under data."""
+    if isinstance(body, dict) and isinstance(body.get("data"), dict):
+        return body["data"]
+    return body if isinstance(body, dict) else {}
+
+
+def _progress(value: Any) -> int | None:
+    if isinstance(value, str):
+        value = value.strip().rstrip("%")
+    try:
+        return max(0, min(100, int(float(value))))
+    except (TypeError, ValueError):
+        return None
+
+
+def _units(value: Any) -> Decimal | None:
+    if value in (None, ""):
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return None
+
+
+def parse_task(body: Any) -> TaskState:
+    """Read a task from any of the four answer shapes of §2 (Kling envelope included)."""
+    task = _task_object(body)
+    word = _first(task, "task_status", "status", "state")
+    status = normalise_status(word)
+    message = _first(task, "task_status_msg", "fail_reason", "error.message", "failure_reason")
+    if status is None and word is not None:
+        message = f"unrecognised upstream status {word!r}; polling again"
+    return TaskState(
+        task_id=str(_first(task, "task_id", "id") or ""),
+        status=status,
+        message=str(message or ""),
+        video_url=str(
+            _first(
+                task,
+                "task_result.videos.url",
+                "result_url",
+                "video_url",
+                "metadata.url",
+                "url",
+                "output.url",
+                "data.url",
+            )
+            or ""
+        ),
+        units=_units(_first(task, "final_unit_deduction")),
+        progress=_progress(_first(task, "progress")),
+        external_task_id=str(_first(task, "task_info.external_task_id", "external_task_id") or ""),
+        raw=body,
+    )
+
+
+def parse_list(body: Any) -> list[TaskState]:
+    """The tasks of a list answer: data as an array, nested under data.data/items, or bare."""
+    items: Any = body
+    if isinstance(body, dict):
+        items = body.get("data")
+        if isinstance(items, dict):
+            items = items.get("data") or items.get("items") or items.get("tasks") or []
+    if not isinstance(items, list):
+        raise UpstreamError("the list answer has no task array", raw=body, retry_after=10)
+    return [parse_task(item) for item in items if isinstance(item, dict)]
+
+
+def _created_ms(state: TaskState) -> int | None:
+    task = _task_object(state.raw)
+    value = task.get("created_at")
+    if isinstance(value, int | float):
+        # Kling sends milliseconds, OpenAI-style objects seconds (§6.3).
+        return int(value if value > 10**11 else value * 1000)
+    return None
+
+
+def error_for(
+    code: int | None,
+    http_status: int,
+    message: str,
+    raw: Any,
+    *,
+    create: bool,
+    retry_after: float | None,
+) -> UpstreamError:
+    """Map an error answer to what the studio does about it (kling-api.md §4.2)."""
+    text = (
+        f"{message or 'upstream error'} (code {code}, HTTP {http_status})"
+        if code
+        else (f"{message or 'upstream error'} (HTTP {http_status})")
+    )
+    common: dict[str, Any] = {"code": code, "http_status": http_status, "raw": raw}
+    if code in PROVIDER_CODES or (code is None and http_status in (401, 402)):
+        return UpstreamError(text, provider_problem=True, **common)
+    if code in PERMANENT_CODES:
+        return UpstreamError(text, permanent=True, **common)
+    if code in RATE_CODES or (code is None and http_status == 429):
+        return UpstreamError(text, retry_after=max(1.0, retry_after or 1.0), **common)
+    if code in SERVER_CODES or http_status >= 500:
+        # A 5xx after the body was sent may still have created the task (§4.3).
+        return UpstreamError(text, retry_after=retry_after or 5.0, ambiguous=create, **common)
+    if code == 1103 or http_status == 403:
+        return UpstreamError(text, **common)  # no permission here: fail over
+    if code is None and http_status == 404:
+        return UpstreamError(text, **common)
+    if 400 <= http_status < 500:
+        return UpstreamError(text, permanent=True, **common)
+    return UpstreamError(text, retry_after=retry_after or 10.0, ambiguous=create, **common)
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    try:
+        return float(response.headers.get("retry-after", ""))
+    except ValueError:
+        return None
+
+
+def _error_message(body: Any) -> str:
+    if isinstance(body, dict):
+        err = body.get("error")
+        if isinstance(err, dict):
+            return str(err.get("message") or "")
+        if isinstance(err, str):
+            return err
+        return str(body.get("message") or body.get("msg") or body.get("detail") or "")
+    return ""
+
+
+def _error_code(body: Any) -> int | None:
+    """A numeric Kling code if the answer carries one (gateways sometimes send strings)."""
+    if not isinstance(body, dict):
+        return None
+    for value in (body.get("code"), _dig(body, "error.code")):
+        if isinstance(value, bool):
+            continue
+        if isinstance(value, int):
+            return value
+        if isinstance(value, str) and value.isdigit():
+            return int(value)
+    return None
+
+
+# ---- the client -------------------------------------------------------------------------
+
+
+class KlingClient:
+    """Speaks one provider's Kling (or gateway) API: create, query, list, probe."""
+
+    in_process = False
+
+    def __init__(self, provider: Provider, *, timeout: float | None = None) -> None:
+        self.provider = provider
+        self.kind = provider.kind
+        creds = split_credentials(provider.get_credentials())
+        self._access_key = creds.get("access_key", "")
+        self._secret_key = creds.get("secret_key", "")
+        self._api_key = creds.get("api_key", "")
+        self._token = ""
+        self._token_renew_at = 0.0
+        self._lock = threading.Lock()
+        timeout = timeout or float(getattr(settings, "STUDIO_UPSTREAM_TIMEOUT", 30))
+        prefix = "/" + provider.path_prefix.strip("/") if provider.path_prefix.strip("/") else ""
+        # The base URL is set by an admin, not by users, so this client talks to it
+        # directly (no private-address guard: a self-hosted gateway may live on the LAN).
+        self.http = httpx.Client(
+            base_url=provider.base_url.rstrip("/") + prefix,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            headers={
+                "Content-Type": "application/json",
+                "Accept": "application/json",
+                "User-Agent": USER_AGENT,
+            },
+            transport=httpx.HTTPTransport(retries=0),
+        )
+
+    def close(self) -> None:
+        self.http.close()
+
+    # ---- auth --------------------------------------------------------------------------
+    def _authorization(self) -> str:
+        if self._access_key and self._secret_key:
+            with self._lock:
+                now = time.time()
+                if not self._token or now >= self._token_renew_at:
+                    self._token = make_jwt(self._access_key, self._secret_key, now)
+                    self._token_renew_at = now + JWT_LIFETIME - JWT_RENEW_BEFORE
+                return f"Bearer {self._token}"
+        if self._api_key:
+            return f"Bearer {self._api_key}"
+        raise UpstreamError(
+            f"provider {self.provider.name} has no credentials", provider_problem=True
+        )
+
+    # ---- transport -----------------------------------------------------------------------
+    def _call(
+        self, method: str, path: str, *, json: Any = None, params: Any = None, create: bool = False
+    ) -> Any:
+        """One request; returns the parsed body of a success or raises UpstreamError."""
+        headers = {"Authorization": self._authorization()}
+        try:
+            response = self.http.request(method, path, json=json, params=params, headers=headers)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            # Nothing was sent: safe to retry, even a create.
+            raise UpstreamError(
+                f"cannot connect to {self.provider.name}: {exc}", retry_after=5
+            ) from exc
+        except httpx.TimeoutException as exc:
+            raise UpstreamError(
+                f"{self.provider.name} did not answer in time", retry_after=5, ambiguous=create
+            ) from exc
+        except httpx.HTTPError as exc:
+            # Reset, dropped connection, protocol error: a create may have been accepted.
+            raise UpstreamError(
+                f"connection to {self.provider.name} failed: {exc}", retry_after=5, ambiguous=create
+            ) from exc
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        code = _error_code(body)
+        # Kling says 0 for success; some gateways say 200.
+        if response.status_code >= 400 or code not in (None, 0, 200):
+            raise error_for(
+                code,
+                response.status_code,
+                _error_message(body),
+                body or response.text[:500],
+                create=create,
+                retry_after=_retry_after(response),
+            )
+        if body is None or (isinstance(body, dict) and isinstance(body.get("error"), dict)):
+            raise UpstreamError(
+                f"{self.provider.name} sent an unreadable answer (HTTP {response.status_code})",
+                retry_after=10,
+                ambiguous=create,
+                raw=response.text[:500],
+            )
+        return body
+
+    # ---- use cases -------------------------------------------------------------------
+    def submit(self, generation: Generation) -> TaskState:
+        """Create the upstream task for a generation (external_task_id = its id)."""
+        body = build_body(generation, self.provider)
+        answer = self._call("POST", f"/v1/videos/{generation.kind}", json=body, create=True)
+        state = parse_task(answer)
+        if not state.task_id:
+            # Accepted but unreadable: the task may exist; resolve by lookup, never re-create.
+            raise UpstreamError(
+                "the create answer has no task id", ambiguous=True, retry_after=5, raw=answer
+            )
+        if state.status is None:
+            state.status = "submitted"
+        return state
+
+    def fetch_status(self, generation: Generation) -> TaskState:
+        """Query one task by the upstream's id."""
+        answer = self._call("GET", f"/v1/videos/{generation.kind}/{generation.upstream_task_id}")
+        state = parse_task(answer)
+        state.task_id = state.task_id or generation.upstream_task_id
+        return state
+
+    def list_page(self, kind: str, page: int, page_size: int = PAGE_SIZE) -> list[TaskState]:
+        """One page of the account's tasks of a kind, newest first."""
+        answer = self._call(
+            "GET", f"/v1/videos/{kind}", params={"pageNum": page, "pageSize": page_size}
+        )
+        return parse_list(answer)
+
+    def scan(
+        self, kind: str, wanted: Iterable[str], *, oldest_ms: int, max_pages: int
+    ) -> dict[str, TaskState]:
+        """Find tasks by upstream id in the list; stop once all are seen or the list gets older."""
+        missing = set(wanted)
+        found: dict[str, TaskState] = {}
+        for page in range(1, max_pages + 1):
+            states = self.list_page(kind, page)
+            for state in states:
+                if state.task_id in missing:
+                    found[state.task_id] = state
+                    missing.discard(state.task_id)
+            if not missing or len(states) < PAGE_SIZE:
+                break
+            created = _created_ms(states[-1])
+            if created is not None and created < oldest_ms:
+                break
+        return found
+
+    def find_by_external_id(
+        self, generation: Generation, *, max_pages: int = 10
+    ) -> TaskState | None:
+        """Look up the task a possibly-sent create made (§4.3); None only when certainly absent."""
+        external = str(generation.pk)
+        attempted = generation.create_attempted_at
+        # Tasks older than the attempt (minus clock skew) cannot be ours: stop there.
+        oldest_ms = int((attempted.timestamp() - 600) * 1000) if attempted else 0
+        for page in range(1, max_pages + 1):
+            states = self.list_page(generation.kind, page)
+            for state in states:
+                if state.external_task_id == external:
+                    return state
+            if len(states) < PAGE_SIZE:
+                return None
+            created = _created_ms(states[-1])
+            if created is not None and created < oldest_ms:
+                return None
+        raise UpstreamError(
+            f"could not finish looking up task {external} within {max_pages} pages", retry_after=30
+        )
+
+    def probe(self) -> str:
+        """A cheap real call (a list query with pageSize=1) that proves the credentials work."""
+        answer = self._call("GET", "/v1/videos/text2video", params={"pageNum": 1, "pageSize": 1})
+        count = len(parse_list(answer))
+        return f"answered a list query ({count} task{'s' if count != 1 else ''} on the first page)"
+
+
+_clients: dict[tuple[Any, ...], KlingClient] = {}
+_clients_lock = threading.Lock()
+
+
+def client_for(provider: Provider) -> KlingClient:
+    """A client for a provider, reused while its settings stay the same (keeps connections open)."""
+    key = (
+        provider.pk,
+        provider.kind,
+        provider.base_url,
+        provider.path_prefix,
+        provider.credentials_encrypted,
+        getattr(settings, "STUDIO_UPSTREAM_TIMEOUT", 30),
+    )
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            for old_key in [k for k in _clients if k[0] == provider.pk]:
+                _clients.pop(old_key).close()
+            client = _clients[key] = KlingClient(provider)
+        client.provider = provider
+        return client
+
+
+# ---- the create body ------------------------------------------------------------------
+
+
+def _takes_cfg_scale(model_name: str, generation: Generation) -> bool:
+    """kling-v2.x models reject cfg_scale (§1.3, §6.5)."""
+    if model_name.startswith(("kling-v2", "kling-v3")):
+        return False
+    entry = generation.catalogue_entry()
+    return entry is None or entry.supports_cfg_scale
+
+
+def _base64_of(generation: Generation, field: str) -> str:
+    """A stored input file as raw Base64, without a data: prefix (§1.4, §6.5)."""
+    from ..inputs import ensure_input_stored
+    from ..tasks import InputFetchError
+
+    try:
+        name = (
+            ensure_input_stored(generation, field)
+            if field != "static_mask"
+            else (generation.static_mask.name if generation.static_mask else None)
+        )
+    except InputFetchError as exc:
+        raise UpstreamError(str(exc), permanent=True) from exc
+    if not name:
+        return ""
+    with default_storage.open(name, "rb") as fh:
+        return base64.b64encode(fh.read()).decode()
+
+
+def callback_url_for(generation: Generation) -> str:
+    """A per-generation callback URL with an unguessable token, when our public URL is known."""
+    public = getattr(settings, "STUDIO_PUBLIC_URL", "")
+    if not public:
+        return ""
+    token = generation.ensure_callback_token()
+    return public + reverse("upstream_callback", args=[generation.pk, token])
+
+
+def build_body(generation: Generation, provider: Provider) -> dict[str, Any]:
+    """The strict Kling create body for a generation (§1.3, §1.4)."""
+    model = provider.upstream_model_name(generation.model_name)
+    body: dict[str, Any] = {"model_name": model, "mode": generation.mode}
+    if generation.prompt:
+        body["prompt"] = generation.prompt
+    if generation.negative_prompt:
+        body["negative_prompt"] = generation.negative_prompt
+    if generation.cfg_scale is not None and _takes_cfg_scale(model, generation):
+        body["cfg_scale"] = generation.cfg_scale
+    body["duration"] = str(generation.duration)  # a string on the wire (§1.3)
+    if generation.camera_control:
+        body["camera_control"] = generation.camera_control
+    if generation.kind == "image2video":
+        for field in ("image", "image_tail", "static_mask"):
+            if value := _base64_of(generation, field):
+                body[field] = value
+        if generation.dynamic_masks:
+            body["dynamic_masks"] = generation.dynamic_masks
+    else:
+        body["aspect_ratio"] = generation.aspect_ratio
+    if callback := callback_url_for(generation):
+        body["callback_url"] = callback
+    body["external_task_id"] = str(generation.pk)
+    return body
+
+
+# ---- results ----------------------------------------------------------------------------
+
+
+def store_result(generation: Generation, state: TaskState) -> bool:
+    """Copy a finished task's video into storage, make the poster, and mark success.
+
+    The body is streamed to a temporary file (never whole in memory) under a size cap,
+    a content-type check and an overall deadline. Success is only recorded once both
+    files are stored. Raises UpstreamError (retryable) when the download fails.
+    """
+    from ..rendering import RenderError, make_poster, probe_video
+    from ..tasks import store_files
+
+    url = state.video_url or generation.upstream_video_url
+    max_bytes = settings.STUDIO_MAX_DOWNLOAD_BYTES
+    deadline = time.monotonic() + float(getattr(settings, "STUDIO_DOWNLOAD_TIMEOUT", 300))
+    read_timeout = float(getattr(settings, "STUDIO_UPSTREAM_TIMEOUT", 30))
+    with tempfile.TemporaryDirectory(prefix="studio-download-") as tmp:
+        video_path, poster_path = Path(tmp) / "video.mp4", Path(tmp) / "poster.jpg"
+        try:
+            with (
+                open_url(
+                    url, max_bytes=max_bytes, allowed_types=VIDEO_TYPES, timeout=read_timeout
+                ) as chunks,
+                open(video_path, "wb") as out,
+            ):
+                for chunk in chunks:
+                    out.write(chunk)
+                    if time.monotonic() > deadline:
+                        raise FetchError("the download took longer than allowed")
+            meta = probe_video(str(video_path))
+            make_poster(str(video_path), str(poster_path))
+        except FetchError as exc:
+            raise UpstreamError(f"download failed: {exc}", retry_after=30) from exc
+        except RenderError as exc:
+            raise UpstreamError(
+                f"the downloaded file is not a playable video: {exc}", retry_after=30
+            ) from exc
+        video_name, poster_name = store_files(generation, video_path, poster_path)
+    units = state.units if state.units is not None else generation.units
+    if generation.mark_succeeded(video=video_name, poster=poster_name, meta=meta, units=units):
+        return True
+    # Lost a race (failed or cancelled meanwhile, or another worker stored it): no orphans.
+    default_storage.delete(video_name)
+    default_storage.delete(poster_name)
+    return False

@@ -1,0 +1,624 @@
+"""A Kling API simulator: a real HTTP server speaking kling-api.md §1 (and §2 in gateway mode).
+
+Tests start it in-process on port 0; `manage.py kling_simulator` runs it for development.
+It checks JWTs and bodies like Kling, keeps tasks that progress over time, serves a real
+MP4 for succeeded tasks, posts callbacks, and injects faults on demand.
+
+Test hooks: `add_fault(...)` for one-shot faults, `finish(...)` to end a task now,
+`counts` for requests by endpoint, `tasks_for(external_task_id)` to count upstream tasks.
+Prompts containing "sim:fail" end failed; "sim:error:NNNN" makes the create answer code NNNN.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+import socket
+import threading
+import time
+import urllib.request
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import jwt
+
+from ..providers.webhooks import sign
+from .clip import clip_bytes
+from .rules import ModelNotFound, check_create
+
+# kling-api.md §4.2: the HTTP status that goes with each code.
+HTTP_FOR_CODE = {
+    **dict.fromkeys((1000, 1001, 1002, 1003, 1004), 401),
+    **dict.fromkeys((1100, 1101, 1102, 1302, 1303, 1304), 429),
+    1103: 403,
+    **dict.fromkeys((1200, 1201, 1300, 1301), 400),
+    **dict.fromkeys((1202, 1203), 404),
+    5000: 500,
+    5001: 503,
+    5002: 504,
+}
+FAULTS = {
+    "500": (500, 5000, "internal error"),
+    "503": (503, 5001, "service under maintenance"),
+    "504": (504, 5002, "upstream timeout"),
+    "rate_limit": (429, 1302, "rate limit exceeded"),
+    "concurrency": (429, 1303, "parallel task count over resource pack limit"),
+}
+# Also: "slow", "drop" (close without answering), "malformed" (200 with a broken body),
+# and for creates "drop_after_accept" / "accept_then_500" (the task IS created).
+RANDOM_FAULTS = ["500", "503", "rate_limit", "slow", "malformed", "drop_after_accept"]
+SHAPES = ("kling", "flat", "openai", "record")
+KLING_TASK_BASE = 831922345719271433
+ROUTE = re.compile(r"^/v1/videos/(text2video|image2video)(?:/([^/]+))?/?$")
+VIDEO_ROUTE = re.compile(r"^/sim/videos/([^/]+)\.mp4$")
+
+
+@dataclass
+class SimTask:
+    """One upstream task and what the simulator knows about it."""
+
+    task_id: str
+    kind: str
+    external_task_id: str
+    body: dict[str, Any]
+    created: float
+    run_seconds: float
+    fail_message: str = ""
+    forced: tuple[str, str] | None = None
+    callback_url: str = ""
+    posted: str = ""
+    held: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Simulator:
+    """The simulated upstream account: configuration, tasks, faults and the HTTP server."""
+
+    def __init__(
+        self,
+        *,
+        access_key: str = "sim-access-key",
+        secret_key: str = "sim-secret-key-for-tests-0123456789",
+        api_key: str = "",
+        gateway: bool = False,
+        shape: str = "kling",
+        prefix: str | None = None,
+        gateway_list: bool = True,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        fault_rate: float = 0.0,
+        min_seconds: float = 0.0,
+        max_seconds: float = 0.0,
+        max_concurrent: int | None = None,
+        webhook_secret: str = "",
+        callback_mode: str = "normal",
+        slow_seconds: float = 2.0,
+        video_mode: str = "ok",
+        clock_offset: float = 0.0,
+        seed: int | None = None,
+    ) -> None:
+        if shape not in SHAPES:
+            raise ValueError(f"shape must be one of {SHAPES}")
+        self.access_key, self.secret_key, self.api_key = access_key, secret_key, api_key
+        self.gateway, self.shape = gateway, shape if gateway else "kling"
+        self.prefix = ("/kling" if gateway else "") if prefix is None else prefix.rstrip("/")
+        self.gateway_list = gateway_list
+        self.fault_rate = fault_rate
+        self.min_seconds, self.max_seconds = min_seconds, max(min_seconds, max_seconds)
+        self.max_concurrent = max_concurrent
+        self.webhook_secret, self.callback_mode = webhook_secret, callback_mode
+        self.slow_seconds, self.video_mode = slow_seconds, video_mode
+        self.clock_offset = clock_offset
+        self.random = random.Random(seed)
+        self.lock = threading.RLock()
+        self.tasks: list[SimTask] = []
+        self.by_id: dict[str, SimTask] = {}
+        self.by_external: dict[str, SimTask] = {}
+        self.create_attempts: Counter[str] = Counter()
+        self.counts: Counter[str] = Counter()
+        self.callback_log: list[tuple[str, int | str, dict[str, Any]]] = []
+        self._faults: list[list[Any]] = []  # [fault, endpoint, times_left]
+        self._next_id = KLING_TASK_BASE
+        self._stop = threading.Event()
+        self.server = ThreadingHTTPServer((host, port), _Handler)
+        self.server.daemon_threads = True
+        self.server.block_on_close = False  # keep-alive handler threads must not block stop()
+        self.server.simulator = self  # type: ignore[attr-defined]
+        self._threads: list[threading.Thread] = []
+
+    # ---- lifecycle -------------------------------------------------------------------
+    @property
+    def port(self) -> int:
+        return self.server.server_address[1]
+
+    @property
+    def url(self) -> str:
+        """The base URL to configure a provider with (without the gateway prefix)."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> Simulator:
+        for target in (self.server.serve_forever, self._post_callbacks_forever):
+            thread = threading.Thread(target=target, daemon=True, name=f"kling-sim-{self.port}")
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+    def __enter__(self) -> Simulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def now(self) -> float:
+        return time.time() + self.clock_offset
+
+    # ---- test hooks ------------------------------------------------------------------
+    def add_fault(self, fault: str, *, on: str = "create", times: int = 1) -> None:
+        """Make the next `times` requests to an endpoint (create, query, list, video, any) fail."""
+        with self.lock:
+            self._faults.append([fault, on, times])
+
+    def finish(self, task_ref: str, status: str = "succeed", message: str = "") -> None:
+        """End a task now (by task id or external id) with succeed or failed."""
+        with self.lock:
+            task = self.by_id.get(task_ref) or self.by_external[task_ref]
+            task.forced = (status, message)
+
+    def tasks_for(self, external_task_id: str) -> list[SimTask]:
+        with self.lock:
+            return [t for t in self.tasks if t.external_task_id == external_task_id]
+
+    def reset_counts(self) -> None:
+        with self.lock:
+            self.counts.clear()
+
+    def seed_tasks(
+        self, count: int, *, kind: str = "text2video", run_seconds: float = 3600
+    ) -> list[str]:
+        """Create running tasks directly (for benchmarks); returns their task ids."""
+        ids = []
+        with self.lock:
+            for _ in range(count):
+                body = {
+                    "model_name": "kling-v1",
+                    "prompt": "seeded",
+                    "mode": "std",
+                    "duration": "5",
+                }
+                task = self._new_task(kind, body)
+                task.run_seconds = run_seconds
+                ids.append(task.task_id)
+        return ids
+
+    # ---- tasks -------------------------------------------------------------------------
+    def _new_task(self, kind: str, body: dict[str, Any]) -> SimTask:
+        with self.lock:
+            self._next_id += 1 + self.random.randrange(1000)
+            task_id = str(self._next_id)
+            if self.shape in ("flat", "openai"):
+                task_id = f"task_{task_id}"
+            prompt = str(body.get("prompt", ""))
+            task = SimTask(
+                task_id=task_id,
+                kind=kind,
+                external_task_id=str(body.get("external_task_id", "")),
+                body=body,
+                created=self.now(),
+                run_seconds=self.random.uniform(self.min_seconds, self.max_seconds),
+                fail_message=(
+                    "simulated failure: the video could not be generated"
+                    if "sim:fail" in prompt
+                    else ""
+                ),
+                callback_url=str(body.get("callback_url", "")),
+            )
+            self.tasks.append(task)
+            self.by_id[task_id] = task
+            if task.external_task_id:
+                self.by_external[task.external_task_id] = task
+            return task
+
+    def status_of(self, task: SimTask) -> tuple[str, str, int]:
+        """(Kling status, message, progress %) of a task right now."""
+        if task.forced:
+            return task.forced[0], task.forced[1], 100
+        elapsed = self.now() - task.created
+        if elapsed >= task.run_seconds:
+            return ("failed", task.fail_message, 100) if task.fail_message else ("succeed", "", 100)
+        progress = int(100 * elapsed / task.run_seconds) if task.run_seconds else 0
+        if elapsed >= 0.3 * task.run_seconds:
+            return "processing", "", progress
+        return "submitted", "", progress
+
+    def running(self) -> int:
+        return sum(1 for t in self.tasks if self.status_of(t)[0] in ("submitted", "processing"))
+
+    def units_of(self, task: SimTask) -> str:
+        per_five = Decimal("3.5") if task.body.get("mode") == "pro" else Decimal("1")
+        units = per_five * Decimal(str(task.body.get("duration", "5"))) / Decimal(5)
+        return format(units.normalize(), "f")
+
+    def task_object(self, task: SimTask, *, fresh: bool = False) -> dict[str, Any]:
+        """The Kling task object (§1.6); a create answer (fresh) has no result yet."""
+        status, message, _ = ("submitted", "", 0) if fresh else self.status_of(task)
+        created_ms = int(task.created * 1000)
+        obj: dict[str, Any] = {
+            "task_id": task.task_id,
+            "task_status": status,
+            "task_status_msg": message,
+            "task_info": {"external_task_id": task.external_task_id},
+            "created_at": created_ms,
+            "updated_at": int(self.now() * 1000) if not fresh else created_ms,
+        }
+        if status == "succeed":
+            obj["task_result"] = {
+                "videos": [
+                    {"id": f"v{task.task_id}", "url": self.video_url(task), "duration": "3.0"}
+                ]
+            }
+        if status in ("succeed", "failed"):
+            obj["final_unit_deduction"] = self.units_of(task) if status == "succeed" else "0"
+        return obj
+
+    def video_url(self, task: SimTask) -> str:
+        return f"{self.url}/sim/videos/{task.task_id}.mp4"
+
+    def shaped(self, task: SimTask, *, fresh: bool = False) -> Any:
+        """A task in this gateway's answer shape (kling-api.md §2)."""
+        obj = self.task_object(task, fresh=fresh)
+        status, message, progress = ("submitted", "", 0) if fresh else self.status_of(task)
+        url = obj.get("task_result", {}).get("videos", [{}])[0].get("url", "")
+        if self.shape == "kling":
+            return envelope(obj)
+        if self.shape == "flat":
+            words = {"submitted": "queued", "succeed": "succeeded"}
+            answer = {
+                "id": task.task_id,
+                "task_id": task.task_id,
+                "status": words.get(status, status),
+            }
+            if not fresh:
+                answer.update({"url": url, "format": "mp4", "fail_reason": message})
+            return answer
+        if self.shape == "openai":
+            words = {"submitted": "queued", "processing": "in_progress", "succeed": "completed"}
+            return {
+                "id": task.task_id,
+                "task_id": task.task_id,
+                "object": "video",
+                "model": task.body.get("model_name", "kling-v1"),
+                "status": words.get(status, status),
+                "progress": progress,
+                "created_at": int(task.created),
+                "completed_at": int(self.now()) if status in ("succeed", "failed") else None,
+                "metadata": {"url": url} if url else {},
+                "error": {"message": message} if status == "failed" else None,
+            }
+        words = {
+            "submitted": "NOT_START",
+            "processing": "IN_PROGRESS",
+            "succeed": "SUCCESS",
+            "failed": "FAILURE",
+        }
+        return {
+            "code": "success",
+            "message": "",
+            "data": {
+                "task_id": task.task_id,
+                "status": words[status],
+                "progress": f"{progress}%",
+                "fail_reason": message,
+                "result_url": url,
+                "submit_time": int(task.created),
+            },
+        }
+
+    # ---- faults ------------------------------------------------------------------------
+    def take_fault(self, endpoint: str) -> str | None:
+        with self.lock:
+            for entry in self._faults:
+                fault, on, left = entry
+                if left > 0 and on in (endpoint, "any"):
+                    entry[2] -= 1
+                    return fault
+            if self.fault_rate and endpoint != "video" and self.random.random() < self.fault_rate:
+                choices = RANDOM_FAULTS if endpoint == "create" else RANDOM_FAULTS[:-1]
+                return self.random.choice(choices)
+        return None
+
+    # ---- auth (§1.1) ---------------------------------------------------------------------
+    def check_auth(self, header: str) -> tuple[int, str] | None:
+        """None when authorised, else (code, message) for a 401."""
+        if not header.startswith("Bearer ") or not header[7:].strip():
+            return 1001, "Authorization header is empty"
+        token = header[7:].strip()
+        if self.api_key and token == self.api_key:
+            return None
+        if self.gateway:
+            return 1002, "invalid API key"
+        try:
+            if jwt.get_unverified_header(token).get("alg") != "HS256":
+                return 1002, "token algorithm must be HS256"
+            # Times are checked below against the simulator's own (possibly skewed) clock.
+            claims = jwt.decode(
+                token,
+                self.secret_key,
+                algorithms=["HS256"],
+                options={
+                    "verify_exp": False,
+                    "verify_nbf": False,
+                    "require": ["iss", "exp", "nbf"],
+                },
+            )
+        except jwt.PyJWTError as exc:
+            return 1002, f"token invalid: {exc}"
+        if claims["iss"] != self.access_key:
+            return 1002, "access key not found"
+        now = self.now()
+        if claims["nbf"] > now:
+            return 1003, "token not yet valid"
+        if claims["exp"] < now:
+            return 1004, "token expired"
+        return None
+
+    # ---- callbacks (§5) ------------------------------------------------------------------
+    def _post_callbacks_forever(self) -> None:
+        while not self._stop.wait(0.05):
+            with self.lock:
+                due = []
+                for task in self.tasks:
+                    if not task.callback_url:
+                        continue
+                    status = self.status_of(task)[0]
+                    if status == task.posted:
+                        continue
+                    task.posted = status
+                    due.extend(self._callbacks_for(task, status))
+            for url, body in due:
+                self._post(url, body)
+
+    def _callbacks_for(self, task: SimTask, status: str) -> list[tuple[str, dict[str, Any]]]:
+        body = self.task_object(task)
+        if self.callback_mode == "twice":
+            return [(task.callback_url, body), (task.callback_url, body)]
+        if self.callback_mode == "out_of_order":
+            if status in ("submitted", "processing"):
+                task.held.append(body)  # delivered late, after the final one
+                return []
+            late, task.held = task.held[::-1], []
+            return [(task.callback_url, body)] + [(task.callback_url, b) for b in late]
+        return [(task.callback_url, body)]
+
+    def _post(self, url: str, body: dict[str, Any]) -> None:
+        raw = json.dumps(body).encode()
+        headers = {"Content-Type": "application/json"}
+        if self.webhook_secret:
+            msg_id, stamp = uuid.uuid4().hex, str(int(time.time()))
+            headers.update(
+                {
+                    "webhook-id": msg_id,
+                    "webhook-timestamp": stamp,
+                    "webhook-signature": sign(self.webhook_secret, msg_id, stamp, raw),
+                }
+            )
+        request = urllib.request.Request(url, data=raw, headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                result: int | str = response.status
+        except urllib.error.HTTPError as exc:
+            result = exc.code
+        except OSError as exc:
+            result = str(exc)
+        with self.lock:
+            self.callback_log.append((url, result, body))
+
+
+def envelope(data: Any, code: int = 0, message: str = "SUCCEED") -> dict[str, Any]:
+    return {"code": code, "message": message, "request_id": uuid.uuid4().hex, "data": data}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Routes one request; answers JSON with a Content-Length so connections stay open."""
+
+    protocol_version = "HTTP/1.1"
+    timeout = 30
+    server_version = "KlingSimulator/1.0"
+
+    @property
+    def sim(self) -> Simulator:
+        return self.server.simulator  # type: ignore[attr-defined]
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass  # quiet: tests and benchmarks make thousands of requests
+
+    # ---- answers ---------------------------------------------------------------------
+    def _send(self, status: int, payload: bytes, ctype: str = "application/json") -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def _json(self, status: int, body: Any) -> None:
+        self._send(status, json.dumps(body).encode())
+
+    def _error(self, code: int, message: str, status: int | None = None) -> None:
+        status = status or HTTP_FOR_CODE.get(code, 400)
+        if self.sim.shape == "kling":
+            self._json(status, {"code": code, "message": message, "request_id": uuid.uuid4().hex})
+        else:
+            self._json(
+                status, {"error": {"message": message, "type": "upstream_error", "code": code}}
+            )
+
+    def _drop(self) -> None:
+        """Close the connection without answering (a reset, from the client's side)."""
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def _apply_fault(self, fault: str | None) -> bool:
+        """Answer with a fault; True when the request is finished."""
+        if fault is None or fault in ("drop_after_accept", "accept_then_500"):
+            return False
+        if fault == "slow":
+            time.sleep(self.sim.slow_seconds)
+            return False
+        if fault == "drop":
+            self._drop()
+        elif fault == "malformed":
+            self._send(200, b'{"code": 0, "data": {"task_id": ')
+        elif fault.startswith("code:"):
+            self._error(int(fault[5:]), f"simulated error {fault[5:]}")
+        else:
+            status, code, message = FAULTS[fault]
+            self._error(code, message, status)
+        return True
+
+    # ---- routing -----------------------------------------------------------------------
+    def do_GET(self) -> None:  # noqa: N802
+        parts = urlsplit(self.path)
+        video = VIDEO_ROUTE.match(parts.path)
+        if video:
+            self._video(video.group(1))
+            return
+        self._api("GET", parts.path, parse_qs(parts.query))
+
+    def do_POST(self) -> None:  # noqa: N802
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        self._api("POST", urlsplit(self.path).path, {}, raw)
+
+    def _api(self, method: str, path: str, query: dict[str, list[str]], raw: bytes = b"") -> None:
+        sim = self.sim
+        route = ROUTE.match(path.removeprefix(sim.prefix)) if path.startswith(sim.prefix) else None
+        if route is None or (method == "POST" and route.group(2)):
+            self._error(1202, f"no route for {method} {path}", 404)
+            return
+        kind, task_ref = route.groups()
+        endpoint = "create" if method == "POST" else ("query" if task_ref else "list")
+        with sim.lock:
+            sim.counts[endpoint] += 1
+            sim.counts["total"] += 1
+        fault = sim.take_fault(endpoint)
+        if self._apply_fault(fault):
+            return
+        denied = sim.check_auth(self.headers.get("Authorization", ""))
+        if denied:
+            self._error(denied[0], denied[1], 401)
+            return
+        if endpoint == "create":
+            self._create(kind, raw, fault)
+        elif endpoint == "query":
+            self._query(kind, task_ref)
+        else:
+            self._list(kind, query)
+
+    def _create(self, kind: str, raw: bytes, fault: str | None) -> None:
+        sim = self.sim
+        try:
+            body = json.loads(raw or b"null")
+        except ValueError:
+            self._error(1200, "the request body is not valid JSON")
+            return
+        try:
+            problem = check_create(kind, body, gateway=sim.gateway)
+        except ModelNotFound as exc:
+            self._error(1203, str(exc))
+            return
+        if problem:
+            self._error(1201, f"invalid parameter: {problem}")
+            return
+        forced = re.search(r"sim:error:(\d{4})", str(body.get("prompt", "")))
+        if forced:
+            self._error(int(forced.group(1)), f"simulated error {forced.group(1)}")
+            return
+        external = body.get("external_task_id", "")
+        with sim.lock:
+            if external:
+                sim.create_attempts[external] += 1
+                if external in sim.by_external:
+                    self._error(1201, "invalid parameter: external_task_id already exists")
+                    return
+            if sim.max_concurrent is not None and sim.running() >= sim.max_concurrent:
+                self._error(1303, "parallel task count over resource pack limit")
+                return
+            task = sim._new_task(kind, body)
+        if fault == "drop_after_accept":
+            self._drop()
+        elif fault == "accept_then_500":
+            self._error(5000, "internal error", 500)
+        else:
+            self._json(200, sim.shaped(task, fresh=True))
+
+    def _query(self, kind: str, task_ref: str) -> None:
+        with self.sim.lock:
+            task = self.sim.by_id.get(task_ref)
+        if task is None or task.kind != kind:
+            self._error(1203, f"task {task_ref} does not exist", 404)
+            return
+        self._json(200, self.sim.shaped(task))
+
+    def _list(self, kind: str, query: dict[str, list[str]]) -> None:
+        sim = self.sim
+        if sim.gateway and not sim.gateway_list:
+            self._error(1202, "this gateway has no list endpoint", 404)
+            return
+        try:
+            page = int(query.get("pageNum", ["1"])[0])
+            size = int(query.get("pageSize", ["30"])[0])
+        except ValueError:
+            self._error(1201, "invalid parameter: pageNum and pageSize must be integers")
+            return
+        if not 1 <= page <= 1000:
+            self._error(1201, "invalid parameter: pageNum must be 1..1000")
+            return
+        if not 1 <= size <= 500:
+            self._error(1201, "invalid parameter: pageSize must be 1..500")
+            return
+        with sim.lock:
+            newest_first = [t for t in reversed(sim.tasks) if t.kind == kind]
+            chosen = newest_first[(page - 1) * size : page * size]
+            data = [sim.task_object(t) for t in chosen]
+        self._json(200, envelope(data))
+
+    def _video(self, task_id: str) -> None:
+        sim = self.sim
+        with sim.lock:
+            sim.counts["video"] += 1
+            task = sim.by_id.get(task_id)
+        fault = sim.take_fault("video")
+        mode = fault or sim.video_mode
+        if task is None or mode == "missing":
+            self._send(404, b"not found", "text/plain")
+            return
+        payload = clip_bytes()
+        if mode == "wrong_type":
+            self._send(200, b"<html>a login page, not a video</html>", "text/html")
+            return
+        if mode == "slow":
+            self.send_response(200)
+            self.send_header("Content-Type", "video/mp4")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            for start in range(0, len(payload), 8192):
+                self.wfile.write(payload[start : start + 8192])
+                self.wfile.flush()
+                time.sleep(self.sim.slow_seconds)
+            return
+        if mode == "corrupt":
+            payload = hashlib.sha256(payload).digest() * 64
+        self._send(200, payload, "video/mp4")

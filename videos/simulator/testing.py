@@ -1,0 +1,37 @@
+"""Helpers for tests and benchmarks that run the studio against the simulator."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..models import Generation, Provider
+from .server import Simulator
+
+
+def provider_for(sim: Simulator, name: str = "kling-sim", **fields: Any) -> Provider:
+    """A provider row pointing at a running simulator, with its credentials stored encrypted."""
+    gateway = sim.gateway
+    fields.setdefault("priority", 10)
+    fields.setdefault("max_concurrent", 50)
+    provider = Provider(
+        name=name,
+        kind=Provider.Kind.GATEWAY if gateway else Provider.Kind.KLING,
+        base_url=sim.url,
+        path_prefix=sim.prefix,
+        **fields,
+    )
+    if gateway:
+        provider.set_credentials(api_key=sim.api_key)
+    else:
+        provider.set_credentials(access_key=sim.access_key, secret_key=sim.secret_key)
+    provider.save()
+    return provider
+
+
+def queued_generation(owner: Any, **fields: Any) -> Generation:
+    """A queued text2video generation row, as the form would write it (no job enqueued)."""
+    fields.setdefault("prompt", "a paper boat on a rainy street")
+    fields.setdefault("model_name", "kling-v1")
+    fields.setdefault("cfg_scale", 0.5)
+    fields.setdefault("estimated_units", 1)
+    return Generation.objects.create(owner=owner, **fields)
