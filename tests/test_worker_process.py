@@ -1,0 +1,59 @@
+"""The real django-q2 cluster (as `make run` starts it) takes a queued job from the broker and renders it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from videos.models import Generation, Status
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="runs against the SQLite test database file")
+def test_the_qcluster_process_renders_a_queued_job(transactional_db, make_generation) -> None:
+    from django.core.management import call_command
+
+    call_command("studio_setup", stdout=open(os.devnull, "w"))  # the schedule make run installs
+    generation = make_generation(prompt="a windmill in the wind", duration=5, next_poll_at=timezone.now())
+    env = {
+        **os.environ,
+        "STUDIO_READ_ENV_FILE": "0",
+        "SECRET_KEY": "worker-test",
+        "SQLITE_PATH": connection.settings_dict["NAME"],
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "STUDIO_WORKERS": "2",
+        "DJANGO_SETTINGS_MODULE": "studio.settings",
+    }
+    # Enqueue the way a web request does (on the database broker), from another process.
+    subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c",
+         f"from django_q.tasks import async_task; async_task('videos.tasks.submit_generation', {generation.pk})"],
+        cwd=ROOT, env=env, check=True, capture_output=True,
+    )
+    worker = subprocess.Popen(
+        [sys.executable, "manage.py", "qcluster"], cwd=ROOT, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            generation.refresh_from_db()
+            if generation.is_terminal:
+                break
+            time.sleep(0.5)
+    finally:
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait()
+    assert generation.status == Status.SUCCEEDED, generation.status_message
+    assert Generation.objects.get(pk=generation.pk).video_width == 1280
+    assert (Path(settings.MEDIA_ROOT) / generation.video.name).stat().st_size == generation.video_bytes
