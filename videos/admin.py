@@ -5,15 +5,29 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.models import CHANGE, LogEntry
+from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 
 from .models import Generation, GenerationEvent, Provider, VideoModel
+from .tasks import probe_provider
 
 
 @admin.register(VideoModel)
 class VideoModelAdmin(admin.ModelAdmin):
-    list_display = ["name", "label", "kinds", "durations", "typical_seconds", "units_std", "units_pro", "enabled"]
+    list_display = [
+        "name",
+        "label",
+        "kinds",
+        "durations",
+        "typical_seconds",
+        "units_std",
+        "units_pro",
+        "enabled",
+    ]
     list_editable = ["enabled"]
     search_fields = ["name", "label"]
 
@@ -22,16 +36,43 @@ class ProviderForm(forms.ModelForm):
     """Secrets are write-only: blank keeps the stored value, and they are never shown again."""
 
     access_key = forms.CharField(required=False, help_text="Kling AK (leave blank to keep)")
-    secret_key = forms.CharField(required=False, widget=forms.PasswordInput, help_text="Kling SK (leave blank to keep)")
-    api_key = forms.CharField(required=False, widget=forms.PasswordInput, help_text="gateway or Kling API key")
-    webhook_secret = forms.CharField(required=False, widget=forms.PasswordInput, help_text="whsec_… for callbacks")
+    secret_key = forms.CharField(
+        required=False, widget=forms.PasswordInput, help_text="Kling SK (leave blank to keep)"
+    )
+    api_key = forms.CharField(
+        required=False, widget=forms.PasswordInput, help_text="gateway or Kling API key"
+    )
+    webhook_secret = forms.CharField(
+        required=False, widget=forms.PasswordInput, help_text="whsec_… for callbacks"
+    )
 
     class Meta:
         model = Provider
         fields = [
-            "name", "kind", "base_url", "path_prefix", "enabled", "priority", "max_concurrent",
-            "allowed_models", "model_map",
+            "name",
+            "kind",
+            "base_url",
+            "path_prefix",
+            "enabled",
+            "priority",
+            "max_concurrent",
+            "allowed_models",
+            "model_map",
         ]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        kind = data.get("kind")
+        stored = self.instance.pk and self.instance.credentials_encrypted
+        if kind in (Provider.Kind.KLING, Provider.Kind.GATEWAY):
+            if not data.get("base_url"):
+                self.add_error("base_url", "A Kling or gateway provider needs a base URL.")
+            has_pair = data.get("access_key") and data.get("secret_key")
+            if bool(data.get("access_key")) != bool(data.get("secret_key")):
+                self.add_error("secret_key", "Give both the access key and the secret key.")
+            elif not (has_pair or data.get("api_key") or stored):
+                self.add_error("api_key", "Give an access key and secret key, or an API key.")
+        return data
 
     def save(self, commit: bool = True) -> Provider:
         provider = super().save(commit=False)
@@ -48,12 +89,54 @@ class ProviderForm(forms.ModelForm):
 @admin.register(Provider)
 class ProviderAdmin(admin.ModelAdmin):
     form = ProviderForm
-    list_display = ["name", "kind", "base_url", "enabled", "healthy", "priority", "max_concurrent"]
-    readonly_fields = ["stored_credentials", "healthy", "health_message", "health_checked_at"]
+    list_display = [
+        "name",
+        "kind",
+        "base_url",
+        "enabled",
+        "healthy",
+        "health_message",
+        "priority",
+        "max_concurrent",
+    ]
+    list_filter = ["kind", "enabled", "healthy"]
+    readonly_fields = [
+        "stored_credentials",
+        "healthy",
+        "health_message",
+        "health_checked_at",
+        "test_button",
+    ]
+    actions = ["test_providers"]
 
     @admin.display(description="stored credentials")
     def stored_credentials(self, obj: Provider) -> str:
         return ", ".join(f"{k}: {v}" for k, v in obj.masked_credentials().items()) or "none"
+
+    @admin.display(description="test")
+    def test_button(self, obj: Provider) -> str:
+        """A button inside the change form that posts (with its CSRF token) to the test view."""
+        if not obj.pk:
+            return "save the provider first"
+        return format_html(
+            '<button type="submit" formaction="{}" formmethod="post" formnovalidate>'
+            "Test now (a cheap list query)</button>",
+            reverse("provider_test", args=[obj.pk]),
+        )
+
+    @admin.action(description="Test selected providers (a cheap real call each)")
+    def test_providers(self, request: HttpRequest, queryset: QuerySet[Provider]) -> None:
+        for provider in queryset:
+            ok, message = probe_provider(provider.pk)
+            LogEntry.objects.log_actions(
+                user_id=request.user.pk,
+                queryset=[provider],
+                action_flag=CHANGE,
+                change_message=f"Tested: {'OK' if ok else 'failed'}: {message}"[:500],
+                single_object=True,
+            )
+            level = messages.SUCCESS if ok else messages.ERROR
+            self.message_user(request, f"{provider.name}: {message}", level)
 
 
 class GenerationEventInline(admin.TabularInline):
