@@ -2,14 +2,89 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import secrets
+import time
+from datetime import timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
 from django.conf import settings
-from django.db import models
+from django.db import IntegrityError, connection, models, transaction
+from django.db.models import Count, DecimalField, IntegerField, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from videos.crypto import decrypt_json, encrypt_json
+
+from .errors import ApiError, bad_field
+
+if TYPE_CHECKING:
+    from videos.forms import GenerationForm
+    from videos.models import Generation
+
+SECRET_PREFIX = "sk_"
+ACCESS_ID_PREFIX = "ak_"
+WEBHOOK_SECRET_PREFIX = "whsec_"
+# Writing last_used on every request would turn every GET into a write; a
+# minute's precision is what an admin needs to see whether a key is in use.
+LAST_USED_PRECISION = timedelta(seconds=60)
+
+
+def hash_secret(secret: str) -> str:
+    """SHA-256 of a secret: secrets are 256 random bits, so a slow salted hash adds nothing."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def new_webhook_secret() -> str:
+    """A Standard Webhooks secret: whsec_ + Base64 of 32 random bytes."""
+    return WEBHOOK_SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+class ApiKeyQuerySet(models.QuerySet["ApiKey"]):
+    def with_usage(self) -> ApiKeyQuerySet:
+        """Annotate requests, generations, units and failures (subqueries: joins would multiply)."""
+        from videos.models import Generation, Status
+
+        generations = Generation.objects.filter(api_key=OuterRef("pk")).order_by().values("api_key")
+        requests = RequestBucket.objects.filter(key=OuterRef("pk")).order_by().values("key")
+        money = DecimalField(max_digits=12, decimal_places=2)
+        return self.annotate(
+            usage_requests=Coalesce(
+                Subquery(requests.annotate(n=Sum("count")).values("n")),
+                0,
+                output_field=IntegerField(),
+            ),
+            usage_generations=Coalesce(
+                Subquery(generations.annotate(n=Count("pk")).values("n")),
+                0,
+                output_field=IntegerField(),
+            ),
+            usage_units=Coalesce(
+                Subquery(generations.annotate(n=Sum("units")).values("n")),
+                Decimal(0),
+                output_field=money,
+            ),
+            usage_failures=Coalesce(
+                Subquery(
+                    generations.filter(status=Status.FAILED).annotate(n=Count("pk")).values("n")
+                ),
+                0,
+                output_field=IntegerField(),
+            ),
+        )
+
+    def owned_by(self, user: Any) -> ApiKeyQuerySet:
+        return self.filter(owner=user)
 
 
 class ApiKey(models.Model):
-    """A studio key: a public access id plus a secret stored only as a hash (and encrypted for JWT)."""
+    """A studio key: a public access id and a secret kept hashed (and encrypted, for JWTs)."""
 
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys"
+    )
     name = models.CharField(max_length=100)
     access_id = models.CharField(max_length=64, unique=True)
     prefix = models.CharField(max_length=16, db_index=True)
@@ -28,8 +103,255 @@ class ApiKey(models.Model):
     requests_per_minute = models.PositiveIntegerField(default=120)
     unit_budget = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
 
+    objects = ApiKeyQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at"]
+        verbose_name = "studio API key"
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+    # ---- creation and secrets ------------------------------------------------------------
+    @classmethod
+    def issue(cls, owner: Any, name: str, **fields: Any) -> tuple[ApiKey, str]:
+        """Create a key; returns it with its secret, which is never available again."""
+        key = cls(owner=owner, name=name, **fields)
+        secret = key.prepare_new()
+        key.save()
+        return key, secret
+
+    def prepare_new(self) -> str:
+        """Give an unsaved key its access id, secret and webhook secret; returns the secret."""
+        self.access_id = ACCESS_ID_PREFIX + secrets.token_hex(16)
+        self.webhook_secret_encrypted = encrypt_json({"secret": new_webhook_secret()})
+        return self._new_secret()
+
+    def _new_secret(self) -> str:
+        secret = SECRET_PREFIX + secrets.token_urlsafe(32)
+        self.prefix = secret[:10]
+        self.secret_hash = hash_secret(secret)
+        self.secret_encrypted = encrypt_json({"secret": secret})
+        return secret
+
+    def rotate(self) -> str:
+        """Replace the secret (the access id stays); the old secret stops working at once."""
+        secret = self._new_secret()
+        self.save(update_fields=["prefix", "secret_hash", "secret_encrypted"])
+        return secret
+
+    def get_secret(self) -> str:
+        return decrypt_json(self.secret_encrypted).get("secret", "")
+
+    def get_webhook_secret(self) -> str:
+        return decrypt_json(self.webhook_secret_encrypted).get("secret", "")
+
+    def revoke(self) -> bool:
+        """Revoke once; a conditional update so the first revocation time is kept."""
+        now = timezone.now()
+        won = ApiKey.objects.filter(pk=self.pk, revoked_at__isnull=True).update(revoked_at=now)
+        if won:
+            self.revoked_at = now
+        return bool(won)
+
+    # ---- state ------------------------------------------------------------------------
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
+    @property
+    def is_active(self) -> bool:
+        return not self.is_revoked and not self.is_expired
+
+    def allows_model(self, model_name: str) -> bool:
+        return not self.allowed_models or model_name in self.allowed_models
+
+    def touch(self, ip: str | None) -> None:
+        """Record the last use, at most once a minute per key unless the address changed."""
+        now = timezone.now()
+        if (
+            self.last_used_at
+            and now - self.last_used_at < LAST_USED_PRECISION
+            and ip == self.last_used_ip
+        ):
+            return
+        ApiKey.objects.filter(pk=self.pk).update(last_used_at=now, last_used_ip=ip)
+        self.last_used_at, self.last_used_ip = now, ip
+
+    def running_count(self) -> int:
+        from videos.models import Generation
+
+        return Generation.objects.filter(api_key=self, status__in=Generation.PENDING).count()
+
+    def units_committed(self) -> Decimal:
+        """Units spent or reserved: final units when known, the estimate while pending."""
+        from videos.models import Generation, Status
+
+        total = (
+            Generation.objects.filter(api_key=self)
+            .exclude(status__in=[Status.FAILED, Status.CANCELLED])
+            .aggregate(n=Sum(Coalesce("units", "estimated_units")))["n"]
+        )
+        return total or Decimal(0)
+
+    def start_generation(
+        self,
+        form: GenerationForm,
+        *,
+        family: str,
+        base_url: str,
+        external_task_id: str = "",
+        callback_url: str = "",
+        extra: dict[str, Any] | None = None,
+    ) -> Generation:
+        """Create a generation within this key's limits, or raise ApiError with nothing written."""
+        model_name = form.cleaned_data["model_name"]
+        if not self.allows_model(model_name):
+            raise ApiError(
+                403, 1103, f"this key may not use the model {model_name!r}", param="model"
+            )
+        if (
+            external_task_id
+            and ApiTask.objects.filter(
+                owner=self.owner_id, external_task_id=external_task_id
+            ).exists()
+        ):
+            raise bad_field(
+                "external_task_id", f"{external_task_id!r} is already used by another task"
+            )
+        estimate = form.estimated_units() or Decimal(0)
+        try:
+            with transaction.atomic():
+                # Lock the key row: two creates racing for the last slot or the last
+                # units must be serialised, or both would pass the checks.
+                key = ApiKey.objects.select_for_update().get(pk=self.pk)
+                running = key.running_count()
+                if running >= key.max_concurrent:
+                    raise ApiError(
+                        429,
+                        1303,
+                        f"too many running tasks: {running} of {key.max_concurrent} "
+                        "allowed for this key",
+                    )
+                if key.unit_budget is not None:
+                    spent = key.units_committed().quantize(Decimal("0.01"))
+                    if spent + estimate > key.unit_budget:
+                        raise ApiError(
+                            429,
+                            1102,
+                            f"unit budget spent: {spent} of {key.unit_budget} units used, "
+                            f"this task needs {estimate}",
+                        )
+                generation = form.create_generation(
+                    self.owner, api_key=self, client_callback_url=callback_url, extra=extra
+                )
+                ApiTask.objects.create(
+                    generation=generation,
+                    owner_id=self.owner_id,
+                    family=family,
+                    external_task_id=external_task_id,
+                    base_url=base_url,
+                )
+        except IntegrityError as exc:  # a concurrent create took the same external_task_id
+            raise bad_field(
+                "external_task_id", f"{external_task_id!r} is already used by another task"
+            ) from exc
+        return generation
+
+    def count_request(self) -> int:
+        """Count one request in this minute's bucket; returns the count so far this minute."""
+        return RequestBucket.hit(self.pk)
+
+
+class RequestBucket(models.Model):
+    """Requests of one key in one minute: the rate limit and the admin's request counts."""
+
+    key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="request_buckets")
+    minute = models.BigIntegerField(help_text="Unix time // 60")
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["key", "minute"], name="one_bucket_per_key_minute")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key_id} @ {self.minute}: {self.count}"
+
+    @classmethod
+    def hit(cls, key_id: int, minute: int | None = None) -> int:
+        """Increment and read in one statement.
+
+        An upsert with RETURNING (SQLite ≥ 3.35 and PostgreSQL alike) is atomic, so
+        concurrent requests on several workers each see their own count, and it costs
+        one round trip on the hot path.
+        """
+        minute = int(time.time() // 60) if minute is None else minute
+        table = connection.ops.quote_name(cls._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} (key_id, minute, count) VALUES (%s, %s, 1) "  # noqa: S608
+                f"ON CONFLICT (key_id, minute) DO UPDATE SET count = {table}.count + 1 "
+                "RETURNING count",
+                [key_id, minute],
+            )
+            return int(cursor.fetchone()[0])
+
+
+class ApiTask(models.Model):
+    """What the API knows about a generation it created: the client's id and our base URL."""
+
+    generation = models.OneToOneField(
+        "videos.Generation", primary_key=True, on_delete=models.CASCADE, related_name="api_task"
+    )
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    family = models.CharField(max_length=10, help_text="kling, generic or openai")
+    external_task_id = models.CharField(max_length=128, blank=True)
+    # Callbacks run in a worker with no request: absolute result URLs need the
+    # address the client used when no STUDIO_PUBLIC_URL is configured.
+    base_url = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        constraints = [
+            # Kling's external_task_id is unique per account; ours per owner. A client
+            # retrying a create with the same id gets an error, not a second paid task.
+            models.UniqueConstraint(
+                fields=["owner", "external_task_id"],
+                condition=~Q(external_task_id=""),
+                name="external_task_id_unique_per_owner",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.family} task {self.generation_id}"
+
+
+class CallbackDelivery(models.Model):
+    """One attempt to post a status change to a client's callback_url."""
+
+    generation = models.ForeignKey(
+        "videos.Generation", on_delete=models.CASCADE, related_name="callback_deliveries"
+    )
+    api_key = models.ForeignKey(
+        ApiKey, null=True, on_delete=models.SET_NULL, related_name="callback_deliveries"
+    )
+    url = models.URLField(max_length=2000)
+    task_status = models.CharField(max_length=12)
+    webhook_id = models.CharField(max_length=100)
+    attempt = models.PositiveSmallIntegerField(default=1)
+    at = models.DateTimeField(default=timezone.now)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    ok = models.BooleanField(default=False)
+    error = models.TextField(blank=True)
+    next_retry_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name_plural = "callback deliveries"
+
+    def __str__(self) -> str:
+        return f"{self.webhook_id} #{self.attempt}: {'ok' if self.ok else 'failed'}"

@@ -1,0 +1,138 @@
+"""Authenticating studio API calls (kling-api.md §3.4) and the errors every API family answers."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+import jwt
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from .errors import ApiError, kling_error_response, openai_error_response
+from .models import ApiKey, hash_secret
+
+JWT_LEEWAY_SECONDS = 10  # clock skew between the client and us
+
+
+# ---- who is calling --------------------------------------------------------------------------
+def _looks_like_jwt(token: str) -> bool:
+    # Our secrets are URL-safe Base64 without dots; a JWT is three dot-separated parts.
+    return token.count(".") == 2 and token.startswith("eyJ")
+
+
+def _jwt_issuer(token: str) -> str:
+    """Read iss without verifying: it says whose secret verifies the signature."""
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (ValueError, IndexError) as exc:
+        raise ApiError(401, 1002, "Authorization: malformed JWT") from exc
+    iss = claims.get("iss") if isinstance(claims, dict) else None
+    if not isinstance(iss, str) or not iss:
+        raise ApiError(401, 1002, "Authorization: the JWT has no iss (the key's access id)")
+    return iss
+
+
+def _key_from_jwt(token: str) -> ApiKey:
+    key = ApiKey.objects.filter(access_id=_jwt_issuer(token)).select_related("owner").first()
+    if key is None:
+        raise ApiError(401, 1002, "Authorization: unknown access id")
+    try:
+        jwt.decode(
+            token,
+            key.get_secret(),
+            algorithms=["HS256"],
+            leeway=JWT_LEEWAY_SECONDS,
+            options={"require": ["iss", "exp"], "verify_aud": False},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise ApiError(401, 1004, "Authorization: the JWT has expired") from exc
+    except jwt.ImmatureSignatureError as exc:
+        raise ApiError(401, 1003, "Authorization: the JWT is not valid yet (nbf)") from exc
+    except jwt.InvalidTokenError as exc:
+        raise ApiError(401, 1002, f"Authorization: invalid JWT ({exc})") from exc
+    return key
+
+
+def authenticate(request: HttpRequest) -> ApiKey:
+    """The key of a request (Bearer secret or Kling-style JWT), or an ApiError."""
+    header = request.headers.get("Authorization", "").strip()
+    if not header:
+        raise ApiError(
+            401, 1001, "Authorization header is missing: send 'Authorization: Bearer <key>'"
+        )
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise ApiError(401, 1002, "Authorization header is malformed: expected 'Bearer <key>'")
+    if _looks_like_jwt(token):
+        key = _key_from_jwt(token)
+    else:
+        key = ApiKey.objects.filter(secret_hash=hash_secret(token)).select_related("owner").first()
+        if key is None:
+            raise ApiError(401, 1002, "Authorization: unknown API key")
+    if key.is_revoked:
+        raise ApiError(401, 1000, "this API key has been revoked")
+    if key.is_expired:
+        raise ApiError(401, 1000, "this API key has expired")
+    if not key.owner.is_active:
+        raise ApiError(401, 1000, "the owner of this API key is inactive")
+    return key
+
+
+def check_rate(key: ApiKey) -> None:
+    """Count the request; over the key's requests per minute answers 429/1302."""
+    count = key.count_request()
+    if count > key.requests_per_minute:
+        retry = 60 - int(time.time()) % 60
+        raise ApiError(
+            429,
+            1302,
+            f"too many requests: this key allows {key.requests_per_minute} per minute",
+            headers={"Retry-After": str(retry)},
+        )
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    return request.META.get("REMOTE_ADDR") or None
+
+
+# ---- the decorator every API view wears --------------------------------------------------------
+View = Callable[..., HttpResponse]
+
+
+def api_endpoint(family: str, *methods: str) -> Callable[[View], View]:
+    """Key auth, rate limit, method check and the family's error shape for one API view.
+
+    A wrong method answers 404/1202 as Kling does, not Django's 405. The view gets
+    request.api_key and request.request_id; raising ApiError anywhere answers it.
+    """
+    render_error = openai_error_response if family == "openai" else kling_error_response
+
+    def decorate(view: View) -> View:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            request.request_id = str(uuid.uuid4())
+            try:
+                if request.method not in methods:
+                    raise ApiError(
+                        404, 1202, f"{request.method} is not supported on {request.path}"
+                    )
+                key = authenticate(request)
+                check_rate(key)
+                key.touch(client_ip(request))
+                request.api_key = key
+                return view(request, *args, **kwargs)
+            except ApiError as error:
+                return render_error(error, request.request_id)
+
+        return csrf_exempt(login_not_required(wrapper))
+
+    return decorate

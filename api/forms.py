@@ -1,0 +1,454 @@
+"""API request bodies bound to forms; each builds the shared GenerationForm (kling-api.md §3).
+
+The API forms only translate each family's wire shape (Kling, generic, OpenAI) into the
+fields of videos.forms.GenerationForm, which holds every rule about a generation.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import socket
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.utils import timezone
+
+from videos.forms import GenerationForm, camera_fields_from_json
+from videos.images import decode_base64_image
+from videos.models import ASPECT_RATIOS, CAMERA_AXES, Kind, VideoModel
+from videos.providers.fetch import address_allowed
+
+from .errors import ApiError, bad_field
+
+DEFAULT_MODEL = "kling-v1"
+SIZE = re.compile(r"^(\d{2,5})x(\d{2,5})$")
+
+
+# ---- small parsers shared by the families ----------------------------------------------------
+def whole_seconds(value: Any) -> int:
+    """A duration given as 5, 5.0, "5" or "5.0" → 5; anything else is an error."""
+    if isinstance(value, bool):
+        raise ValidationError("must be a number of seconds")
+    try:
+        number = float(str(value).strip())
+    except ValueError as exc:
+        raise ValidationError(f"must be a number of seconds, not {value!r}") from exc
+    if not number.is_integer():
+        raise ValidationError(f"must be a whole number of seconds, not {value!r}")
+    return int(number)
+
+
+def nearest_aspect_ratio(width: int, height: int) -> str:
+    target = width / height
+
+    def ratio(r: str) -> float:
+        a, b = r.split(":")
+        return int(a) / int(b)
+
+    return min(ASPECT_RATIOS, key=lambda r: abs(ratio(r) - target))
+
+
+def frame_fields(field: str, value: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """An image as URL, raw Base64 or data: URI → (form data, form files) for GenerationForm."""
+    if isinstance(value, UploadedFile):
+        return {}, {field: value}
+    text = str(value).strip()
+    if text.lower().startswith(("http://", "https://")):
+        return {f"{field}_url": text}, {}
+    return {}, {field: decode_base64_image(text, field)}
+
+
+def validate_callback_url(url: str) -> str:
+    """http(s) only, and every address the host resolves to must be one we may call.
+
+    Error codes: "scheme" and "refused" are permanent; "unresolvable" may pass later.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationError("must be an http or https URL", code="scheme")
+    try:
+        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise ValidationError(
+            f"the host {parts.hostname} does not resolve", code="unresolvable"
+        ) from exc
+    for info in infos:
+        ip = info[4][0]
+        if not address_allowed(ip):
+            kind = "loopback" if ipaddress.ip_address(ip).is_loopback else "private"
+            raise ValidationError(
+                f"{parts.hostname} resolves to a {kind} address ({ip}); refused", code="refused"
+            )
+    return url
+
+
+class CallbackUrlField(forms.URLField):
+    """A client's callback_url: checked now, called later by api.tasks.deliver_callback."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_length=2000, required=False, assume_scheme="https", **kwargs)
+
+    def clean(self, value: Any) -> str:
+        url = super().clean(value)
+        return validate_callback_url(url) if url else ""
+
+
+# ---- mapping GenerationForm errors onto the wire (kling-api.md §3.5) -----------------------------
+def raise_for_generation_errors(form: GenerationForm, names: dict[str, str]) -> None:
+    """Unknown model → 404/1203; any other problem → 400/1201 naming the client's field."""
+    errors = form.errors.as_data()
+    for error in errors.get("model_name", []):
+        if error.code == "unknown_model":
+            raise ApiError(
+                404, 1203, error.messages[0], param=names.get("model_name", "model_name")
+            )
+    for field, field_errors in errors.items():
+        name = names.get(field, field)
+        if field == "__all__":
+            raise ApiError(400, 1201, field_errors[0].messages[0])
+        raise bad_field(name, field_errors[0].messages[0])
+
+
+def raise_for_own_errors(form: forms.Form, names: dict[str, str] | None = None) -> None:
+    """The first error of an API form as 400/1201 naming the field."""
+    for field, field_errors in form.errors.as_data().items():
+        if field == "__all__":
+            raise ApiError(400, 1201, field_errors[0].messages[0])
+        raise bad_field((names or {}).get(field, field), field_errors[0].messages[0])
+
+
+KLING_NAMES = {
+    "image_url": "image",
+    "image_tail_url": "image_tail",
+    "camera_type": "camera_control",
+    **{f"camera_{axis}": "camera_control" for axis in CAMERA_AXES},
+}
+
+
+class ApiCreateForm(forms.Form):
+    """What every family's create turns into: GenerationForm data plus the API's own fields."""
+
+    family = ""
+    names: dict[str, str] = {}
+
+    def generation_input(self) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+        """(GenerationForm data, files, form kwargs) from the cleaned body."""
+        raise NotImplementedError
+
+    def generation_form(self) -> GenerationForm:
+        """The bound shared form, already validated; raises ApiError on any problem."""
+        if not self.is_valid():
+            raise_for_own_errors(self, self.names)
+        data, files, kwargs = self.generation_input()
+        form = GenerationForm(data, files, **kwargs)
+        if not form.is_valid():
+            raise_for_generation_errors(form, self.names)
+        return form
+
+    @property
+    def model_name(self) -> str:
+        return self.cleaned_data.get("model_name") or DEFAULT_MODEL
+
+    @property
+    def callback_url(self) -> str:
+        return self.cleaned_data.get("callback_url") or ""
+
+    @property
+    def external_task_id(self) -> str:
+        return self.cleaned_data.get("external_task_id") or ""
+
+
+class KlingCreateForm(ApiCreateForm):
+    """A Kling text2video / image2video body (§1.3, §1.4) with the tolerances of §3.1."""
+
+    family = "kling"
+    names = KLING_NAMES
+
+    model_name = forms.CharField(max_length=100, required=False)
+    model = forms.CharField(max_length=100, required=False)  # seed 000's legacy synonym
+    duration = forms.Field(required=False)
+    camera_control = forms.JSONField(required=False)
+    image = forms.CharField(required=False, strip=True)
+    image_tail = forms.CharField(required=False, strip=True)
+    static_mask = forms.CharField(required=False, strip=True)
+    callback_url = CallbackUrlField()
+    external_task_id = forms.CharField(max_length=128, required=False)
+
+    PASS_THROUGH = (
+        "prompt",
+        "negative_prompt",
+        "mode",
+        "aspect_ratio",
+        "cfg_scale",
+        "dynamic_masks",
+    )
+
+    def __init__(self, body: dict[str, Any], kind: str) -> None:
+        super().__init__(body)
+        self.body = body
+        self.kind = kind
+        self.camera: dict[str, Any] = {}
+        self.frames: tuple[dict[str, Any], dict[str, Any]] = ({}, {})
+        if body.get("model") and not body.get("model_name"):
+            self.names = {**KLING_NAMES, "model_name": "model"}
+
+    def clean_duration(self) -> int | None:
+        value = self.cleaned_data.get("duration")
+        return None if value in (None, "") else whole_seconds(value)
+
+    def clean_camera_control(self) -> Any:
+        self.camera = camera_fields_from_json(self.cleaned_data.get("camera_control"))
+        return self.cleaned_data.get("camera_control")
+
+    def clean_static_mask(self) -> str:
+        value = self.cleaned_data.get("static_mask") or ""
+        if value.lower().startswith(("http://", "https://")):
+            raise ValidationError("give the static mask as Base64; mask URLs are not supported")
+        return value
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        data["model_name"] = (data.get("model_name") or data.get("model") or DEFAULT_MODEL).strip()
+        frame_data: dict[str, Any] = {}
+        files: dict[str, Any] = {}
+        for field in ("image", "image_tail", "static_mask"):
+            if data.get(field):
+                try:
+                    more_data, more_files = frame_fields(field, data[field])
+                except ValidationError as exc:
+                    self.add_error(field, exc)
+                    continue
+                frame_data.update(more_data)
+                files.update(more_files)
+        self.frames = (frame_data, files)
+        return data
+
+    def generation_input(self) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+        data: dict[str, Any] = {
+            k: self.body[k] for k in self.PASS_THROUGH if self.body.get(k) is not None
+        }
+        data.update(kind=self.kind, model_name=self.cleaned_data["model_name"])
+        if self.cleaned_data.get("duration") is not None:
+            data["duration"] = self.cleaned_data["duration"]
+        camera = dict(self.camera)
+        has_config = camera.pop("_camera_has_config", None)
+        data.update(camera)
+        frame_data, files = self.frames
+        data.update(frame_data)
+        return data, files, {"camera_has_config": has_config}
+
+
+GENERIC_NAMES = {
+    "model_name": "model",
+    "image_url": "image",
+    "mode": "metadata.mode",
+    "cfg_scale": "metadata.cfg_scale",
+    "aspect_ratio": "metadata.aspect_ratio",
+    "negative_prompt": "metadata.negative_prompt",
+    "camera_type": "metadata.camera_control",
+    **{f"camera_{axis}": "metadata.camera_control" for axis in CAMERA_AXES},
+}
+
+
+class GenericCreateForm(ApiCreateForm):
+    """Seed 002's generic body: model, prompt, image, duration (a float), width, height, metadata."""
+
+    family = "generic"
+    names = GENERIC_NAMES
+
+    model = forms.CharField(max_length=100, required=False)
+    prompt = forms.CharField(required=False, strip=True)
+    image = forms.CharField(required=False, strip=True)
+    duration = forms.Field(required=False)
+    width = forms.IntegerField(min_value=1, max_value=10000, required=False)
+    height = forms.IntegerField(min_value=1, max_value=10000, required=False)
+    metadata = forms.JSONField(required=False)
+    callback_url = CallbackUrlField()
+
+    METADATA = ("mode", "cfg_scale", "aspect_ratio", "negative_prompt")
+
+    def __init__(self, body: dict[str, Any]) -> None:
+        super().__init__(body)
+        self.camera: dict[str, Any] = {}
+        self.frames: tuple[dict[str, Any], dict[str, Any]] = ({}, {})
+
+    def clean_duration(self) -> int | None:
+        value = self.cleaned_data.get("duration")
+        return None if value in (None, "") else whole_seconds(value)
+
+    def clean_metadata(self) -> dict[str, Any]:
+        value = self.cleaned_data.get("metadata") or {}
+        if not isinstance(value, dict):
+            raise ValidationError("must be an object")
+        try:
+            self.camera = camera_fields_from_json(value.get("camera_control"))
+        except ValidationError as exc:
+            raise ValidationError(f"camera_control: {exc.messages[0]}") from exc
+        return value
+
+    def clean_image(self) -> str:
+        value = self.cleaned_data.get("image") or ""
+        if value:
+            self.frames = frame_fields("image", value)
+        return value
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        data["model_name"] = (data.get("model") or DEFAULT_MODEL).strip()
+        return data
+
+    def generation_input(self) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+        meta = self.cleaned_data["metadata"]
+        data: dict[str, Any] = {k: meta[k] for k in self.METADATA if meta.get(k) is not None}
+        image = self.cleaned_data.get("image")
+        data.update(
+            kind=Kind.IMAGE2VIDEO if image else Kind.TEXT2VIDEO,
+            model_name=self.cleaned_data["model_name"],
+            prompt=self.cleaned_data.get("prompt") or "",
+        )
+        if self.cleaned_data.get("duration") is not None:
+            data["duration"] = self.cleaned_data["duration"]
+        width, height = self.cleaned_data.get("width"), self.cleaned_data.get("height")
+        if "aspect_ratio" not in data and width and height:
+            data["aspect_ratio"] = nearest_aspect_ratio(width, height)
+        camera = dict(self.camera)
+        has_config = camera.pop("_camera_has_config", None)
+        data.update(camera)
+        frame_data, files = self.frames
+        data.update(frame_data)
+        return data, files, {"camera_has_config": has_config}
+
+
+OPENAI_NAMES = {
+    "model_name": "model",
+    "duration": "seconds",
+    "aspect_ratio": "size",
+    "image": "input_reference",
+    "image_url": "input_reference",
+}
+
+
+class OpenAICreateForm(ApiCreateForm):
+    """POST /v1/videos: prompt, model, seconds, size, input_reference (file part or {image_url})."""
+
+    family = "openai"
+    names = OPENAI_NAMES
+
+    prompt = forms.CharField(max_length=2500, strip=True)
+    model = forms.CharField(max_length=100, required=False)
+    seconds = forms.Field(required=False)
+    size = forms.CharField(max_length=11, required=False)
+    input_reference = forms.Field(required=False)
+
+    def __init__(self, data: Any, files: Any = None) -> None:
+        super().__init__(data, files)
+        self.frames: tuple[dict[str, Any], dict[str, Any]] = ({}, {})
+
+    def clean_seconds(self) -> int | None:
+        value = self.cleaned_data.get("seconds")
+        return None if value in (None, "") else whole_seconds(value)
+
+    def clean_size(self) -> str:
+        value = self.cleaned_data.get("size") or ""
+        if value and not SIZE.match(value):
+            raise ValidationError("must be WIDTHxHEIGHT, for example 1280x720")
+        return value
+
+    def clean_input_reference(self) -> Any:
+        value = self.files.get("input_reference") or self.cleaned_data.get("input_reference")
+        if value in (None, "", {}):
+            return None
+        if isinstance(value, dict):
+            if value.get("file_id"):
+                raise ValidationError(
+                    "file_id references are not supported; send image_url or a file"
+                )
+            value = value.get("image_url")
+            if not value:
+                raise ValidationError("needs image_url (a URL or a data: URL) or a file part")
+        self.frames = frame_fields("image", value)
+        return value
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        data["model_name"] = (data.get("model") or DEFAULT_MODEL).strip()
+        return data
+
+    def generation_input(self) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+        frame_data, files = self.frames
+        data: dict[str, Any] = {
+            "kind": Kind.IMAGE2VIDEO if (frame_data or files) else Kind.TEXT2VIDEO,
+            "model_name": self.cleaned_data["model_name"],
+            "prompt": self.cleaned_data["prompt"],
+            **frame_data,
+        }
+        if self.cleaned_data.get("seconds") is not None:
+            data["duration"] = self.cleaned_data["seconds"]
+        match = SIZE.match(self.cleaned_data.get("size") or "")
+        if match:
+            data["aspect_ratio"] = nearest_aspect_ratio(int(match[1]), int(match[2]))
+        return data, files, {}
+
+
+# ---- reading -------------------------------------------------------------------------------
+class KlingListForm(forms.Form):
+    """?pageNum=1..1000&pageSize=1..500 (kling-api.md §1.2)."""
+
+    pageNum = forms.IntegerField(min_value=1, max_value=1000, required=False)  # noqa: N815
+    pageSize = forms.IntegerField(min_value=1, max_value=500, required=False)  # noqa: N815
+
+
+class OpenAIListForm(forms.Form):
+    """?after=<id>&limit=1..100&order=asc|desc."""
+
+    after = forms.CharField(required=False)
+    limit = forms.IntegerField(min_value=1, max_value=100, required=False)
+    order = forms.ChoiceField(choices=[("asc", "asc"), ("desc", "desc")], required=False)
+
+    def clean_after(self) -> int | None:
+        value = self.cleaned_data.get("after")
+        if not value:
+            return None
+        if not value.isdigit():
+            raise ValidationError("must be a video id from a previous page")
+        return int(value)
+
+
+class ContentForm(forms.Form):
+    variant = forms.ChoiceField(
+        choices=[("video", "video"), ("thumbnail", "thumbnail"), ("spritesheet", "spritesheet")],
+        required=False,
+    )
+
+
+# ---- the My keys page ----------------------------------------------------------------------
+def _model_choices() -> list[tuple[str, str]]:
+    return [(m.name, m.label or m.name) for m in VideoModel.objects.enabled()]
+
+
+class KeyCreateForm(forms.Form):
+    """A user's own new key: a name, an optional expiry and optional model restriction."""
+
+    name = forms.CharField(max_length=100, strip=True)
+    expires_in_days = forms.IntegerField(
+        min_value=1, max_value=3650, required=False, help_text="blank: never expires"
+    )
+    allowed_models = forms.MultipleChoiceField(
+        choices=_model_choices,
+        required=False,
+        help_text="none selected: every model",
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    def key_fields(self) -> dict[str, Any]:
+        days = self.cleaned_data.get("expires_in_days")
+        return {
+            "name": self.cleaned_data["name"],
+            "expires_at": timezone.now() + timedelta(days=days) if days else None,
+            "allowed_models": list(self.cleaned_data.get("allowed_models") or []),
+        }

@@ -1,0 +1,356 @@
+"""The OpenAPI 3.1 description of the studio API (kling-api.md §3), served at /api/openapi.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from videos.models import ASPECT_RATIOS, CAMERA_TYPES
+
+from .errors import OPENAI_CODES
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+KLING_ERRORS = {
+    "400": _json(_ref("KlingError"), "1200 invalid request, 1201 invalid field (named)"),
+    "401": _json(
+        _ref("KlingError"), "1000 revoked/expired key, 1001 missing, 1002 bad, 1004 expired JWT"
+    ),
+    "403": _json(_ref("KlingError"), "1103 model not allowed for this key"),
+    "404": _json(_ref("KlingError"), "1202 wrong method, 1203 unknown model or task"),
+    "429": _json(
+        _ref("KlingError"),
+        "1102 unit budget spent, 1302 too many requests, 1303 too many running tasks",
+    ),
+}
+OPENAI_ERRORS = {
+    status: _json(_ref("OpenAIError"), r["description"]) for status, r in KLING_ERRORS.items()
+}
+
+IMAGE = {
+    "type": "string",
+    "description": "an http(s) URL, raw Base64 or a data: URI (JPEG/PNG, ≥300 px, ≤10 MB)",
+}
+CAMERA = {
+    "type": "object",
+    "description": 'camera_control; the shorthand {"type": "zoom", "config": {"value": -5}} works',
+    "properties": {
+        "type": {
+            "type": "string",
+            "enum": CAMERA_TYPES + ["horizontal", "vertical", "pan", "tilt", "roll", "zoom"],
+        },
+        "config": {"type": ["object", "null"]},
+    },
+}
+KLING_CREATE = {
+    "type": "object",
+    "properties": {
+        "model_name": {"type": "string", "default": "kling-v1"},
+        "model": {"type": "string", "description": "synonym of model_name"},
+        "prompt": {"type": "string", "maxLength": 2500},
+        "negative_prompt": {"type": "string", "maxLength": 2500},
+        "cfg_scale": {"type": "number", "minimum": 0, "maximum": 1},
+        "mode": {"type": "string", "enum": ["std", "pro"]},
+        "aspect_ratio": {"type": "string", "enum": ASPECT_RATIOS},
+        "duration": {"type": ["string", "number"], "default": "5"},
+        "camera_control": CAMERA,
+        "image": IMAGE,
+        "image_tail": IMAGE,
+        "static_mask": {"type": "string", "description": "Base64"},
+        "dynamic_masks": {"type": "array", "items": {"type": "object"}},
+        "callback_url": {"type": "string", "format": "uri"},
+        "external_task_id": {"type": "string"},
+    },
+}
+KLING_TASK = {
+    "type": "object",
+    "properties": {
+        "task_id": {"type": "string"},
+        "task_status": {"type": "string", "enum": ["submitted", "processing", "succeed", "failed"]},
+        "task_status_msg": {"type": "string"},
+        "task_info": {"type": "object", "properties": {"external_task_id": {"type": "string"}}},
+        "task_result": {
+            "type": "object",
+            "properties": {
+                "videos": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "id": {"type": "string"},
+                            "url": {"type": "string"},
+                            "duration": {"type": "string"},
+                        },
+                    },
+                }
+            },
+        },
+        "final_unit_deduction": {"type": "string"},
+        "created_at": {"type": "integer", "description": "milliseconds"},
+        "updated_at": {"type": "integer", "description": "milliseconds"},
+    },
+}
+VIDEO = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "object": {"const": "video"},
+        "model": {"type": "string"},
+        "status": {"type": "string", "enum": ["queued", "in_progress", "completed", "failed"]},
+        "progress": {"type": "integer"},
+        "created_at": {"type": "integer", "description": "seconds"},
+        "completed_at": {"type": ["integer", "null"]},
+        "expires_at": {"type": ["integer", "null"]},
+        "seconds": {"type": "string"},
+        "size": {"type": "string"},
+        "prompt": {"type": "string"},
+        "remixed_from_video_id": {"type": ["string", "null"]},
+        "error": {"type": ["object", "null"]},
+    },
+}
+GENERIC_CREATE = {
+    "type": "object",
+    "properties": {
+        "model": {"type": "string"},
+        "prompt": {"type": "string"},
+        "image": IMAGE,
+        "duration": {"type": "number", "description": "seconds, a whole number"},
+        "width": {"type": "integer"},
+        "height": {"type": "integer"},
+        "metadata": {
+            "type": "object",
+            "properties": {
+                "mode": {"type": "string"},
+                "cfg_scale": {"type": "number"},
+                "aspect_ratio": {"type": "string"},
+                "negative_prompt": {"type": "string"},
+            },
+        },
+        "callback_url": {"type": "string"},
+    },
+}
+
+
+def _kling_envelope(data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {
+            "code": {"const": 0},
+            "message": {"const": "SUCCEED"},
+            "request_id": {"type": "string"},
+            "data": data,
+        },
+    }
+
+
+def _kling_paths(prefix: str) -> dict[str, Any]:
+    paths: dict[str, Any] = {}
+    for kind in ("text2video", "image2video"):
+        paths[f"{prefix}/v1/videos/{kind}"] = {
+            "post": {
+                "summary": f"Create a {kind} task",
+                "requestBody": {"content": {"application/json": {"schema": _ref("KlingCreate")}}},
+                "responses": {"200": _json(_kling_envelope(_ref("KlingTask"))), **KLING_ERRORS},
+            },
+            "get": {
+                "summary": f"List your {kind} tasks, newest first",
+                "parameters": [
+                    {
+                        "name": "pageNum",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
+                    },
+                    {
+                        "name": "pageSize",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 500},
+                    },
+                ],
+                "responses": {
+                    "200": _json(_kling_envelope({"type": "array", "items": _ref("KlingTask")})),
+                    **KLING_ERRORS,
+                },
+            },
+        }
+        paths[f"{prefix}/v1/videos/{kind}/{{task_id}}"] = {
+            "get": {
+                "summary": f"Query one {kind} task",
+                "parameters": [
+                    {
+                        "name": "task_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    }
+                ],
+                "responses": {"200": _json(_kling_envelope(_ref("KlingTask"))), **KLING_ERRORS},
+            }
+        }
+    return paths
+
+
+def openapi_document(base_url: str) -> dict[str, Any]:
+    """The whole document; the server URL is this studio's."""
+    video_id = [{"name": "video_id", "in": "path", "required": True, "schema": {"type": "string"}}]
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Studio API",
+            "version": "1.0",
+            "description": (
+                "Kling-native, generic and OpenAI-compatible video routes over the studio's "
+                "generations. Authenticate with `Authorization: Bearer <secret>` or a Kling-style "
+                "HS256 JWT (iss = access id, signed with the secret)."
+            ),
+        },
+        "servers": [{"url": base_url}],
+        "security": [{"bearer": []}],
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "KlingCreate": KLING_CREATE,
+                "KlingTask": KLING_TASK,
+                "KlingError": {
+                    "type": "object",
+                    "properties": {
+                        "code": {"type": "integer"},
+                        "message": {"type": "string"},
+                        "request_id": {"type": "string"},
+                    },
+                },
+                "GenericCreate": GENERIC_CREATE,
+                "Video": VIDEO,
+                "OpenAIError": {
+                    "type": "object",
+                    "properties": {
+                        "error": {
+                            "type": "object",
+                            "properties": {
+                                "message": {"type": "string"},
+                                "type": {"type": "string"},
+                                "param": {"type": ["string", "null"]},
+                                "code": {
+                                    "type": "string",
+                                    "enum": sorted(set(OPENAI_CODES.values())),
+                                },
+                            },
+                        }
+                    },
+                },
+            },
+        },
+        "paths": {
+            **_kling_paths("/kling"),
+            **_kling_paths(""),
+            "/v1/video/generations": {
+                "post": {
+                    "summary": "Create (seed 002's generic shape)",
+                    "requestBody": {
+                        "content": {"application/json": {"schema": _ref("GenericCreate")}}
+                    },
+                    "responses": {
+                        "200": _json(
+                            {"type": "object", "properties": {"task_id": {"type": "string"}}}
+                        ),
+                        **KLING_ERRORS,
+                    },
+                }
+            },
+            "/v1/video/generations/{task_id}": {
+                "get": {
+                    "summary": "Query one task (status queued|processing|succeeded|failed)",
+                    "parameters": [
+                        {
+                            "name": "task_id",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        }
+                    ],
+                    "responses": {"200": _json({"type": "object"}), **KLING_ERRORS},
+                }
+            },
+            "/v1/videos": {
+                "post": {
+                    "summary": "Create a video (multipart/form-data or JSON)",
+                    "requestBody": {
+                        "content": {
+                            "multipart/form-data": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["prompt"],
+                                    "properties": {
+                                        "prompt": {"type": "string"},
+                                        "model": {"type": "string"},
+                                        "seconds": {"type": "string"},
+                                        "size": {"type": "string", "pattern": "^[0-9]+x[0-9]+$"},
+                                        "input_reference": {"type": "string", "format": "binary"},
+                                    },
+                                }
+                            },
+                            "application/json": {
+                                "schema": {"type": "object", "required": ["prompt"]}
+                            },
+                        }
+                    },
+                    "responses": {"200": _json(_ref("Video")), **OPENAI_ERRORS},
+                },
+                "get": {
+                    "summary": "List your videos (cursor: after, limit, order)",
+                    "parameters": [
+                        {"name": "after", "in": "query", "schema": {"type": "string"}},
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "schema": {"type": "integer", "maximum": 100},
+                        },
+                        {
+                            "name": "order",
+                            "in": "query",
+                            "schema": {"type": "string", "enum": ["asc", "desc"]},
+                        },
+                    ],
+                    "responses": {"200": _json({"type": "object"}), **OPENAI_ERRORS},
+                },
+            },
+            "/v1/videos/{video_id}": {
+                "get": {
+                    "summary": "One video; header openai-poll-after-ms while not finished",
+                    "parameters": video_id,
+                    "responses": {"200": _json(_ref("Video")), **OPENAI_ERRORS},
+                },
+                "delete": {
+                    "summary": "Delete a finished video and its files",
+                    "parameters": video_id,
+                    "responses": {"200": _json({"type": "object"}), **OPENAI_ERRORS},
+                },
+            },
+            "/v1/videos/{video_id}/content": {
+                "get": {
+                    "summary": "The MP4 (Range requests honoured) or the thumbnail JPEG",
+                    "parameters": video_id
+                    + [
+                        {
+                            "name": "variant",
+                            "in": "query",
+                            "schema": {"enum": ["video", "thumbnail"]},
+                        }
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "the file",
+                            "content": {"video/mp4": {}, "image/jpeg": {}},
+                        },
+                        "206": {"description": "a byte range of the MP4"},
+                        **OPENAI_ERRORS,
+                    },
+                }
+            },
+        },
+    }

@@ -1,0 +1,103 @@
+"""Jobs of the api app: posting status changes to clients' callback URLs (kling-api.md §5)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import time
+from datetime import timedelta
+
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django_q.models import Schedule
+
+from videos.models import Generation
+from videos.providers.fetch import guarded_client
+
+from .forms import validate_callback_url
+from .http import base_url_of
+from .kling import kling_task
+from .models import CallbackDelivery
+
+log = logging.getLogger(__name__)
+
+# Seconds to wait after the 1st, 2nd, … failed attempt; one attempt more than delays.
+RETRY_DELAYS = [10, 60, 300, 1800, 7200]
+TIMEOUT_SECONDS = 10
+
+
+def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
+    """Standard Webhooks v1 signature: Base64(HMAC-SHA256(secret bytes, "id.timestamp.body"))."""
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    digest = hmac.new(key, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def deliver_callback(generation_pk: int, status: str) -> None:
+    """Post the Kling task object for one status change; on failure, schedule a retry."""
+    generation = (
+        Generation.objects.select_related("api_key", "api_task").filter(pk=generation_pk).first()
+    )
+    if generation is None or not generation.client_callback_url:
+        return
+    url = generation.client_callback_url
+    attempt = CallbackDelivery.objects.filter(generation=generation, task_status=status).count() + 1
+    # The same id on every retry lets the client drop duplicates (Standard Webhooks).
+    msg_id = f"{generation.pk}-{status}"
+    body = json.dumps(kling_task(generation, base_url_of(generation), status=status)).encode()
+    delivery = CallbackDelivery(
+        generation=generation,
+        api_key=generation.api_key,
+        url=url,
+        task_status=status,
+        webhook_id=msg_id,
+        attempt=attempt,
+    )
+    permanent = False
+    try:
+        validate_callback_url(url)  # checked at create too; DNS may have changed since
+        delivery.http_status = _post(url, msg_id, body, generation)
+        delivery.ok = 200 <= delivery.http_status < 300
+        if not delivery.ok:
+            delivery.error = f"the callback URL answered HTTP {delivery.http_status}"
+    except ValidationError as exc:
+        delivery.error = f"not sent: {exc.messages[0]}"
+        permanent = exc.code in ("scheme", "refused")
+    except Exception as exc:  # noqa: BLE001 (any transport failure is a failed attempt, retried)
+        delivery.error = f"not delivered: {exc}"
+    if not delivery.ok and not permanent and attempt <= len(RETRY_DELAYS):
+        delivery.next_retry_at = timezone.now() + timedelta(seconds=RETRY_DELAYS[attempt - 1])
+        # Upserted by name: one pending retry per (generation, status), never duplicated.
+        Schedule.objects.update_or_create(
+            name=f"callback-{generation.pk}-{status}",
+            defaults={
+                "func": "api.tasks.deliver_callback",
+                "args": f"{generation.pk}, {status!r}",
+                "schedule_type": Schedule.ONCE,
+                "repeats": -1,  # a ONCE schedule with negative repeats deletes itself after running
+                "next_run": delivery.next_retry_at,
+            },
+        )
+    delivery.save()
+    if not delivery.ok:
+        log.info("callback %s attempt %s failed: %s", msg_id, attempt, delivery.error)
+
+
+def _post(url: str, msg_id: str, body: bytes, generation: Generation) -> int:
+    """One POST of a signed body; returns the HTTP status."""
+    timestamp = int(time.time())
+    headers = {
+        "Content-Type": "application/json",
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(timestamp),
+    }
+    secret = generation.api_key.get_webhook_secret() if generation.api_key else ""
+    if secret:
+        headers["webhook-signature"] = sign(secret, msg_id, timestamp, body)
+    with guarded_client(timeout=TIMEOUT_SECONDS) as client:
+        # No redirects: a 302 would turn the POST into a GET somewhere else.
+        response = client.post(url, content=body, headers=headers, follow_redirects=False)
+    return response.status_code
