@@ -1,0 +1,267 @@
+"""Every input of the review pages: history filters, judging, compare, recipes, usage."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db.models import Avg, QuerySet
+from django.http import QueryDict
+from django.utils import timezone
+
+from api.models import ApiKey
+from videos.models import ASPECT_RATIOS, Generation, Kind, Mode, Status, VideoModel
+
+from . import search
+from .models import Rating, SavedSearch, Star, Tagging, normalise_tag
+
+PAGE_SIZES = [10, 25, 50, 100]
+BLANK = [("", "any")]
+
+
+def _choices(pairs: Any) -> list[tuple[str, str]]:
+    return BLANK + list(pairs)
+
+
+class HistoryFilterForm(forms.Form):
+    """The history's search and filters; they live in the URL so a view can be shared."""
+
+    q = forms.CharField(required=False, max_length=200, label="Search")
+    mine = forms.BooleanField(required=False, label="Only mine")
+    author = forms.ModelChoiceField(
+        queryset=get_user_model().objects.filter(is_active=True).order_by("username"),
+        to_field_name="username", required=False, empty_label="anyone",
+    )  # fmt: skip
+    model = forms.ChoiceField(required=False)
+    kind = forms.ChoiceField(choices=_choices(Kind.choices), required=False)
+    status = forms.ChoiceField(choices=_choices(Status.choices), required=False)
+    mode = forms.ChoiceField(choices=_choices(Mode.choices), required=False)
+    duration = forms.IntegerField(required=False, min_value=1, max_value=60)
+    aspect_ratio = forms.ChoiceField(
+        choices=_choices((r, r) for r in ASPECT_RATIOS), required=False
+    )
+    date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    starred = forms.BooleanField(required=False, label="Starred by me")
+    rating = forms.TypedChoiceField(
+        coerce=int, required=False, label="Team rating",
+        choices=_choices((str(n), f"≥ {n}") for n in range(1, 6)),
+    )  # fmt: skip
+    tag = forms.CharField(required=False, max_length=50)
+    source = forms.ChoiceField(required=False, label="API key or web")
+    per = forms.TypedChoiceField(
+        coerce=int, required=False, empty_value=25, label="Per page",
+        choices=[(str(n), str(n)) for n in PAGE_SIZES],
+    )  # fmt: skip
+    before = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        names = VideoModel.objects.values_list("name", flat=True)
+        self.fields["model"].choices = _choices((n, n) for n in names)
+        keys = ApiKey.objects.select_related("owner").order_by("name")
+        self.fields["source"].choices = (
+            BLANK
+            + [("web", "web UI"), ("api", "any API key")]
+            + [(f"key-{key.pk}", f"key {key.name} ({key.owner})") for key in keys]
+        )
+
+    def clean_tag(self) -> str:
+        return normalise_tag(self.cleaned_data["tag"])
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and start > end:
+            self.add_error("date_to", "The end date is before the start date.")
+        return data
+
+    def filter(self, queryset: QuerySet[Generation], user: Any) -> QuerySet[Generation]:
+        """Apply every filter except the search words and the page (see page())."""
+        data = self.cleaned_data
+        exact = {
+            "model_name": data.get("model"),
+            "kind": data.get("kind"),
+            "status": data.get("status"),
+            "mode": data.get("mode"),
+            "duration": data.get("duration"),
+            "aspect_ratio": data.get("aspect_ratio"),
+            "owner": data.get("author"),
+        }
+        queryset = queryset.filter(**{k: v for k, v in exact.items() if v not in (None, "")})
+        if data.get("mine"):
+            queryset = queryset.filter(owner=user)
+        if data.get("date_from"):
+            start = datetime.combine(
+                data["date_from"], time.min, tzinfo=timezone.get_current_timezone()
+            )
+            queryset = queryset.filter(created_at__gte=start)
+        if data.get("date_to"):
+            end = datetime.combine(
+                data["date_to"], time.min, tzinfo=timezone.get_current_timezone()
+            )
+            queryset = queryset.filter(created_at__lt=end + timedelta(days=1))
+        if data.get("starred"):
+            queryset = queryset.filter(pk__in=Star.objects.filter(user=user).values("generation"))
+        if data.get("rating"):
+            rated = (
+                Rating.objects.values("generation")
+                .annotate(average=Avg("value"))
+                .filter(average__gte=data["rating"])
+                .values("generation")
+            )
+            queryset = queryset.filter(pk__in=rated)
+        if data.get("tag"):
+            queryset = queryset.filter(
+                pk__in=Tagging.objects.filter(tag__name=data["tag"]).values("generation")
+            )
+        source = data.get("source")
+        if source == "web":
+            queryset = queryset.filter(api_key__isnull=True)
+        elif source == "api":
+            queryset = queryset.filter(api_key__isnull=False)
+        elif source and source.startswith("key-"):
+            queryset = queryset.filter(api_key_id=int(source.removeprefix("key-")))
+        return queryset
+
+    def results(self, queryset: QuerySet[Generation], user: Any) -> QuerySet[Generation]:
+        """Filtered and searched, newest first, from the cursor on: slice it for a page."""
+        queryset = self.filter(queryset, user)
+        before = self.cleaned_data.get("before")
+        if self.cleaned_data.get("q") and search.terms(self.cleaned_data["q"]):
+            return search.search(queryset, self.cleaned_data["q"], before)
+        queryset = queryset.order_by("-pk")
+        return queryset.filter(pk__lt=before) if before is not None else queryset
+
+    @property
+    def page_size(self) -> int:
+        return self.cleaned_data.get("per") or 25
+
+
+class IdListField(forms.Field):
+    """Several generation ids (?ids=1&ids=2): a selection made in the history."""
+
+    widget = forms.MultipleHiddenInput
+
+    def __init__(self, *, min_count: int, max_count: int, **kwargs: Any) -> None:
+        self.min_count, self.max_count = min_count, max_count
+        super().__init__(**kwargs)
+
+    def to_python(self, value: Any) -> list[int]:
+        values = value if isinstance(value, list | tuple) else ([value] if value else [])
+        try:
+            ids = list(dict.fromkeys(int(v) for v in values))  # keep order, drop repeats
+        except (TypeError, ValueError) as exc:
+            raise ValidationError("Generation ids are numbers.", code="invalid") from exc
+        if len(ids) < self.min_count:
+            raise ValidationError(f"Select at least {self.min_count} generations.", code="too_few")
+        if len(ids) > self.max_count:
+            raise ValidationError(f"Select at most {self.max_count} generations.", code="too_many")
+        return ids
+
+
+class SelectionForm(forms.Form):
+    """A selection of generations visible to the user, in the order they were picked."""
+
+    ids = IdListField(min_count=1, max_count=500)
+
+    def __init__(self, *args: Any, visible: QuerySet[Generation], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.visible = visible
+
+    def clean_ids(self) -> list[Generation]:
+        ids = self.cleaned_data["ids"]
+        found = self.visible.select_related("owner", "provider", "api_key").in_bulk(ids)
+        missing = [str(pk) for pk in ids if pk not in found]
+        if missing:
+            raise ValidationError(f"No such generation: {', '.join(missing)}.", code="missing")
+        return [found[pk] for pk in ids]
+
+
+class CompareForm(SelectionForm):
+    ids = IdListField(min_count=2, max_count=4)
+
+
+class RatingForm(forms.Form):
+    value = forms.TypedChoiceField(
+        coerce=int, empty_value=None, required=False,
+        choices=[("", "clear")] + [(str(n), str(n)) for n in range(1, 6)],
+    )  # fmt: skip
+
+
+class TagForm(forms.Form):
+    name = forms.CharField(max_length=50, label="Tag")
+
+    def clean_name(self) -> str:
+        name = normalise_tag(self.cleaned_data["name"])
+        if not name:
+            raise ValidationError("A tag needs letters or digits.", code="invalid")
+        return name
+
+
+class TagSuggestForm(forms.Form):
+    name = forms.CharField(max_length=50, required=False)
+
+
+class CommentForm(forms.Form):
+    body = forms.CharField(
+        max_length=4000, label="Comment", widget=forms.Textarea(attrs={"rows": 2})
+    )
+    # Filled in by review.js from the player's currentTime when the video is playing.
+    timecode = forms.FloatField(
+        required=False, min_value=0, max_value=24 * 3600, widget=forms.HiddenInput
+    )
+
+
+class SavedSearchForm(forms.ModelForm):
+    class Meta:
+        model = SavedSearch
+        fields = ["name", "query"]
+        widgets = {"query": forms.HiddenInput}
+
+    def clean_query(self) -> str:
+        # Keep the filters, never the page: a saved search starts at the newest.
+        params = QueryDict(self.cleaned_data["query"].lstrip("?"), mutable=True)
+        params.pop("before", None)
+        return params.urlencode()
+
+
+class RecipeForm(forms.Form):
+    name = forms.CharField(max_length=100)
+    notes = forms.CharField(
+        max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+class UsageForm(forms.Form):
+    """The usage page's period: the last N days, or explicit dates."""
+
+    days = forms.TypedChoiceField(
+        coerce=int, required=False, empty_value=30, label="Period",
+        choices=[("1", "last day"), ("7", "last 7 days"), ("30", "last 30 days"),
+                 ("90", "last 90 days"), ("365", "last year")],
+    )  # fmt: skip
+    date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def period(self) -> tuple[datetime, datetime]:
+        """[start, end) of the chosen period."""
+        tz = timezone.get_current_timezone()
+        data = self.cleaned_data
+        end = timezone.now()
+        if data.get("date_to"):
+            end = datetime.combine(data["date_to"] + timedelta(days=1), time.min, tzinfo=tz)
+        if data.get("date_from"):
+            start = datetime.combine(data["date_from"], time.min, tzinfo=tz)
+        else:
+            start = end - timedelta(days=data.get("days") or 30)
+        return start, end
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
+            self.add_error("date_to", "The end date is before the start date.")
+        return data

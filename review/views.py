@@ -1,0 +1,335 @@
+"""Team review pages: history, judging, compare, lineage, recipes, exports and usage."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+from django_htmx.middleware import HtmxDetails
+
+from videos.forms import GenerationForm
+from videos.models import Generation
+
+from . import export, usage
+from .diff import compare as compare_generations
+from .forms import (
+    CommentForm,
+    CompareForm,
+    HistoryFilterForm,
+    RatingForm,
+    RecipeForm,
+    SavedSearchForm,
+    SelectionForm,
+    TagForm,
+    TagSuggestForm,
+    UsageForm,
+)
+from .models import (
+    Comment,
+    JudgingState,
+    Rating,
+    Recipe,
+    SavedSearch,
+    Star,
+    Tag,
+    Tagging,
+    with_review,
+)
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+def _visible(request: HttpRequest) -> object:
+    return Generation.objects.visible_to(request.user)
+
+
+# ---- history -----------------------------------------------------------------------------
+@require_GET
+def history(request: HtmxHttpRequest) -> HttpResponse:
+    """The team's generations, searched and filtered from the URL, one keyset page at a time."""
+    form = HistoryFilterForm(request.GET)
+    rows: list[Generation] = []
+    next_cursor = None
+    if form.is_valid():
+        results = with_review(form.results(_visible(request), request.user), request.user)
+        rows = list(results[: form.page_size + 1])
+        if len(rows) > form.page_size:
+            rows = rows[: form.page_size]
+            next_cursor = rows[-1].pk
+    template_name = "review/history.html"
+    if request.htmx and not request.htmx.history_restore_request:
+        # "Load more" appends rows; a filter change replaces the whole result list.
+        more = form.is_valid() and form.cleaned_data.get("before") is not None
+        template_name += "#history-rows" if more else "#history-results"
+    context = {
+        "form": form,
+        "rows": rows,
+        "next_cursor": next_cursor,
+        "saved_searches": SavedSearch.objects.filter(owner=request.user),
+        "saved_search_form": SavedSearchForm(initial={"query": request.GET.urlencode()}),
+    }
+    response = render(request, template_name, context)
+    patch_vary_headers(response, ["HX-Request"])  # the page and its fragment share a URL
+    return response
+
+
+@require_POST
+def saved_search_create(request: HttpRequest) -> HttpResponse:
+    form = SavedSearchForm(request.POST, instance=SavedSearch(owner=request.user))
+    if (
+        form.is_valid()
+        and not SavedSearch.objects.filter(
+            owner=request.user, name=form.cleaned_data["name"]
+        ).exists()
+    ):
+        saved = form.save()
+        messages.success(request, f"Saved the search “{saved.name}”.")
+        return redirect(f"{reverse('history')}?{saved.query}")
+    messages.error(request, "Give the search a name you have not used yet.")
+    return redirect(f"{reverse('history')}?{form.data.get('query', '')}")
+
+
+@require_POST
+def saved_search_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    get_object_or_404(SavedSearch, pk=pk, owner=request.user).delete()
+    return redirect("history")
+
+
+# ---- judging -----------------------------------------------------------------------------
+def _judging(request: HtmxHttpRequest, generation: Generation, status: int = 200) -> HttpResponse:
+    """Answer a judging action: the panel (or a history row's star) for htmx, else a redirect."""
+    if not request.htmx:
+        return redirect(generation.get_absolute_url())
+    if request.htmx.target == f"star-{generation.pk}":
+        starred = Star.objects.filter(user=request.user, generation=generation).exists()
+        context = {"row": generation, "starred": starred}
+        return render(request, "review/history.html#star-button", context)
+    judging = JudgingState.load(generation, request.user)
+    context = {"generation": generation, "judging": judging, "comment_form": CommentForm()}
+    return render(request, "review/judging.html#judging", context, status=status)
+
+
+@require_GET
+def judging(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    generation = get_object_or_404(_visible(request), pk=pk)
+    context = {"generation": generation, "judging": JudgingState.load(generation, request.user)}
+    return render(request, "review/judging.html#judging", context)
+
+
+@require_POST
+def star(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    generation = get_object_or_404(_visible(request), pk=pk)
+    Star.toggle(request.user, generation)
+    return _judging(request, generation)
+
+
+@require_POST
+def rate(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    generation = get_object_or_404(_visible(request), pk=pk)
+    form = RatingForm(request.POST)
+    if form.is_valid():
+        Rating.set(request.user, generation, form.cleaned_data["value"])
+    return _judging(request, generation)
+
+
+@require_POST
+def tag_add(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    generation = get_object_or_404(_visible(request), pk=pk)
+    form = TagForm(request.POST)
+    if not form.is_valid():
+        return _invalid(request, generation, "tag_form", form)
+    Tagging.add(generation, form.cleaned_data["name"], request.user)
+    return _judging(request, generation)
+
+
+@require_POST
+def tag_remove(request: HtmxHttpRequest, pk: int, tag_pk: int) -> HttpResponse:
+    generation = get_object_or_404(_visible(request), pk=pk)
+    tagging = get_object_or_404(
+        Tagging.objects.select_related("generation"), generation=generation, tag_id=tag_pk
+    )
+    if not tagging.can_be_removed_by(request.user):
+        raise PermissionDenied(
+            "Only who added a tag, the generation's owner or an admin may remove it."
+        )
+    tagging.remove()
+    return _judging(request, generation)
+
+
+@require_GET
+def tag_suggestions(request: HttpRequest) -> HttpResponse:
+    """The autocomplete <option>s of the tag inputs' <datalist>."""
+    form = TagSuggestForm(request.GET)
+    tags = Tag.objects.suggest(form.cleaned_data["name"]) if form.is_valid() else Tag.objects.none()
+    return render(request, "review/judging.html#tag-options", {"tags": tags})
+
+
+@require_POST
+def comment_add(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    generation = get_object_or_404(_visible(request), pk=pk)
+    form = CommentForm(request.POST)
+    if not form.is_valid():
+        return _invalid(request, generation, "comment_form", form)
+    Comment.post(generation, request.user, form.cleaned_data["body"], form.cleaned_data["timecode"])
+    return _judging(request, generation)
+
+
+@require_POST
+def comment_delete(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    comment = get_object_or_404(
+        Comment.objects.select_related("generation"), pk=pk, generation__in=_visible(request)
+    )
+    if not comment.can_be_deleted_by(request.user):
+        raise PermissionDenied("Only the author of a comment or an admin may delete it.")
+    comment.remove()
+    return _judging(request, comment.generation)
+
+
+def _invalid(
+    request: HtmxHttpRequest, generation: Generation, name: str, form: object
+) -> HttpResponse:
+    """Re-render the panel with the form's errors (200: htmx 2 does not swap 4xx answers)."""
+    if not request.htmx:
+        messages.error(request, "; ".join(e for errors in form.errors.values() for e in errors))
+        return redirect(generation.get_absolute_url())
+    judging = JudgingState.load(generation, request.user)
+    context = {"generation": generation, "judging": judging, name: form}
+    return render(request, "review/judging.html#judging", context)
+
+
+# ---- compare and lineage ---------------------------------------------------------------------
+@require_GET
+def compare(request: HttpRequest) -> HttpResponse:
+    """2 to 4 generations side by side: synchronised players and a parameter diff."""
+    form = CompareForm(request.GET, visible=_visible(request))
+    comparison = compare_generations(form.cleaned_data["ids"]) if form.is_valid() else None
+    return render(request, "review/compare.html", {"form": form, "comparison": comparison})
+
+
+@require_GET
+def lineage(request: HttpRequest, pk: int) -> HttpResponse:
+    """A generation's ancestors, its remixes, and what changed from its parent."""
+    generation = get_object_or_404(_visible(request).select_related("owner", "parent"), pk=pk)
+    ancestors = []
+    node = generation.parent
+    while node is not None and len(ancestors) < 20:  # bounded: a remix chain, not a loop
+        ancestors.append(node)
+        node = node.parent
+    children = _visible(request).filter(parent=generation).select_related("owner").order_by("-pk")
+    comparison = compare_generations([generation.parent, generation]) if generation.parent else None
+    context = {
+        "generation": generation,
+        "ancestors": list(reversed(ancestors)),
+        "children": children,
+        "comparison": comparison,
+    }
+    return render(request, "review/lineage.html", context)
+
+
+# ---- recipes ----------------------------------------------------------------------------------
+@require_GET
+def recipes(request: HttpRequest) -> HttpResponse:
+    context = {"recipes": Recipe.objects.with_stats()}
+    return render(request, "review/recipes.html", context)
+
+
+@require_POST
+def recipe_create(request: HttpRequest, pk: int) -> HttpResponse:
+    generation = get_object_or_404(_visible(request), pk=pk)
+    form = RecipeForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "A recipe needs a name.")
+        return redirect(generation.get_absolute_url())
+    recipe = Recipe.from_generation(generation, request.user, **form.cleaned_data)
+    messages.success(request, f"Saved the recipe “{recipe.name}”.")
+    return redirect("recipes")
+
+
+@require_POST
+def recipe_run(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Start a new job with a recipe's parameters, through the same form as every create."""
+    recipe = get_object_or_404(Recipe, pk=pk)
+    data, files = recipe.form_input()
+    form = GenerationForm(data, {k: _stored_upload(v) for k, v in files.items()})
+    if not form.is_valid():
+        errors = "; ".join(e for errs in form.errors.values() for e in errs)
+        messages.error(request, f"The recipe “{recipe.name}” can no longer run: {errors}")
+        return redirect("recipes")
+    generation = form.create_generation(request.user, extra={"recipe": recipe.pk})
+    recipe.record_run(generation)
+    if request.htmx:
+        return HttpResponseClientRedirect(generation.get_absolute_url())
+    return redirect(generation.get_absolute_url())
+
+
+def _stored_upload(name: str) -> SimpleUploadedFile:
+    """A stored input image handed to the form as if uploaded again (the form re-checks it)."""
+    with default_storage.open(name, "rb") as fh:
+        return SimpleUploadedFile(name.rsplit("/", 1)[-1], fh.read())
+
+
+@require_POST
+def recipe_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    recipe = get_object_or_404(Recipe, pk=pk)
+    if not recipe.can_be_changed_by(request.user):
+        raise PermissionDenied("Only the recipe's author or an admin may delete it.")
+    recipe.delete()
+    return redirect("recipes")
+
+
+# ---- exports ----------------------------------------------------------------------------------
+EXPORT_TYPES = {
+    "csv": ("text/csv; charset=utf-8", export.csv_stream),
+    "json": ("application/json", export.json_stream),
+}
+
+
+@require_GET
+def history_export(request: HttpRequest, fmt: str) -> HttpResponse:
+    """The filtered history (every page), streamed as CSV or JSON."""
+    if fmt not in EXPORT_TYPES:
+        raise Http404("unknown export format")
+    form = HistoryFilterForm(request.GET)
+    if not form.is_valid():
+        return HttpResponse(form.errors.as_text(), status=400, content_type="text/plain")
+    content_type, stream = EXPORT_TYPES[fmt]
+    rows = with_review(form.results(_visible(request), request.user), request.user)
+    response = StreamingHttpResponse(stream(rows), content_type=content_type)
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    response["Content-Disposition"] = f'attachment; filename="studio-history-{stamp}.{fmt}"'
+    return response
+
+
+@require_GET
+def history_zip(request: HttpRequest) -> HttpResponse:
+    """The selected generations' videos in one zip, streamed."""
+    form = SelectionForm(request.GET, visible=_visible(request))
+    if not form.is_valid():
+        return HttpResponse(form.errors.as_text(), status=400, content_type="text/plain")
+    response = StreamingHttpResponse(
+        export.zip_stream(form.cleaned_data["ids"]), content_type="application/zip"
+    )
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    response["Content-Disposition"] = f'attachment; filename="studio-videos-{stamp}.zip"'
+    return response
+
+
+# ---- usage (admins) -----------------------------------------------------------------------------
+@require_GET
+def usage_page(request: HttpRequest) -> HttpResponse:
+    """Usage per user, key, provider and model over a period, and the audit log: admins only."""
+    if not request.user.is_staff:
+        raise PermissionDenied("The usage page is for admins.")
+    form = UsageForm(request.GET)
+    report = usage.report(*form.period()) if form.is_valid() else None
+    return render(request, "review/usage.html", {"form": form, "report": report})
