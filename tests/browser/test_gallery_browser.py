@@ -73,6 +73,8 @@ def test_a_member_watches_a_new_job_become_a_playing_video(live_server, page, tr
     # first shows the job pending, as it would with a separate worker process.
     monkeypatch.setattr(forms, "enqueue_submit", lambda pk: None)
 
+    violations: list[str] = []
+    page.on("console", lambda msg: "Content Security Policy" in msg.text and violations.append(msg.text))
     page.goto(f"{live_server.url}/")
     page.fill("input[name=username]", "carol")
     page.fill("input[name=password]", "pw-carol-123")
@@ -96,9 +98,14 @@ def test_a_member_watches_a_new_job_become_a_playing_video(live_server, page, tr
     assert card.get_attribute("data-status") == "succeeded"
     video = card.locator("video")
     video.evaluate("v => { v.muted = true; return v.play(); }")
-    page.wait_for_function(
-        f"document.querySelector('#card-{generation.pk} video').currentTime > 0.5", timeout=20_000
-    )
+    # Poll from Python: wait_for_function evaluates strings, which our CSP forbids.
+    deadline = time.monotonic() + 20
+    while video.evaluate("v => v.currentTime") <= 0.5 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert video.evaluate("v => v.currentTime") > 0.5
     width, paused = video.evaluate("v => [v.videoWidth, v.paused]")
     assert width == 1280 and paused is False
     assert "0 running" in page.locator("#running-badge").inner_text()
+    page.goto(f"{live_server.url}/generations/{generation.pk}/")
+    page.wait_for_selector("video#player")
+    assert violations == []  # every page so far satisfied the Content-Security-Policy
