@@ -256,7 +256,7 @@ GENERIC_NAMES = {
 
 
 class GenericCreateForm(ApiCreateForm):
-    """Seed 002's generic body: model, prompt, image, duration (a float), width, height, metadata."""
+    """Seed 002's generic body: model, prompt, image, duration (float), width, height, metadata."""
 
     family = "generic"
     names = GENERIC_NAMES

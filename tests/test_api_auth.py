@@ -1,0 +1,147 @@
+"""Key authentication on the studio API: Bearer secrets, Kling-style JWTs, and their errors."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from api.models import ApiKey, RequestBucket
+from tests.api_helpers import bearer, hs256_jwt, issue
+
+pytestmark = pytest.mark.django_db
+
+LIST = "/kling/v1/videos/text2video"
+
+
+def kling_error(response) -> tuple[int, int]:
+    return response.status_code, response.json()["code"]
+
+
+@pytest.fixture
+def key_and_secret(user) -> tuple[ApiKey, str]:
+    return issue(user)
+
+
+def test_a_bearer_secret_works_and_records_last_use(client: Client, key_and_secret) -> None:
+    key, secret = key_and_secret
+    response = client.get(LIST, **bearer(secret), REMOTE_ADDR="203.0.113.9")
+    assert response.status_code == 200 and response.json()["data"] == []
+    key.refresh_from_db()
+    assert key.last_used_ip == "203.0.113.9"
+    assert timezone.now() - key.last_used_at < timedelta(seconds=5)
+
+
+def test_a_kling_jwt_signed_by_hand_works(client: Client, key_and_secret) -> None:
+    key, secret = key_and_secret
+    token = hs256_jwt(key.access_id, secret)
+    response = client.get(LIST, HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert response.status_code == 200 and response.json()["code"] == 0
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({}, (401, 1001)),
+        ({"HTTP_AUTHORIZATION": ""}, (401, 1001)),
+        ({"HTTP_AUTHORIZATION": "Bearer"}, (401, 1002)),
+        ({"HTTP_AUTHORIZATION": "Basic dXNlcjpwYXNz"}, (401, 1002)),
+        ({"HTTP_AUTHORIZATION": "Bearer sk_not-a-real-key"}, (401, 1002)),
+        ({"HTTP_AUTHORIZATION": "Bearer eyJhbGciOi.garbage.sig"}, (401, 1002)),
+    ],
+)
+def test_missing_or_bad_keys_are_refused(client: Client, key_and_secret, headers, expected) -> None:
+    response = client.get(LIST, **headers)
+    assert kling_error(response) == expected
+    assert response.json()["message"] and response.json()["request_id"]
+
+
+def test_an_expired_jwt_is_401_1004(client: Client, key_and_secret) -> None:
+    key, secret = key_and_secret
+    token = hs256_jwt(key.access_id, secret, exp_in=-60, nbf_in=-1800)
+    assert kling_error(client.get(LIST, HTTP_AUTHORIZATION=f"Bearer {token}")) == (401, 1004)
+
+
+def test_a_jwt_not_valid_yet_is_401_1003(client: Client, key_and_secret) -> None:
+    key, secret = key_and_secret
+    token = hs256_jwt(key.access_id, secret, nbf_in=600)
+    assert kling_error(client.get(LIST, HTTP_AUTHORIZATION=f"Bearer {token}")) == (401, 1003)
+
+
+def test_a_jwt_signed_with_another_secret_or_issuer_is_401_1002(
+    client: Client, key_and_secret, other_user
+) -> None:
+    key, secret = key_and_secret
+    _other, other_secret = issue(other_user)
+    forged = hs256_jwt(key.access_id, other_secret)
+    unknown = hs256_jwt("ak_nobody", secret)
+    assert kling_error(client.get(LIST, HTTP_AUTHORIZATION=f"Bearer {forged}")) == (401, 1002)
+    assert kling_error(client.get(LIST, HTTP_AUTHORIZATION=f"Bearer {unknown}")) == (401, 1002)
+
+
+def test_a_jwt_without_expiry_is_refused(client: Client, key_and_secret) -> None:
+    key, secret = key_and_secret
+    token = hs256_jwt(key.access_id, secret, exp=None)
+    assert kling_error(client.get(LIST, HTTP_AUTHORIZATION=f"Bearer {token}")) == (401, 1002)
+
+
+def test_a_revoked_key_is_401_1000_for_bearer_and_jwt(client: Client, key_and_secret) -> None:
+    key, secret = key_and_secret
+    key.revoke()
+    assert kling_error(client.get(LIST, **bearer(secret))) == (401, 1000)
+    token = hs256_jwt(key.access_id, secret)
+    response = client.get(LIST, HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert kling_error(response) == (401, 1000) and "revoked" in response.json()["message"]
+
+
+def test_an_expired_key_is_401_1000(client: Client, user) -> None:
+    _key, secret = issue(user, expires_at=timezone.now() - timedelta(minutes=1))
+    response = client.get(LIST, **bearer(secret))
+    assert kling_error(response) == (401, 1000) and "expired" in response.json()["message"]
+
+
+def test_a_rotated_secret_stops_the_old_one(client: Client, key_and_secret) -> None:
+    key, old = key_and_secret
+    new = key.rotate()
+    assert kling_error(client.get(LIST, **bearer(old))) == (401, 1002)
+    assert client.get(LIST, **bearer(new)).status_code == 200
+    assert (
+        client.get(LIST, HTTP_AUTHORIZATION=f"Bearer {hs256_jwt(key.access_id, new)}").status_code
+        == 200
+    )
+
+
+def test_too_many_requests_is_429_1302_with_retry_after(client: Client, user) -> None:
+    key, secret = issue(user, requests_per_minute=3)
+    codes = [client.get(LIST, **bearer(secret)).status_code for _ in range(3)]
+    assert codes == [200, 200, 200]
+    response = client.get(LIST, **bearer(secret))
+    assert kling_error(response) == (429, 1302)
+    assert 1 <= int(response["Retry-After"]) <= 60
+    assert sum(RequestBucket.objects.filter(key=key).values_list("count", flat=True)) == 4
+
+
+def test_the_request_counter_is_per_key_and_per_minute(user) -> None:
+    key, _secret = issue(user)
+    other, _ = issue(user, "other")
+    assert [RequestBucket.hit(key.pk, minute=100) for _ in range(3)] == [1, 2, 3]
+    assert RequestBucket.hit(key.pk, minute=101) == 1
+    assert RequestBucket.hit(other.pk, minute=100) == 1
+
+
+def test_openai_routes_answer_the_openai_error_shape(client: Client, key_and_secret) -> None:
+    response = client.get("/v1/videos")
+    assert response.status_code == 401
+    error = response.json()["error"]
+    assert error["type"] == "authentication_error" and error["code"] == "missing_api_key"
+    assert error["message"].startswith("Authorization header is missing") and error["param"] is None
+
+
+def test_api_routes_need_no_session_and_no_csrf_token(key_and_secret) -> None:
+    _key, secret = key_and_secret
+    client = Client(enforce_csrf_checks=True)
+    body = '{"prompt": "a lantern in the wind"}'
+    response = client.post(LIST, data=body, content_type="application/json", **bearer(secret))
+    assert response.status_code == 200 and response.json()["data"]["task_status"] == "submitted"
