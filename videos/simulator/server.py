@@ -11,6 +11,7 @@ Prompts containing "sim:fail" end failed; "sim:error:NNNN" makes the create answ
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import random
@@ -143,7 +144,9 @@ class Simulator:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> Simulator:
-        for target in (self.server.serve_forever, self._post_callbacks_forever):
+        # A short poll interval: stop() returns at once (tests start many simulators).
+        serve = functools.partial(self.server.serve_forever, poll_interval=0.05)
+        for target in (serve, self._post_callbacks_forever):
             thread = threading.Thread(target=target, daemon=True, name=f"kling-sim-{self.port}")
             thread.start()
             self._threads.append(thread)
