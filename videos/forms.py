@@ -66,7 +66,14 @@ class GenerationForm(forms.Form):
         max_length=PROMPT_MAX, required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
     mode = forms.ChoiceField(choices=Mode.choices, initial=Mode.STD, required=False)
-    duration = forms.IntegerField(min_value=1, max_value=60, initial=5, required=False)
+    duration = forms.IntegerField(
+        min_value=1,
+        max_value=60,
+        initial=5,
+        required=False,
+        help_text="seconds: 5 or 10 (kling-v3: 3 to 15)",
+        widget=forms.Select(choices=[(d, f"{d} s") for d in (5, 10, *range(3, 5), *range(6, 10), *range(11, 16))]),
+    )
     aspect_ratio = forms.ChoiceField(
         choices=[(r, r) for r in ASPECT_RATIOS], initial="16:9", required=False
     )
