@@ -78,7 +78,7 @@ def display_value(generation: Generation, name: str) -> str:
     else:
         value = getattr(generation, name)
     if isinstance(value, dict | list):
-        value = json.dumps(value, sort_keys=True, separators=(",", ": "))
+        value = json.dumps(value, sort_keys=True)
     return "—" if value in (None, "") else str(value)
 
 

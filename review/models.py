@@ -270,7 +270,10 @@ class RecipeQuerySet(models.QuerySet["Recipe"]):
                 ),
                 0,
             ),
-            units_total=Subquery(runs.annotate(s=Sum("generation__units")).values("s")),
+            units_total=Subquery(
+                runs.annotate(s=Sum("generation__units")).values("s"),
+                output_field=models.DecimalField(max_digits=14, decimal_places=2),
+            ),
             average_rating=Subquery(
                 ratings.values("generation__recipe_run__recipe")
                 .annotate(a=Avg("value"))

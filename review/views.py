@@ -111,9 +111,8 @@ def _judging(request: HtmxHttpRequest, generation: Generation, status: int = 200
     if not request.htmx:
         return redirect(generation.get_absolute_url())
     if request.htmx.target == f"star-{generation.pk}":
-        starred = Star.objects.filter(user=request.user, generation=generation).exists()
-        context = {"row": generation, "starred": starred}
-        return render(request, "review/history.html#star-button", context)
+        generation.starred = Star.objects.filter(user=request.user, generation=generation).exists()
+        return render(request, "review/history.html#star-button", {"row": generation})
     judging = JudgingState.load(generation, request.user)
     context = {"generation": generation, "judging": judging, "comment_form": CommentForm()}
     return render(request, "review/judging.html#judging", context, status=status)
