@@ -83,8 +83,8 @@ class ApiKeyAdmin(admin.ModelAdmin):
         return obj.usage_generations
 
     @admin.display(description="units", ordering="usage_units")
-    def units(self, obj: ApiKey) -> Any:
-        return obj.usage_units
+    def units(self, obj: ApiKey) -> str:
+        return f"{obj.usage_units:.2f}"
 
     @admin.display(description="failures", ordering="usage_failures")
     def failures(self, obj: ApiKey) -> int:
