@@ -36,8 +36,9 @@ BATCH_MIN_RUNNING = 4
 BATCH_POLL_SECONDS = 10  # how often a batched provider is listed again
 MAX_LIST_PAGES = 8  # 8 pages of 500: 4,000 tasks of a kind per cycle
 MAX_SINGLE_POLLS = 5  # tasks missing from the list, queried one by one per cycle
-# An ambiguous create is looked up no sooner than this: a task may take a moment to be listed.
-LOOKUP_GRACE_SECONDS = 2.0
+# An ambiguous create is looked up no sooner than this: longer than the upstream timeout,
+# so a create the upstream was still processing when we gave up is listed by then.
+LOOKUP_GRACE_SECONDS = 35.0
 PROBE_EVERY_SECONDS = 300
 
 
