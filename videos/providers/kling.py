@@ -372,11 +372,10 @@ class KlingClient:
         state.task_id = state.task_id or generation.upstream_task_id
         return state
 
-    def list_page(self, kind: str, page: int, page_size: int = PAGE_SIZE) -> list[TaskState]:
+    def list_page(self, kind: str, page: int, page_size: int | None = None) -> list[TaskState]:
         """One page of the account's tasks of a kind, newest first."""
-        answer = self._call(
-            "GET", f"/v1/videos/{kind}", params={"pageNum": page, "pageSize": page_size}
-        )
+        params = {"pageNum": page, "pageSize": page_size or PAGE_SIZE}
+        answer = self._call("GET", f"/v1/videos/{kind}", params=params)
         return parse_list(answer)
 
     def scan(
