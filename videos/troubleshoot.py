@@ -93,8 +93,7 @@ def mark_failed(request: HttpRequest, pk: int) -> HttpResponse:
         return _panel(request, generation, fail_form=form)
     reason = form.cleaned_data["reason"]
     if not generation.mark_failed(f"marked failed by an admin: {reason}"):
-        form.add_error("reason", f"It is already {generation.status}.")
-        return _panel(request, generation, fail_form=form)
+        return _panel(request, generation, notice=f"It is already {generation.status}.")
     generation.record("admin", f"marked failed by {request.user.get_username()}")
     return _panel(request, generation, notice="Marked failed.")
 
