@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from argparse import ArgumentParser
 from typing import Any
@@ -87,8 +88,11 @@ class Command(BaseCommand):
                 "enabled": True,
                 "priority": options["priority"],
                 "max_concurrent": options["max_concurrent"],
-                "allowed_models": models if models else "[]",
-                "model_map": instance.model_map if instance else "{}",
+                # JSON text: the form's JSONField reads {} and [] as "no value".
+                "allowed_models": json.dumps(
+                    models or (instance.allowed_models if instance else [])
+                ),
+                "model_map": json.dumps(instance.model_map if instance else {}),
                 **{key: options[key] for key in SECRET_OPTIONS},
             },
             instance=instance,
