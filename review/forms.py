@@ -60,6 +60,9 @@ class HistoryFilterForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        for name, field in self.fields.items():
+            if name != "q":  # the search box reloads as you type, not on blur
+                field.widget.attrs["class"] = "live-filter"
         names = VideoModel.objects.values_list("name", flat=True)
         self.fields["model"].choices = _choices((n, n) for n in names)
         keys = ApiKey.objects.select_related("owner").order_by("name")
