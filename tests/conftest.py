@@ -8,7 +8,28 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from videos.models import Generation, Provider
+from videos.models import Generation, Provider, VideoModel
+
+DB_FIXTURES = {"db", "transactional_db", "live_server", "django_db_reset_sequences"}
+
+
+@pytest.fixture(autouse=True)
+def _seeded_catalogue(request: pytest.FixtureRequest) -> None:
+    """Put back the migration-seeded catalogue and local provider.
+
+    Transactional tests (live server, worker processes) end by flushing every table,
+    which also removes the rows the data migration seeded for the tests after them.
+    """
+    if not (request.node.get_closest_marker("django_db") or DB_FIXTURES & set(request.fixturenames)):
+        return
+    transactional = {"transactional_db", "live_server"} & set(request.fixturenames)
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    if not VideoModel.objects.exists() or not Provider.objects.filter(name="local").exists():
+        from importlib import import_module
+
+        from django.apps import apps
+
+        import_module("videos.migrations.0002_seed_catalogue_and_local_provider").seed(apps, None)
 
 
 @pytest.fixture
