@@ -5,12 +5,17 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
+import re
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -22,6 +27,7 @@ from videos.providers.webhooks import verify
 from videos.simulator import Simulator
 from videos.simulator.clip import clip_bytes
 
+ROOT = Path(__file__).resolve().parent.parent
 VALID = {"model_name": "kling-v1", "prompt": "a lighthouse at dusk", "duration": "5"}
 
 
@@ -287,3 +293,26 @@ def test_it_posts_signed_callbacks_twice_or_out_of_order(receiver: Any, mode: st
         assert statuses[0] == statuses[1]
     else:
         assert statuses[0] == "succeed" and statuses[-1] != "succeed"  # the stale one came last
+
+
+def test_the_management_command_serves_the_simulator() -> None:
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "studio.test_settings"}
+    secret = "cmd-sk-0123456789abcdef0123456789ab"
+    command = [sys.executable, "-u", "manage.py", "kling_simulator", "--port", "0",
+               "--access-key", "cmd-ak", "--secret-key", secret]  # fmt: skip
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        first_line = process.stdout.readline()
+        url = re.search(r"http://127\.0\.0\.1:\d+", first_line).group(0)
+        request = urllib.request.Request(
+            url + "/v1/videos/text2video?pageSize=1",
+            headers={
+                "Authorization": "Bearer "
+                + make_jwt("cmd-ak", "cmd-sk-0123456789abcdef0123456789ab")
+            },
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert json.loads(response.read())["data"] == []
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

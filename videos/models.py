@@ -537,6 +537,12 @@ class Generation(models.Model):
             self.lease_until = lease
         return bool(won)
 
+    def extend_lease(self, seconds: float) -> None:
+        """Keep holding this job for a long step (a download) that outlasts the usual lease."""
+        lease = timezone.now() + timedelta(seconds=seconds)
+        Generation.objects.filter(pk=self.pk).update(lease_until=lease)
+        self.lease_until = lease
+
     def release(self, next_poll_in: float | None = None) -> None:
         """Give the lease back and set when the next step is due."""
         next_at = timezone.now() + timedelta(seconds=next_poll_in) if next_poll_in is not None else None

@@ -268,10 +268,9 @@ def apply_state(generation: Generation, state: TaskState, *, download_inline: bo
         generation.upstream_video_url = state.video_url
     Generation.objects.filter(pk=generation.pk).update(**changes)
     if state.status == Status.PROCESSING:
-        if (
-            not generation.mark_processing(progress=state.progress or 0)
-            and state.progress is not None
-        ):
+        if generation.mark_processing(progress=state.progress or 0):
+            generation.record("upstream", "processing", state.raw)
+        elif state.progress is not None:
             Generation.objects.filter(pk=generation.pk, status=Status.PROCESSING).update(
                 progress=state.progress
             )
@@ -282,6 +281,8 @@ def apply_state(generation: Generation, state: TaskState, *, download_inline: bo
     elif state.status == Status.SUCCEEDED and state.video_url:
         generation.record("upstream", f"finished: {state.video_url}", state.raw)
         if download_inline:
+            # A download may outlast the poll's lease: hold the job for as long as it may take.
+            generation.extend_lease(_download_lease())
             store_upstream_result(generation, state)
         else:
             generation.release(next_poll_in=_download_lease())

@@ -1,0 +1,101 @@
+"""Routing: providers by model and priority, concurrency slots that make jobs wait, JWT reuse."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import jwt
+import pytest
+
+from videos import tasks
+from videos.models import Provider, Status
+from videos.providers import kling
+from videos.providers.kling import client_for
+from videos.simulator import Simulator
+from videos.simulator.testing import provider_for, queued_generation
+
+
+@pytest.fixture(autouse=True)
+def no_local_fallback(db: None) -> None:
+    Provider.objects.filter(kind=Provider.Kind.LOCAL).update(enabled=False)
+
+
+@pytest.fixture
+def pair() -> Iterator[tuple[Simulator, Simulator]]:
+    with (
+        Simulator(min_seconds=600, max_seconds=600) as first,
+        Simulator(min_seconds=600, max_seconds=600) as second,
+    ):
+        yield first, second
+
+
+def submit(user, **fields) -> object:
+    generation = queued_generation(user, **fields)
+    tasks.submit_generation(generation.pk)
+    generation.refresh_from_db()
+    return generation
+
+
+def test_a_full_provider_makes_jobs_wait_instead_of_provoking_1303(pair, user) -> None:
+    first, _ = pair
+    provider_for(first, "only", max_concurrent=1)
+    running = submit(user)
+    waiting = submit(user)
+    assert running.status == Status.SUBMITTED
+    assert waiting.status == Status.QUEUED and waiting.create_provider is None
+    assert first.counts["create"] == 1  # the second create was never sent
+    first.finish(running.upstream_task_id)
+    tasks.poll_generation(running.pk)
+    waiting.next_poll_at = None
+    waiting.save(update_fields=["next_poll_at"])
+    tasks.submit_generation(waiting.pk)
+    waiting.refresh_from_db()
+    assert waiting.status == Status.SUBMITTED and first.counts["create"] == 2
+
+
+def test_jobs_overflow_to_the_next_provider_by_priority(pair, user) -> None:
+    first, second = pair
+    provider_for(first, "first", priority=1, max_concurrent=1)
+    provider_for(second, "second", priority=2)
+    assert [submit(user).provider.name for _ in range(3)] == ["first", "second", "second"]
+
+
+def test_a_model_goes_only_to_providers_that_serve_it(pair, user) -> None:
+    first, second = pair
+    provider_for(first, "v1-only", priority=1, allowed_models=["kling-v1"])
+    provider_for(second, "all", priority=2)
+    assert submit(user, model_name="kling-v1-6").provider.name == "all"
+    assert submit(user, model_name="kling-v1").provider.name == "v1-only"
+
+
+def test_a_chosen_provider_is_the_only_one_tried(pair, user) -> None:
+    first, second = pair
+    provider_for(first, "first", priority=1)
+    chosen = provider_for(second, "second", priority=2)
+    generation = submit(user, provider=chosen)
+    assert generation.provider == chosen and first.counts["create"] == 0
+
+
+def test_disabled_and_unhealthy_providers_are_skipped(pair, user) -> None:
+    first, second = pair
+    provider_for(first, "off", priority=1, enabled=False)
+    provider_for(second, "sick", priority=2).mark_unhealthy("code 1101")
+    generation = submit(user)
+    assert generation.status == Status.FAILED
+    assert generation.status_message == "no enabled provider serves the model 'kling-v1'"
+    assert first.counts["total"] == second.counts["total"] == 0
+
+
+def test_the_client_reuses_its_jwt_and_renews_it_before_expiry(pair, monkeypatch) -> None:
+    first, _ = pair
+    client = client_for(provider_for(first))
+    assert client.probe().startswith("answered a list query")
+    token = client._authorization()
+    assert client._authorization() == token  # cached: no signing per request
+    later = time.time() + kling.JWT_LIFETIME - kling.JWT_RENEW_BEFORE + 1  # 5 min before expiry
+    with monkeypatch.context() as patched:
+        patched.setattr(kling.time, "time", lambda: later)
+        renewed = client._authorization()
+    claims = jwt.decode(renewed[7:], options={"verify_signature": False})
+    assert renewed != token and claims["exp"] == int(later) + 1800
