@@ -12,13 +12,12 @@ from .spec import RenderError
 
 Matrix = tuple[float, float, float, float, float, float, float, float, float]
 
-IDENTITY: Matrix = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
-
 # What an axis value of +-10 does by the end of the clip. The world canvas has a margin of a
 # quarter of the output on every side; these sizes keep every single-axis move inside it.
 TRANSLATE_AT_10 = 0.2  # fraction of the output width (horizontal) or height (vertical)
-PAN_AT_10 = math.radians(12)
-TILT_AT_10 = math.radians(10)
+# Pan and tilt are rotations, sized by how far they swing the view centre across the world
+# (a fraction of the output width or height) so portrait and landscape both stay inside.
+TURN_AT_10 = 0.16
 ROLL_AT_10 = math.radians(15)
 ZOOM_AT_10 = 1.45  # magnification factor; negative zoom values magnify (narrower field)
 # Focal length relative to the output's long side: about a 50 degree horizontal field of view.
@@ -97,7 +96,9 @@ class CameraPath:
     def tail_view(self, index: int) -> Matrix:
         """View for the last-frame image: the same motion, arriving at the centre at the end."""
         end = self._view_at(1.0)
-        return self._fit(matmul(self._view_at(self.progress(index)), matmul(invert(end), self._home())))
+        return self._fit(
+            matmul(self._view_at(self.progress(index)), matmul(invert(end), self._home()))
+        )
 
     def _home(self) -> Matrix:
         (w, h), (ww, wh) = self.output, self.world
@@ -111,10 +112,10 @@ class CameraPath:
         tx = m.horizontal / 10 * TRANSLATE_AT_10 * w * t
         ty = -m.vertical / 10 * TRANSLATE_AT_10 * h * t
         zoom = ZOOM_AT_10 ** (-m.zoom / 10 * t)
-        rotation = matmul(
-            rotate_y(m.pan / 10 * PAN_AT_10 * t),
-            matmul(rotate_x(m.tilt / 10 * TILT_AT_10 * t), rotate_z(-m.roll / 10 * ROLL_AT_10 * t)),
-        )
+        pan = math.atan(TURN_AT_10 * w / f) * m.pan / 10 * t
+        tilt = math.atan(TURN_AT_10 * h / f) * m.tilt / 10 * t
+        roll = -m.roll / 10 * ROLL_AT_10 * t
+        rotation = matmul(rotate_y(pan), matmul(rotate_x(tilt), rotate_z(roll)))
         # K R K^-1 in centred coordinates: a pure camera rotation seen on a flat world.
         lens = matmul(scale(f, f), matmul(rotation, scale(1 / f, 1 / f)))
         return matmul(
@@ -125,24 +126,23 @@ class CameraPath:
     def _fit(self, view: Matrix) -> Matrix:
         """Shrink the view about its centre (zoom in a little) where it would leave the world."""
         (w, h), (ww, wh) = self.output, self.world
-        cx, cy = apply(view, w / 2, h / 2)
-        cx, cy = min(max(cx, 1.0), ww - 1.0), min(max(cy, 1.0), wh - 1.0)
-        k = 1.0
-        for px, py in (apply(view, x, y) for x, y in ((0, 0), (w, 0), (w, h), (0, h))):
-            k = min(k, _room(px, cx, ww), _room(py, cy, wh))
-        if k == 1.0 and (cx, cy) == apply(view, w / 2, h / 2):
-            return view
         ox, oy = apply(view, w / 2, h / 2)
-        fit = matmul(translate(cx, cy), matmul(scale(k, k), translate(-ox, -oy)))
-        return normalise(matmul(fit, view))
+        cx, cy = min(max(ox, 1.0), ww - 1.0), min(max(oy, 1.0), wh - 1.0)
+        k = 1.0
+        for x, y in ((0, 0), (w, 0), (w, h), (0, h)):
+            px, py = apply(view, x, y)
+            k = min(k, _room(px - ox, cx, ww), _room(py - oy, cy, wh))
+        if k < 1.0 or (cx, cy) != (ox, oy):
+            view = matmul(matmul(translate(cx, cy), matmul(scale(k, k), translate(-ox, -oy))), view)
+        return normalise(view)
 
 
-def _room(p: float, centre: float, limit: float) -> float:
-    """Largest factor by which p may move away from centre and stay inside [0, limit]."""
-    if p > limit:
-        return (limit - centre) / (p - centre)
-    if p < 0:
-        return centre / (centre - p)
+def _room(offset: float, centre: float, limit: float) -> float:
+    """Largest factor (at most 1) keeping centre + factor * offset inside [0, limit]."""
+    if centre + offset > limit:
+        return (limit - centre) / offset
+    if centre + offset < 0:
+        return centre / -offset
     return 1.0
 
 

@@ -39,7 +39,7 @@ class RenderSpec:
 
     def validate(self) -> None:
         """Raise RenderError for parameters the renderer cannot honour."""
-        if self.duration not in DURATIONS:
+        if type(self.duration) is not int or self.duration not in DURATIONS:
             raise RenderError(f"duration must be 3..15 seconds, got {self.duration!r}")
         if self.mode not in SHORT_SIDE:
             raise RenderError(f"mode must be 'std' or 'pro', got {self.mode!r}")
