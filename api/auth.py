@@ -16,7 +16,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from .errors import ApiError, kling_error_response, openai_error_response
-from .models import ApiKey, hash_secret
+from .models import ApiKey, hash_secret, recent_keys
 
 JWT_LEEWAY_SECONDS = 10  # clock skew between the client and us
 
@@ -40,8 +40,19 @@ def _jwt_issuer(token: str) -> str:
     return iss
 
 
-def _key_from_jwt(token: str) -> ApiKey:
-    key = ApiKey.objects.filter(access_id=_jwt_issuer(token)).select_related("owner").first()
+def _find_key(lookup: str, read_only: bool, **where: str) -> ApiKey | None:
+    """The key matching `where`, from the few-second cache for read-only requests."""
+    key = recent_keys.get(lookup) if read_only else None
+    if key is None:
+        key = ApiKey.objects.filter(**where).select_related("owner").order_by().first()
+        if key is not None:
+            recent_keys.put(lookup, key)
+    return key
+
+
+def _key_from_jwt(token: str, read_only: bool) -> ApiKey:
+    iss = _jwt_issuer(token)
+    key = _find_key(f"iss:{iss}", read_only, access_id=iss)
     if key is None:
         raise ApiError(401, 1002, "Authorization: unknown access id")
     try:
@@ -72,10 +83,12 @@ def authenticate(request: HttpRequest) -> ApiKey:
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise ApiError(401, 1002, "Authorization header is malformed: expected 'Bearer <key>'")
+    read_only = request.method in ("GET", "HEAD")
     if _looks_like_jwt(token):
-        key = _key_from_jwt(token)
+        key = _key_from_jwt(token, read_only)
     else:
-        key = ApiKey.objects.filter(secret_hash=hash_secret(token)).select_related("owner").first()
+        digest = hash_secret(token)
+        key = _find_key(f"hash:{digest}", read_only, secret_hash=digest)
         if key is None:
             raise ApiError(401, 1002, "Authorization: unknown API key")
     if key.is_revoked:

@@ -6,11 +6,11 @@ from typing import Any
 
 from django.http import HttpRequest, JsonResponse
 
-from videos.models import Generation, Status
+from videos.models import Status
 
 from .auth import api_endpoint
 from .forms import GenericCreateForm
-from .http import json_body, media_url, own_generation, public_base_url
+from .http import TaskRow, json_body, media_url, own_task, public_base_url
 
 GENERIC_STATUS = {
     Status.QUEUED: "queued",
@@ -22,24 +22,23 @@ GENERIC_STATUS = {
 }
 
 
-def generic_task(generation: Generation, base_url: str) -> dict[str, Any]:
+def generic_task(row: TaskRow, base_url: str) -> dict[str, Any]:
     """Seed 002's task record, with the URL of the studio's stored copy."""
-    succeeded = generation.status == Status.SUCCEEDED
+    succeeded = row["status"] == Status.SUCCEEDED
+    failed = row["status"] in (Status.FAILED, Status.CANCELLED)
     return {
-        "task_id": str(generation.pk),
-        "status": GENERIC_STATUS[generation.status],
-        "progress": generation.progress,
-        "url": media_url(base_url, generation.video) if succeeded else None,
-        "thumbnail_url": media_url(base_url, generation.poster) if succeeded else None,
+        "task_id": str(row["id"]),
+        "status": GENERIC_STATUS[row["status"]],
+        "progress": row["progress"],
+        "url": media_url(base_url, row["video"]) if succeeded else None,
+        "thumbnail_url": media_url(base_url, row["poster"]) if succeeded else None,
         "format": "mp4",
-        "error": generation.status_message
-        if generation.status in (Status.FAILED, Status.CANCELLED)
-        else None,
+        "error": row["status_message"] if failed else None,
         "metadata": {
-            "duration": generation.video_duration if succeeded else float(generation.duration),
-            "fps": generation.video_fps,
-            "width": generation.video_width,
-            "height": generation.video_height,
+            "duration": row["video_duration"] if succeeded else float(row["duration"]),
+            "fps": row["video_fps"],
+            "width": row["video_width"],
+            "height": row["video_height"],
         },
     }
 
@@ -60,5 +59,4 @@ def create(request: HttpRequest) -> JsonResponse:
 
 @api_endpoint("generic", "GET")
 def task(request: HttpRequest, task_id: str) -> JsonResponse:
-    generation = own_generation(request, task_id)
-    return JsonResponse(generic_task(generation, public_base_url(request)))
+    return JsonResponse(generic_task(own_task(request, task_id), public_base_url(request)))

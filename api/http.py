@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from videos.media import signed_media_path
@@ -31,31 +32,28 @@ def public_base_url(request: HttpRequest) -> str:
     return settings.STUDIO_PUBLIC_URL or request.build_absolute_uri("/").rstrip("/")
 
 
-def base_url_of(generation: Generation) -> str:
-    """The base URL for a generation's links outside a request (callbacks)."""
-    if settings.STUDIO_PUBLIC_URL:
-        return settings.STUDIO_PUBLIC_URL
-    api_task = api_task_of(generation)
-    return api_task.base_url if api_task else ""
+# What the presenters of all three families read. Reads go through values(): a task
+# query is the hot path of every client's polling loop, and building a model instance
+# of all 55 columns costs more than the rest of the request (bench/api_throughput.py).
+TASK_FIELDS = (
+    "id", "owner_id", "kind", "model_name", "mode", "prompt", "duration", "aspect_ratio",
+    "status", "status_message", "progress", "created_at", "updated_at", "submitted_at",
+    "finished_at", "video", "poster", "video_duration", "video_width", "video_height",
+    "video_fps", "units", "parent_id", "api_task__external_task_id", "api_task__base_url",
+)  # fmt: skip
+TaskRow = dict[str, Any]
 
 
-def _has_api_task(generation: Generation) -> bool:
-    try:
-        generation.api_task  # noqa: B018 (a reverse one-to-one raises when absent)
-    except Generation.api_task.RelatedObjectDoesNotExist:
-        return False
-    return True
+def base_url_of(row: TaskRow) -> str:
+    """The base URL for a task's links outside a request (callbacks)."""
+    return settings.STUDIO_PUBLIC_URL or row["api_task__base_url"] or ""
 
 
-def api_task_of(generation: Generation) -> Any:
-    return generation.api_task if _has_api_task(generation) else None
-
-
-def media_url(base_url: str, stored: Any) -> str | None:
+def media_url(base_url: str, name: str | None) -> str | None:
     """An absolute, session-free URL for a stored file (clients download without logging in)."""
-    if not stored:
+    if not name:
         return None
-    return base_url + signed_media_path(stored.name)
+    return base_url + signed_media_path(name)
 
 
 def millis(moment: datetime | None) -> int | None:
@@ -66,16 +64,40 @@ def seconds(moment: datetime | None) -> int | None:
     return int(moment.timestamp()) if moment else None
 
 
-def own_generations(request: HttpRequest) -> Any:
+def own_generations(request: HttpRequest) -> QuerySet[Generation]:
     """A key sees its owner's generations only, whatever the team sees in the web UI."""
-    return Generation.objects.filter(owner_id=request.api_key.owner_id).select_related("api_task")
+    return Generation.objects.filter(owner_id=request.api_key.owner_id)
 
 
-def own_generation(request: HttpRequest, task_id: str, **filters: Any) -> Generation:
-    """The caller's generation by id, or 404/1203 (also for another owner's id)."""
-    generation = None
-    if task_id.isdigit() and len(task_id) < 20:
-        generation = own_generations(request).filter(pk=int(task_id), **filters).first()
+def own_tasks(
+    request: HttpRequest, fields: tuple[str, ...] = TASK_FIELDS
+) -> QuerySet[Generation, TaskRow]:
+    return own_generations(request).values(*fields)
+
+
+def _task_pk(task_id: str) -> int:
+    if not (task_id.isdigit() and len(task_id) < 20):
+        raise ApiError(404, 1203, f"task {task_id} does not exist", param="task_id")
+    return int(task_id)
+
+
+def own_task(
+    request: HttpRequest, task_id: str, fields: tuple[str, ...] = TASK_FIELDS, **filters: Any
+) -> TaskRow:
+    """The caller's task by id as a row, or 404/1203 (also for another owner's id)."""
+    rows = list(own_tasks(request, fields).filter(pk=_task_pk(task_id), **filters).order_by()[:1])
+    if not rows:
+        raise ApiError(404, 1203, f"task {task_id} does not exist", param="task_id")
+    return rows[0]
+
+
+def own_generation(request: HttpRequest, task_id: str) -> Generation:
+    """The caller's generation by id as a model instance (to change it), or 404/1203."""
+    generation = own_generations(request).filter(pk=_task_pk(task_id)).first()
     if generation is None:
         raise ApiError(404, 1203, f"task {task_id} does not exist", param="task_id")
     return generation
+
+
+def task_row(pk: int) -> TaskRow | None:
+    return Generation.objects.filter(pk=pk).values(*TASK_FIELDS).first()

@@ -13,7 +13,16 @@ from videos.tasks import next_poll_delay
 from .auth import api_endpoint
 from .errors import ApiError
 from .forms import ContentForm, OpenAICreateForm, OpenAIListForm, raise_for_own_errors
-from .http import json_body, own_generation, own_generations, public_base_url, seconds
+from .http import (
+    TaskRow,
+    json_body,
+    own_generation,
+    own_task,
+    own_tasks,
+    public_base_url,
+    seconds,
+    task_row,
+)
 
 OPENAI_STATUS = {
     Status.QUEUED: "queued",
@@ -35,37 +44,40 @@ NOMINAL_SIZE = {
 }
 
 
-def video_object(generation: Generation) -> dict[str, Any]:
+def video_object(row: TaskRow) -> dict[str, Any]:
     """The OpenAI Video object of a generation (timestamps in seconds, kling-api.md §6.3)."""
-    failed = generation.status in (Status.FAILED, Status.CANCELLED)
-    if generation.video_width and generation.video_height:
-        size = f"{generation.video_width}x{generation.video_height}"
+    status = row["status"]
+    failed = status in (Status.FAILED, Status.CANCELLED)
+    if row["video_width"] and row["video_height"]:
+        size = f"{row['video_width']}x{row['video_height']}"
     else:
-        size = NOMINAL_SIZE.get(generation.aspect_ratio, "1280x720")
+        size = NOMINAL_SIZE.get(row["aspect_ratio"], "1280x720")
     return {
-        "id": str(generation.pk),
+        "id": str(row["id"]),
         "object": "video",
-        "model": generation.model_name,
-        "status": OPENAI_STATUS[generation.status],
-        "progress": 100 if generation.status == Status.SUCCEEDED else generation.progress,
-        "created_at": seconds(generation.created_at),
-        "completed_at": seconds(generation.finished_at) if generation.is_terminal else None,
+        "model": row["model_name"],
+        "status": OPENAI_STATUS[status],
+        "progress": 100 if status == Status.SUCCEEDED else row["progress"],
+        "created_at": seconds(row["created_at"]),
+        "completed_at": seconds(row["finished_at"]) if status in Generation.TERMINAL else None,
         "expires_at": None,  # the studio keeps its copy: nothing expires
-        "seconds": str(generation.duration),
+        "seconds": str(row["duration"]),
         "size": size,
-        "prompt": generation.prompt,
-        "remixed_from_video_id": str(generation.parent_id) if generation.parent_id else None,
-        "error": {"code": f"video_{generation.status}", "message": generation.status_message}
-        if failed
-        else None,
+        "prompt": row["prompt"],
+        "remixed_from_video_id": str(row["parent_id"]) if row["parent_id"] else None,
+        "error": {"code": f"video_{status}", "message": row["status_message"]} if failed else None,
     }
 
 
-def video_response(generation: Generation) -> JsonResponse:
-    response = JsonResponse(video_object(generation))
-    if generation.is_pending:
+def video_response(row: TaskRow) -> JsonResponse:
+    response = JsonResponse(video_object(row))
+    if row["status"] in Generation.PENDING:
         # The SDK's poll() waits this long between retrieves.
-        response["openai-poll-after-ms"] = str(int(min(next_poll_delay(generation), 10) * 1000))
+        timing = Generation(
+            id=row["id"], model_name=row["model_name"], created_at=row["created_at"],
+            submitted_at=row["submitted_at"],
+        )  # fmt: skip
+        response["openai-poll-after-ms"] = str(int(min(next_poll_delay(timing), 10) * 1000))
     return response
 
 
@@ -80,7 +92,7 @@ def videos(request: HttpRequest) -> JsonResponse:
     limit = form.cleaned_data["limit"] or 20
     after = form.cleaned_data["after"]
     ascending = form.cleaned_data["order"] == "asc"
-    rows = own_generations(request).order_by("id" if ascending else "-id")
+    rows = own_tasks(request).order_by("id" if ascending else "-id")
     if after is not None:
         rows = rows.filter(pk__gt=after) if ascending else rows.filter(pk__lt=after)
     page = list(rows[: limit + 1])  # one more than asked tells whether there is a next page
@@ -105,15 +117,15 @@ def create(request: HttpRequest) -> JsonResponse:
     generation = request.api_key.start_generation(
         form, family="openai", base_url=public_base_url(request)
     )
-    return video_response(generation)
+    return video_response(task_row(generation.pk))
 
 
 @api_endpoint("openai", "GET", "DELETE")
 def video(request: HttpRequest, video_id: str) -> JsonResponse:
     """GET one video; DELETE removes a finished (or not yet submitted) one with its files."""
-    generation = own_generation(request, video_id)
     if request.method == "GET":
-        return video_response(generation)
+        return video_response(own_task(request, video_id))
+    generation = own_generation(request, video_id)
     if generation.is_pending and generation.status != Status.QUEUED:
         # The upstream task is paid and running: deleting now would orphan its result.
         raise ApiError(
@@ -126,18 +138,17 @@ def video(request: HttpRequest, video_id: str) -> JsonResponse:
 @api_endpoint("openai", "GET")
 def content(request: HttpRequest, video_id: str) -> HttpResponse:
     """The stored MP4 (Range requests honoured) or the poster JPEG of a completed video."""
-    generation = own_generation(request, video_id)
+    row = own_task(request, video_id)
     form = ContentForm(request.GET)
     if not form.is_valid():
         raise_for_own_errors(form)
     variant = form.cleaned_data["variant"] or "video"
-    if generation.status != Status.SUCCEEDED:
-        raise ApiError(
-            404, 1203, f"video {video_id} is {OPENAI_STATUS[generation.status]}, not completed"
-        )
-    stored = {"video": generation.video, "thumbnail": generation.poster}.get(variant)
+    if row["status"] != Status.SUCCEEDED:
+        state = OPENAI_STATUS[row["status"]]
+        raise ApiError(404, 1203, f"video {video_id} is {state}, not completed")
+    stored = {"video": row["video"], "thumbnail": row["poster"]}.get(variant)
     if not stored:
         raise ApiError(
             404, 1203, f"the {variant} variant is not available for this video", param="variant"
         )
-    return serve_stored_file(request, stored.name)
+    return serve_stored_file(request, stored)

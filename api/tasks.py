@@ -18,7 +18,7 @@ from videos.models import Generation
 from videos.providers.fetch import guarded_client
 
 from .forms import validate_callback_url
-from .http import base_url_of
+from .http import base_url_of, task_row
 from .kling import kling_task
 from .models import CallbackDelivery
 
@@ -38,16 +38,15 @@ def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
 
 def deliver_callback(generation_pk: int, status: str) -> None:
     """Post the Kling task object for one status change; on failure, schedule a retry."""
-    generation = (
-        Generation.objects.select_related("api_key", "api_task").filter(pk=generation_pk).first()
-    )
-    if generation is None or not generation.client_callback_url:
+    generation = Generation.objects.select_related("api_key").filter(pk=generation_pk).first()
+    row = task_row(generation_pk)
+    if generation is None or row is None or not generation.client_callback_url:
         return
     url = generation.client_callback_url
     attempt = CallbackDelivery.objects.filter(generation=generation, task_status=status).count() + 1
     # The same id on every retry lets the client drop duplicates (Standard Webhooks).
     msg_id = f"{generation.pk}-{status}"
-    body = json.dumps(kling_task(generation, base_url_of(generation), status=status)).encode()
+    body = json.dumps(kling_task(row, base_url_of(row), status=status)).encode()
     delivery = CallbackDelivery(
         generation=generation,
         api_key=generation.api_key,

@@ -8,7 +8,8 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from api.models import ApiKey, RequestBucket
+from api.models import ApiKey, RecentKeys, RequestBucket
+from api.ratelimit import flush_all
 from tests.api_helpers import bearer, hs256_jwt, issue
 
 pytestmark = pytest.mark.django_db
@@ -126,9 +127,32 @@ def test_too_many_requests_is_429_1302_with_retry_after(client: Client, user) ->
 def test_the_request_counter_is_per_key_and_per_minute(user) -> None:
     key, _secret = issue(user)
     other, _ = issue(user, "other")
-    assert [RequestBucket.hit(key.pk, minute=100) for _ in range(3)] == [1, 2, 3]
-    assert RequestBucket.hit(key.pk, minute=101) == 1
-    assert RequestBucket.hit(other.pk, minute=100) == 1
+    assert [RequestBucket.hit(key.access_id, minute=100) for _ in range(3)] == [1, 2, 3]
+    assert RequestBucket.hit(key.access_id, minute=100, n=5) == 8
+    assert RequestBucket.hit(key.access_id, minute=101) == 1
+    assert RequestBucket.hit(other.access_id, minute=100) == 1
+    assert (
+        RequestBucket.hit("ak_deleted", minute=100) == 0
+    )  # a key deleted meanwhile counts nothing
+
+
+def test_requests_far_below_the_limit_are_written_in_batches(
+    client: Client, key_and_secret
+) -> None:
+    key, secret = key_and_secret
+    for _ in range(5):
+        assert client.get(LIST, **bearer(secret)).status_code == 200
+    written = sum(RequestBucket.objects.filter(key=key).values_list("count", flat=True))
+    assert 1 <= written < 5  # the first request of a minute is written, the rest batched
+    flush_all()
+    assert sum(RequestBucket.objects.filter(key=key).values_list("count", flat=True)) == 5
+
+
+def test_near_the_limit_every_request_is_counted_at_once(client: Client, user) -> None:
+    key, secret = issue(user, requests_per_minute=10)
+    statuses = [client.get(LIST, **bearer(secret)).status_code for _ in range(12)]
+    assert statuses == [200] * 10 + [429] * 2
+    assert sum(RequestBucket.objects.filter(key=key).values_list("count", flat=True)) == 12
 
 
 def test_openai_routes_answer_the_openai_error_shape(client: Client, key_and_secret) -> None:
@@ -145,3 +169,25 @@ def test_api_routes_need_no_session_and_no_csrf_token(key_and_secret) -> None:
     body = '{"prompt": "a lantern in the wind"}'
     response = client.post(LIST, data=body, content_type="application/json", **bearer(secret))
     assert response.status_code == 200 and response.json()["data"]["task_status"] == "submitted"
+
+
+def test_a_revocation_elsewhere_stops_creates_at_once_and_reads_within_seconds(
+    client: Client, key_and_secret, monkeypatch
+) -> None:
+    key, secret = key_and_secret
+    assert client.get(LIST, **bearer(secret)).status_code == 200  # the key is now cached
+    # Another process revokes it: this process's cache does not hear of it.
+    ApiKey.objects.filter(pk=key.pk).update(revoked_at=timezone.now())
+    assert client.get(LIST, **bearer(secret)).status_code == 200  # a read within the window
+    monkeypatch.setattr(RecentKeys, "SECONDS", 0.0)
+    assert kling_error(client.get(LIST, **bearer(secret))) == (401, 1000)
+
+
+def test_creates_always_read_the_key_afresh(client: Client, key_and_secret) -> None:
+    key, secret = key_and_secret
+    assert client.get(LIST, **bearer(secret)).status_code == 200  # the key is now cached
+    ApiKey.objects.filter(pk=key.pk).update(revoked_at=timezone.now())  # elsewhere
+    body = '{"prompt": "after revocation"}'
+    create = client.post(LIST, data=body, content_type="application/json", **bearer(secret))
+    assert kling_error(create) == (401, 1000)
+    assert kling_error(client.get(LIST, **bearer(secret))) == (401, 1000)  # and the cache learnt it

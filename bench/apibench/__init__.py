@@ -1,0 +1,1 @@
+"""Support modules for bench/api_throughput.py: settings and a URLconf with the baseline view."""
