@@ -29,8 +29,10 @@ def address_allowed(ip: str, allow_loopback: bool | None = None) -> bool:
     if allow_loopback is None:
         allow_loopback = settings.STUDIO_ALLOW_LOOPBACK_URLS
     addr = ipaddress.ip_address(ip)
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
-        addr = addr.ipv4_mapped
+    if isinstance(addr, ipaddress.IPv6Address):
+        # An IPv4 address wrapped in IPv6 (mapped ::ffff:a.b.c.d, or 6to4 2002:aabb:ccdd::)
+        # reaches that IPv4 address: judge the address inside.
+        addr = addr.ipv4_mapped or addr.sixtofour or addr
     if addr.is_loopback:
         return allow_loopback
     return not (
@@ -39,6 +41,10 @@ def address_allowed(ip: str, allow_loopback: bool | None = None) -> bool:
         or addr.is_reserved
         or addr.is_multicast
         or addr.is_unspecified
+        # Not private, yet not on the internet: the carrier-NAT range 100.64.0.0/10 holds
+        # Alibaba Cloud's metadata address (100.100.100.200); fec0::/10 is old site-local.
+        or not addr.is_global
+        or (isinstance(addr, ipaddress.IPv6Address) and addr.is_site_local)
     )
 
 
