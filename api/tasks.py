@@ -11,6 +11,8 @@ import time
 from datetime import timedelta
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F, Sum
 from django.utils import timezone
 from django_q.models import Schedule
 
@@ -20,7 +22,7 @@ from videos.providers.fetch import guarded_client
 from .forms import validate_callback_url
 from .http import base_url_of, task_row
 from .kling import kling_task
-from .models import CallbackDelivery
+from .models import CallbackDelivery, RequestBucket
 
 log = logging.getLogger(__name__)
 
@@ -100,3 +102,31 @@ def _post(url: str, msg_id: str, body: bytes, generation: Generation) -> int:
         # No redirects: a 302 would turn the POST into a GET somewhere else.
         response = client.post(url, content=body, headers=headers, follow_redirects=False)
     return response.status_code
+
+
+MINUTES_PER_DAY = 1440
+
+
+def compact_request_buckets(keep_days: int = 2) -> int:
+    """Merge per-minute request counts older than keep_days into one row per key and day.
+
+    The rate limit needs only the current minute; usage needs totals. Without this a busy
+    key would leave half a million rows a year. Returns how many rows were merged away.
+    """
+    cutoff = int(time.time() // 60) - keep_days * MINUTES_PER_DAY
+    cutoff -= cutoff % MINUTES_PER_DAY  # whole days only, so a day is merged once
+    with transaction.atomic():
+        old = RequestBucket.objects.filter(minute__lt=cutoff)
+        days = list(
+            old.annotate(day=F("minute") / MINUTES_PER_DAY)
+            .values("key_id", "day")
+            .annotate(total=Sum("count"))
+            .order_by()
+        )
+        merged = old.count()
+        old.delete()
+        RequestBucket.objects.bulk_create(
+            RequestBucket(key_id=d["key_id"], minute=d["day"] * MINUTES_PER_DAY, count=d["total"])
+            for d in days
+        )
+    return merged - len(days)

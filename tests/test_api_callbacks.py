@@ -227,7 +227,8 @@ def test_a_url_that_became_private_is_not_called_nor_retried(
     deliver_callback(generation.pk, "failed")
     delivery = CallbackDelivery.objects.get(generation=generation)
     assert not delivery.ok and "refused" in delivery.error and delivery.next_retry_at is None
-    assert receiver.received == [] and not Schedule.objects.exists()
+    assert receiver.received == []
+    assert not Schedule.objects.filter(name__startswith="callback-").exists()
 
 
 def test_the_owner_sees_the_delivery_log_and_others_do_not(
@@ -262,3 +263,24 @@ def test_no_callback_url_means_no_delivery(
         generation.mark_failed("x")
     assert callbacks == [] and not CallbackDelivery.objects.exists()
     assert timezone.now() - generation.finished_at < timedelta(seconds=5)
+
+
+def test_the_clients_callback_url_and_external_id_are_never_sent_upstream(
+    client: Client, key_and_secret, receiver, settings
+) -> None:
+    from videos.models import Provider
+    from videos.providers.kling import build_body
+
+    settings.STUDIO_PUBLIC_URL = "https://studio.example.org"
+    _key, secret = key_and_secret
+    body = {**BODY, "callback_url": receiver.url, "external_task_id": "client-42"}
+    generation = Generation.objects.get(
+        pk=int(post_json(client, T2V, body, secret).json()["data"]["task_id"])
+    )
+    provider = Provider.objects.create(
+        name="kling-test", kind="kling", base_url="https://api.klingai.com"
+    )
+    upstream = build_body(generation, provider)
+    assert upstream["external_task_id"] == str(generation.pk)
+    assert upstream["callback_url"].startswith("https://studio.example.org/")
+    assert receiver.url not in json.dumps(upstream) and "client-42" not in json.dumps(upstream)

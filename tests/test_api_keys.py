@@ -254,3 +254,21 @@ def test_my_keys_htmx_returns_the_key_list_partial(alice_client: Client, user) -
     issue(user, "partial key")
     html = alice_client.get("/keys/", HTTP_HX_REQUEST="true").content.decode()
     assert html.lstrip().startswith('<section id="key-list"') and "partial key" in html
+
+
+def test_old_request_counts_are_merged_per_day_without_losing_any(user) -> None:
+    import time
+
+    from api.tasks import compact_request_buckets
+
+    key, _secret = issue(user)
+    now_minute = int(time.time() // 60)
+    old_day = now_minute - 10 * 1440
+    old_day -= old_day % 1440
+    for minute in (old_day + 5, old_day + 600, old_day + 1439, old_day + 1440 + 3, now_minute):
+        RequestBucket.hit(key.access_id, minute=minute, n=2)
+    assert compact_request_buckets() == 2  # four minutes of two old days became two rows
+    minutes = sorted(RequestBucket.objects.filter(key=key).values_list("minute", "count"))
+    assert minutes == [(old_day, 6), (old_day + 1440, 2), (now_minute, 2)]
+    assert ApiKey.objects.with_usage().get(pk=key.pk).usage_requests == 10
+    assert compact_request_buckets() == 0  # idempotent
