@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -20,6 +21,8 @@ def json_body(request: HttpRequest) -> dict[str, Any]:
     """The request's JSON object, or 400/1200."""
     try:
         body = json.loads(request.body or b"{}")
+    except RequestDataTooBig as exc:
+        raise ApiError(400, 1200, "the request body is too large") from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, 1200, f"the request body is not valid JSON: {exc}") from exc
     if not isinstance(body, dict):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 
 from videos.media import serve_stored_file
 from videos.models import Generation, Status
@@ -112,7 +114,10 @@ def create(request: HttpRequest) -> JsonResponse:
     if request.content_type == "application/json":
         api_form = OpenAICreateForm(json_body(request))
     else:
-        api_form = OpenAICreateForm(request.POST, request.FILES)
+        try:
+            api_form = OpenAICreateForm(request.POST, request.FILES)
+        except (MultiPartParserError, RequestDataTooBig) as exc:
+            raise ApiError(400, 1200, f"the multipart body cannot be read: {exc}") from exc
     form = api_form.generation_form()
     generation = request.api_key.start_generation(
         form, family="openai", base_url=public_base_url(request)

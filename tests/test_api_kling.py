@@ -262,3 +262,10 @@ def test_a_web_ui_generation_of_the_owner_is_visible_through_the_api(
     generation = make_generation(status=Status.QUEUED)
     data = client.get(f"{T2V}/{generation.pk}", **bearer(secret)).json()["data"]
     assert data["task_id"] == str(generation.pk) and data["task_info"] == {"external_task_id": ""}
+
+
+def test_a_body_over_the_size_limit_is_400_1200(client: Client, secret, settings) -> None:
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = post_json(client, T2V, {**BODY, "negative_prompt": "x" * 2000}, secret)
+    assert response.status_code == 400 and response.json()["code"] == 1200
+    assert not Generation.objects.exists()

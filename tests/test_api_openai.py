@@ -216,3 +216,16 @@ def test_other_owners_videos_are_invisible(client: Client, secret, other_user) -
         assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
     assert client.get(VIDEOS, **bearer(bob)).json()["data"] == []
     assert Generation.objects.filter(pk=video_id).exists()
+
+
+def test_a_broken_multipart_body_is_a_400(client: Client, secret) -> None:
+    response = client.post(
+        VIDEOS,
+        data=b"--x\r\nbroken",
+        content_type="multipart/form-data; boundary=",
+        **bearer(secret),
+    )
+    assert (
+        response.status_code == 400 and response.json()["error"]["type"] == "invalid_request_error"
+    )
+    assert not Generation.objects.exists()
