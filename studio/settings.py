@@ -84,6 +84,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "videos.context_processors.unhealthy_providers",
             ],
         },
     },
@@ -192,6 +193,10 @@ STUDIO_ALLOW_LOOPBACK_URLS = env_bool("STUDIO_ALLOW_LOOPBACK_URLS", False)
 STUDIO_STUCK_AFTER_SECONDS = int(os.environ.get("STUDIO_STUCK_AFTER_SECONDS", "3600"))
 # How long a worker may hold a job before another worker considers it dead.
 STUDIO_LEASE_SECONDS = int(os.environ.get("STUDIO_LEASE_SECONDS", "120"))
+# Upstream calls: per-request timeout, whole-download deadline and download retries.
+STUDIO_UPSTREAM_TIMEOUT = float(os.environ.get("STUDIO_UPSTREAM_TIMEOUT", "30"))
+STUDIO_DOWNLOAD_TIMEOUT = float(os.environ.get("STUDIO_DOWNLOAD_TIMEOUT", "300"))
+STUDIO_DOWNLOAD_RETRIES = int(os.environ.get("STUDIO_DOWNLOAD_RETRIES", "4"))
 STUDIO_MAX_DOWNLOAD_BYTES = int(os.environ.get("STUDIO_MAX_DOWNLOAD_BYTES", str(512 * 1024 * 1024)))
 
 SESSION_COOKIE_HTTPONLY = True

@@ -83,7 +83,7 @@ def test_disabled_and_unhealthy_providers_are_skipped(pair, user) -> None:
     provider_for(second, "sick", priority=2).mark_unhealthy("code 1101")
     generation = submit(user)
     assert generation.status == Status.FAILED
-    assert generation.status_message == "no enabled provider serves the model 'kling-v1'"
+    assert generation.status_message == "every provider serving 'kling-v1' is unhealthy: sick: code 1101"
     assert first.counts["total"] == second.counts["total"] == 0
 
 
@@ -99,3 +99,21 @@ def test_the_client_reuses_its_jwt_and_renews_it_before_expiry(pair, monkeypatch
         renewed = client._authorization()
     claims = jwt.decode(renewed[7:], options={"verify_signature": False})
     assert renewed != token and claims["exp"] == int(later) + 1800
+
+
+def test_the_local_renderer_is_not_a_silent_fallback_for_real_upstreams(pair, user) -> None:
+    first, _ = pair
+    Provider.objects.filter(kind=Provider.Kind.LOCAL).update(enabled=True)
+    real = provider_for(first, "kling-main", priority=1)
+    assert submit(user).provider == real  # the real upstream takes the job
+    real.mark_unhealthy("1101: account in arrears")
+    refused = submit(user)
+    assert refused.status == Status.FAILED and refused.provider is None
+    assert "every provider serving 'kling-v1' is unhealthy: kling-main: 1101" in refused.status_message
+
+
+def test_the_local_renderer_serves_models_no_real_upstream_serves(pair, user) -> None:
+    first, _ = pair
+    Provider.objects.filter(kind=Provider.Kind.LOCAL).update(enabled=True)
+    provider_for(first, "v1-only", priority=1, allowed_models=["kling-v1"])
+    assert submit(user, model_name="kling-v1-6").provider.name == "local"

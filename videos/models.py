@@ -85,8 +85,25 @@ class ProviderQuerySet(models.QuerySet["Provider"]):
         return self.filter(enabled=True, healthy=True).order_by("priority", "id")
 
     def serving(self, model_name: str) -> list[Provider]:
-        """Usable providers that serve a model, in priority order."""
-        return [p for p in self.usable() if p.serves(model_name)]
+        """Usable providers that serve a model, in priority order.
+
+        The local renderer is the offline default, not a silent fallback: once an
+        enabled real upstream serves a model, its jobs go only to real upstreams, so
+        a team paying for Kling never gets a locally drawn clip because Kling was down.
+        """
+        enabled = [p for p in self.filter(enabled=True).order_by("priority", "id") if p.serves(model_name)]
+        if any(p.kind != Provider.Kind.LOCAL for p in enabled):
+            enabled = [p for p in enabled if p.kind != Provider.Kind.LOCAL]
+        return [p for p in enabled if p.healthy]
+
+    def unavailable_reason(self, model_name: str) -> str:
+        """Why no provider can take a model's jobs, for the generation's failure message."""
+        sick = [p for p in self.filter(enabled=True, healthy=False) if p.serves(model_name)]
+        if sick:
+            return "every provider serving {!r} is unhealthy: {}".format(
+                model_name, "; ".join(f"{p.name}: {p.health_message}" for p in sick)
+            )
+        return f"no enabled provider serves the model {model_name!r}"
 
 
 class Provider(models.Model):

@@ -72,7 +72,7 @@ def submit_generation(pk: int) -> None:
         else Provider.objects.serving(generation.model_name)
     )
     if not providers:
-        generation.mark_failed(f"no enabled provider serves the model {generation.model_name!r}")
+        generation.mark_failed(Provider.objects.unavailable_reason(generation.model_name))
         return
     waiting, refusals = False, []
     for provider in providers:
