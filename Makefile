@@ -24,6 +24,7 @@ $(VENV)/.installed-dev: $(VENV)/.installed pyproject.toml
 
 setup: $(VENV)/.installed .env
 	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput -v0
 	@mkdir -p .run
 	@$(PY) manage.py studio_setup | tee .run/login
 

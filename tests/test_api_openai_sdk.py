@@ -15,9 +15,9 @@ from videos.models import Generation
 # would otherwise refuse ORM calls made from the test while it serves.
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
-# live_server needs transactions; serialized_rollback restores the model catalogue that
-# a migration seeds, which the flush between transactional tests would otherwise drop.
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+# live_server needs transactions; the root conftest re-seeds the model catalogue that
+# the flush between transactional tests drops.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
