@@ -33,7 +33,11 @@ def check_frame(stream: IO[bytes], size: int, label: str = "image") -> tuple[int
                 raise ValidationError(f"The {label} must be a JPEG or PNG, not {fmt}.", code="format")
             if width * height > MAX_PIXELS:
                 raise ValidationError(f"The {label} has too many pixels ({width}×{height}).", code="pixels")
-            img.verify()  # walks the data: catches truncated or corrupt files
+            img.verify()  # PNG: walks the chunks and their checksums
+        _decode(stream)
+    except Image.DecompressionBombError as exc:
+        # Pillow refuses to even open a header declaring over ~179 million pixels.
+        raise ValidationError(f"The {label} has too many pixels.", code="pixels") from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise ValidationError(f"The {label} is not a readable JPEG or PNG image.", code="invalid") from exc
     finally:
@@ -49,6 +53,19 @@ def check_frame(stream: IO[bytes], size: int, label: str = "image") -> tuple[int
             f"The {label}'s aspect ratio {width}:{height} is outside 1:2.5 to 2.5:1.", code="aspect"
         )
     return width, height, ALLOWED_FORMATS[fmt]
+
+
+def _decode(stream: IO[bytes]) -> None:
+    """Decode the pixels (the size is already known to be within limits).
+
+    verify() reads no JPEG data at all and no PNG pixel data, so a truncated or garbled
+    file would pass it. A JPEG is decoded at 1/8 scale: every byte is read, little memory.
+    """
+    stream.seek(0)
+    with Image.open(stream) as img:
+        if img.format == "JPEG":
+            img.draft("RGB", (max(1, img.width // 8), max(1, img.height // 8)))
+        img.load()
 
 
 def decode_base64_image(value: str, name: str) -> SimpleUploadedFile:
