@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from decimal import Decimal
 from typing import Any
 
@@ -54,15 +55,40 @@ def camera_fields_from_json(value: Any) -> dict[str, Any]:
     return fields
 
 
+def no_lone_surrogates(value: str) -> None:
+    """JSON may spell a lone UTF-16 surrogate ("\\ud800"); no database or page can store it."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        message = "Text must be valid Unicode (it has a lone surrogate)."
+        raise ValidationError(message, code="surrogate") from exc
+
+
+class TextField(forms.CharField):
+    """A CharField for text only: a JSON number, list or object is an error, not str(value)."""
+
+    default_validators = [no_lone_surrogates]
+
+    def to_python(self, value: Any) -> str:
+        if value not in self.empty_values and not isinstance(value, str):
+            raise ValidationError("Enter text, not a number, list or object.", code="invalid")
+        return super().to_python(value)
+
+
+def visible(text: str) -> bool:
+    """Whether text has a character one can see: zero-width and direction marks alone do not."""
+    return any(unicodedata.category(c) not in ("Cc", "Cf", "Zs", "Zl", "Zp") for c in text)
+
+
 class GenerationForm(forms.Form):
     """Every field of a text2video or image2video create, validated against the model catalogue."""
 
     kind = forms.ChoiceField(choices=Kind.choices, initial=Kind.TEXT2VIDEO, widget=forms.HiddenInput)
-    model_name = forms.CharField(max_length=100, initial="kling-v1", label="Model")
-    prompt = forms.CharField(
+    model_name = TextField(max_length=100, initial="kling-v1", label="Model")
+    prompt = TextField(
         max_length=PROMPT_MAX, required=False, widget=forms.Textarea(attrs={"rows": 3}), strip=True
     )
-    negative_prompt = forms.CharField(
+    negative_prompt = TextField(
         max_length=PROMPT_MAX, required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
     mode = forms.ChoiceField(choices=Mode.choices, initial=Mode.STD, required=False)
@@ -131,6 +157,10 @@ class GenerationForm(forms.Form):
             known = ", ".join(VideoModel.objects.enabled().values_list("name", flat=True))
             raise ValidationError(f"Unknown model {name!r}. Known models: {known}.", code="unknown_model")
         return name
+
+    def clean_prompt(self) -> str:
+        prompt = self.cleaned_data.get("prompt") or ""
+        return prompt if visible(prompt) else ""  # then clean() says a prompt is required
 
     def _clean_frame(self, field: str, label: str) -> Any:
         upload = self.cleaned_data.get(field)
