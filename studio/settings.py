@@ -93,7 +93,11 @@ TEMPLATES = [
 # SQLite by default so a newcomer needs nothing; DATABASE_URL switches to PostgreSQL.
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=600)}
+    # Persistent connections (workers poll every second), checked before reuse so a
+    # PostgreSQL restart or failover costs one reconnect, not a failed job.
+    DATABASES = {
+        "default": dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=True)
+    }
 else:
     DATABASES = {
         "default": {
@@ -105,8 +109,7 @@ else:
                 # transactions take the write lock up front instead of failing
                 # with "database is locked" halfway through.
                 "init_command": (
-                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
-                    "PRAGMA busy_timeout=10000;"
+                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;"
                 ),
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 20,
@@ -166,7 +169,9 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 4 * 1024 * 1024
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 Q_CLUSTER = {
-    "name": "studio",
+    # The queue's name (and Redis key prefix): every web server and worker of one studio
+    # must share it; two studios (or test runs) on one Redis need different names.
+    "name": os.environ.get("STUDIO_Q_NAME", "studio"),
     "workers": int(os.environ.get("STUDIO_WORKERS", "2")),
     "timeout": 300,
     "retry": 360,  # django-q2 requires retry > timeout, or a slow job runs twice
@@ -198,6 +203,12 @@ STUDIO_UPSTREAM_TIMEOUT = float(os.environ.get("STUDIO_UPSTREAM_TIMEOUT", "30"))
 STUDIO_DOWNLOAD_TIMEOUT = float(os.environ.get("STUDIO_DOWNLOAD_TIMEOUT", "300"))
 STUDIO_DOWNLOAD_RETRIES = int(os.environ.get("STUDIO_DOWNLOAD_RETRIES", "4"))
 STUDIO_MAX_DOWNLOAD_BYTES = int(os.environ.get("STUDIO_MAX_DOWNLOAD_BYTES", str(512 * 1024 * 1024)))
+# Scales every poll and backoff delay (1 = normal; benchmarks with 3-second clips use 0.1).
+STUDIO_POLL_SCALE = float(os.environ.get("STUDIO_POLL_SCALE", "1"))
+# Wait before looking up a create that ended ambiguously: longer than the upstream timeout.
+STUDIO_LOOKUP_GRACE_SECONDS = float(os.environ.get("STUDIO_LOOKUP_GRACE_SECONDS", "35"))
+# From this many running tasks on one provider, poll them with the list endpoint.
+STUDIO_BATCH_MIN_RUNNING = int(os.environ.get("STUDIO_BATCH_MIN_RUNNING", "4"))
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -230,7 +241,9 @@ STUDIO_MAX_REQUEST_BYTES = int(os.environ.get("STUDIO_MAX_REQUEST_BYTES", str(40
 
 # A shared cache (login throttling, rate limits) on Redis when configured.
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
 
 LOGGING = {
     "version": 1,

@@ -51,11 +51,15 @@ class VideoModel(models.Model):
     label = models.CharField(max_length=100, blank=True)
     kinds = models.JSONField(default=list, help_text='e.g. ["text2video", "image2video"]')
     modes = models.JSONField(default=list, help_text='e.g. ["std", "pro"]')
-    durations = models.JSONField(default=list, help_text="allowed durations in seconds, e.g. [5, 10]")
+    durations = models.JSONField(
+        default=list, help_text="allowed durations in seconds, e.g. [5, 10]"
+    )
     supports_cfg_scale = models.BooleanField(default=True)
     supports_camera_control = models.BooleanField(default=True)
     supports_last_frame = models.BooleanField(default=True)
-    typical_seconds = models.PositiveIntegerField(default=120, help_text="typical upstream run time")
+    typical_seconds = models.PositiveIntegerField(
+        default=120, help_text="typical upstream run time"
+    )
     units_std = models.DecimalField(
         max_digits=8, decimal_places=2, default=Decimal("1"), help_text="units per 5 s in std"
     )
@@ -91,7 +95,9 @@ class ProviderQuerySet(models.QuerySet["Provider"]):
         enabled real upstream serves a model, its jobs go only to real upstreams, so
         a team paying for Kling never gets a locally drawn clip because Kling was down.
         """
-        enabled = [p for p in self.filter(enabled=True).order_by("priority", "id") if p.serves(model_name)]
+        enabled = [
+            p for p in self.filter(enabled=True).order_by("priority", "id") if p.serves(model_name)
+        ]
         if any(p.kind != Provider.Kind.LOCAL for p in enabled):
             enabled = [p for p in enabled if p.kind != Provider.Kind.LOCAL]
         return [p for p in enabled if p.healthy]
@@ -130,7 +136,9 @@ class Provider(models.Model):
         default=list, blank=True, help_text="model names served; empty means every catalogue model"
     )
     model_map = models.JSONField(
-        default=dict, blank=True, help_text="studio model name → upstream model name, when they differ"
+        default=dict,
+        blank=True,
+        help_text="studio model name → upstream model name, when they differ",
     )
     healthy = models.BooleanField(default=True)
     health_message = models.TextField(blank=True)
@@ -192,15 +200,21 @@ class Provider(models.Model):
     def claim_poll(self, seconds: float) -> bool:
         """Take the batch-poll lease; False while another worker polls this provider."""
         now = timezone.now()
+        lease = now + timedelta(seconds=seconds)
         won = (
             Provider.objects.filter(pk=self.pk)
             .filter(Q(poll_lease_until__lt=now) | Q(poll_lease_until__isnull=True))
-            .update(poll_lease_until=now + timedelta(seconds=seconds))
+            .update(poll_lease_until=lease)
         )
+        if won:
+            self.poll_lease_until = lease
         return bool(won)
 
     def release_poll(self) -> None:
-        Provider.objects.filter(pk=self.pk).update(poll_lease_until=None)
+        """Give the batch-poll lease back, unless it ran out and another worker took it since."""
+        Provider.objects.filter(pk=self.pk, poll_lease_until=self.poll_lease_until).update(
+            poll_lease_until=None
+        )
 
 
 class Status(models.TextChoices):
@@ -279,7 +293,9 @@ class Generation(models.Model):
     aspect_ratio = models.CharField(max_length=8, default="16:9")
     camera_control = models.JSONField(null=True, blank=True)
     image = models.FileField(upload_to=_upload_path, blank=True, max_length=300)
-    image_url = models.URLField(max_length=2000, blank=True, help_text="where the first frame came from")
+    image_url = models.URLField(
+        max_length=2000, blank=True, help_text="where the first frame came from"
+    )
     image_tail = models.FileField(upload_to=_upload_path, blank=True, max_length=300)
     image_tail_url = models.URLField(max_length=2000, blank=True)
     static_mask = models.FileField(upload_to=_upload_path, blank=True, max_length=300)
@@ -396,7 +412,9 @@ class Generation(models.Model):
         )
 
     # ---- state changes ---------------------------------------------------------------
-    def _transition(self, to: str, allowed_from: tuple[str, ...], message: str = "", **fields: Any) -> bool:
+    def _transition(
+        self, to: str, allowed_from: tuple[str, ...], message: str = "", **fields: Any
+    ) -> bool:
         """Move to a new status only from an allowed one, atomically.
 
         A conditional UPDATE ... WHERE status IN (...) instead of read-then-save: two
@@ -417,12 +435,24 @@ class Generation(models.Model):
             # API clients that gave a callback_url hear of every status change (api/tasks.py).
             pk = self.pk
             transaction.on_commit(
-                lambda: async_task("api.tasks.deliver_callback", pk, to, task_name=f"callback-{pk}-{to}")
+                lambda: async_task(
+                    "api.tasks.deliver_callback", pk, to, task_name=f"callback-{pk}-{to}"
+                )
             )
         return True
 
-    def mark_submitted(self, provider: Provider, upstream_task_id: str, next_poll_in: float = 5) -> bool:
+    def mark_submitted(
+        self,
+        provider: Provider,
+        upstream_task_id: str,
+        next_poll_in: float = 5,
+        *,
+        hold: bool = False,
+    ) -> bool:
+        """Record the upstream task; `hold` keeps our lease (we still act on the answer)."""
         now = timezone.now()
+        # Without hold the lease is given back: the local renderer's job claims it next.
+        lease = {} if hold else {"lease_until": None}
         return self._transition(
             Status.SUBMITTED,
             (Status.QUEUED,),
@@ -430,7 +460,7 @@ class Generation(models.Model):
             upstream_task_id=upstream_task_id,
             submitted_at=now,
             next_poll_at=now + timedelta(seconds=next_poll_in),
-            lease_until=None,
+            **lease,
         )
 
     def mark_processing(self, progress: int = 0) -> bool:
@@ -438,7 +468,9 @@ class Generation(models.Model):
             Status.PROCESSING, (Status.QUEUED, Status.SUBMITTED), progress=progress
         )
 
-    def mark_succeeded(self, *, video: str, poster: str, meta: VideoMeta, units: Decimal | None = None) -> bool:
+    def mark_succeeded(
+        self, *, video: str, poster: str, meta: VideoMeta, units: Decimal | None = None
+    ) -> bool:
         """Succeed only with a stored file: video and poster are storage names already saved."""
         return self._transition(
             Status.SUCCEEDED,
@@ -483,7 +515,12 @@ class Generation(models.Model):
         names = [f.name for f in (self.video, self.poster) if f]
         for field in ("image", "image_tail", "static_mask"):
             stored = getattr(self, field)
-            if stored and not Generation.objects.exclude(pk=self.pk).filter(**{field: stored.name}).exists():
+            if (
+                stored
+                and not Generation.objects.exclude(pk=self.pk)
+                .filter(**{field: stored.name})
+                .exists()
+            ):
                 names.append(stored.name)
         self.delete()
         for name in names:
@@ -498,13 +535,18 @@ class Generation(models.Model):
         another create attempt is already recorded for this generation.
         """
         with transaction.atomic():
-            locked = Provider.objects.select_for_update().get(pk=provider.pk)
+            # FOR NO KEY UPDATE on PostgreSQL: it still serialises reservations, but does not
+            # block other workers' updates that merely reference this provider (FK checks take
+            # FOR KEY SHARE, which plain FOR UPDATE would make wait for this transaction).
+            locked = Provider.objects.select_for_update(no_key=True).get(pk=provider.pk)
             if locked.slots_used() >= locked.max_concurrent:
                 return False
             now = timezone.now()
             won = Generation.objects.filter(
                 pk=self.pk, status=Status.QUEUED, create_provider__isnull=True
-            ).update(create_provider=provider, create_attempted_at=now, attempts=models.F("attempts") + 1)
+            ).update(
+                create_provider=provider, create_attempted_at=now, attempts=models.F("attempts") + 1
+            )
         if won:
             self.create_provider, self.create_attempted_at = provider, now
         return bool(won)
@@ -531,9 +573,22 @@ class Generation(models.Model):
             **{
                 name: getattr(self, name)
                 for name in (
-                    "kind", "model_name", "mode", "prompt", "negative_prompt", "cfg_scale",
-                    "duration", "aspect_ratio", "camera_control", "image", "image_url",
-                    "image_tail", "image_tail_url", "static_mask", "dynamic_masks", "extra",
+                    "kind",
+                    "model_name",
+                    "mode",
+                    "prompt",
+                    "negative_prompt",
+                    "cfg_scale",
+                    "duration",
+                    "aspect_ratio",
+                    "camera_control",
+                    "image",
+                    "image_url",
+                    "image_tail",
+                    "image_tail_url",
+                    "static_mask",
+                    "dynamic_masks",
+                    "extra",
                     "estimated_units",
                 )
             },
@@ -554,17 +609,36 @@ class Generation(models.Model):
             self.lease_until = lease
         return bool(won)
 
-    def extend_lease(self, seconds: float) -> None:
-        """Keep holding this job for a long step (a download) that outlasts the usual lease."""
-        lease = timezone.now() + timedelta(seconds=seconds)
-        Generation.objects.filter(pk=self.pk).update(lease_until=lease)
-        self.lease_until = lease
+    def extend_lease(self, seconds: float) -> bool:
+        """Keep holding this job for a long step (a download) that outlasts the usual lease.
 
-    def release(self, next_poll_in: float | None = None) -> None:
-        """Give the lease back and set when the next step is due."""
-        next_at = timezone.now() + timedelta(seconds=next_poll_in) if next_poll_in is not None else None
-        Generation.objects.filter(pk=self.pk).update(lease_until=None, next_poll_at=next_at)
-        self.lease_until, self.next_poll_at = None, next_at
+        Only while the lease is still ours (see release); False when it was lost.
+        """
+        lease = timezone.now() + timedelta(seconds=seconds)
+        won = Generation.objects.filter(pk=self.pk, lease_until=self.lease_until).update(
+            lease_until=lease
+        )
+        if won:
+            self.lease_until = lease
+        return bool(won)
+
+    def release(self, next_poll_in: float | None = None) -> bool:
+        """Give the lease back and set when the next step is due; False if it was no longer ours.
+
+        Conditional on the lease value we took (it works as a token): a worker whose step
+        outlasted its lease (a slow upstream, a stalled download) may find another worker
+        holding the job by now, and must not clear that worker's lease nor its due time,
+        or a third worker would poll the job while the second still does.
+        """
+        next_at = (
+            timezone.now() + timedelta(seconds=next_poll_in) if next_poll_in is not None else None
+        )
+        won = Generation.objects.filter(pk=self.pk, lease_until=self.lease_until).update(
+            lease_until=None, next_poll_at=next_at
+        )
+        if won:
+            self.lease_until, self.next_poll_at = None, next_at
+        return bool(won)
 
 
 class GenerationEvent(models.Model):

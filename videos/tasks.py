@@ -32,13 +32,13 @@ log = logging.getLogger(__name__)
 
 RUN_DUE_SECONDS = 55  # the loop's length: just under the schedule's one-minute interval
 # From this many running tasks on one provider, poll them with the list endpoint.
-BATCH_MIN_RUNNING = 4
-BATCH_POLL_SECONDS = 10  # how often a batched provider is listed again
+BATCH_MIN_RUNNING = int(getattr(settings, "STUDIO_BATCH_MIN_RUNNING", 4))
+BATCH_POLL_SECONDS = 10  # how often a batched provider is listed again (times the poll scale)
 MAX_LIST_PAGES = 8  # 8 pages of 500: 4,000 tasks of a kind per cycle
 MAX_SINGLE_POLLS = 5  # tasks missing from the list, queried one by one per cycle
 # An ambiguous create is looked up no sooner than this: longer than the upstream timeout,
 # so a create the upstream was still processing when we gave up is listed by then.
-LOOKUP_GRACE_SECONDS = 35.0
+LOOKUP_GRACE_SECONDS = float(getattr(settings, "STUDIO_LOOKUP_GRACE_SECONDS", 35.0))
 PROBE_EVERY_SECONDS = 300
 
 
@@ -121,7 +121,10 @@ def _submit_to(generation: Generation, provider: Provider) -> str:
             return "wait"  # 1302/1303/5xx/connection: a wait, not a failure (§4.2)
         return f"{provider.name}: {exc.message}"
     generation.record("upstream", f"{provider.name} accepted task {state.task_id}", state.raw)
-    generation.mark_submitted(provider, state.task_id, next_poll_in=next_poll_delay(generation))
+    # hold: this worker still acts on the answer; apply_state gives the lease back.
+    generation.mark_submitted(
+        provider, state.task_id, next_poll_in=next_poll_delay(generation), hold=True
+    )
     apply_state(generation, state)
     return "done"
 
@@ -157,7 +160,9 @@ def _resolve_earlier_create(generation: Generation) -> bool:
     generation.record(
         "upstream", f"{provider.name} already had task {state.task_id}: adopted", state.raw
     )
-    generation.mark_submitted(provider, state.task_id, next_poll_in=next_poll_delay(generation))
+    generation.mark_submitted(
+        provider, state.task_id, next_poll_in=next_poll_delay(generation), hold=True
+    )
     apply_state(generation, state)
     return False
 
@@ -165,7 +170,7 @@ def _resolve_earlier_create(generation: Generation) -> bool:
 def backoff_delay(generation: Generation) -> float:
     """Exponential backoff from 1 s by attempts, capped, with jitter so workers spread out."""
     base = min(300.0, 2.0 ** min(generation.attempts, 9))
-    return base * random.uniform(0.8, 1.2)
+    return base * random.uniform(0.8, 1.2) * poll_scale()
 
 
 def poll_generation(pk: int) -> None:
@@ -245,7 +250,7 @@ def _poll_provider(provider: Provider) -> None:
             generation = Generation.objects.get(pk=row["pk"])
             if generation.claim():
                 apply_state(generation, state, download_inline=False)
-    next_at = now + timedelta(seconds=BATCH_POLL_SECONDS)
+    next_at = now + timedelta(seconds=BATCH_POLL_SECONDS * poll_scale())
     for start in range(0, len(unchanged), 500):
         Generation.objects.filter(
             pk__in=unchanged[start : start + 500], lease_until__isnull=True
@@ -282,7 +287,8 @@ def apply_state(generation: Generation, state: TaskState, *, download_inline: bo
         generation.record("upstream", f"finished: {state.video_url}", state.raw)
         if download_inline:
             # A download may outlast the poll's lease: hold the job for as long as it may take.
-            generation.extend_lease(_download_lease())
+            if not generation.extend_lease(_download_lease()):
+                return  # our lease ran out and another worker holds the job: it downloads
             store_upstream_result(generation, state)
         else:
             generation.release(next_poll_in=_download_lease())
@@ -392,12 +398,18 @@ def next_poll_delay(generation: Generation) -> float:
     """Poll soon after submission, then less often, spread over the model's typical run time."""
     entry = generation.catalogue_entry()
     typical = entry.typical_seconds if entry else 120
+    scale = poll_scale()
     age = (timezone.now() - (generation.submitted_at or generation.created_at)).total_seconds()
-    if age < 15:
-        return 3
-    if age < typical:
-        return max(5.0, typical / 12)
-    return max(10.0, min(60.0, age / 10))
+    if age < 15 * scale:
+        return 3 * scale
+    if age < typical * scale:
+        return max(5.0, typical / 12) * scale
+    return max(10.0, min(60.0, age / 10)) * scale
+
+
+def poll_scale() -> float:
+    """STUDIO_POLL_SCALE shrinks every poll and backoff delay (benchmarks with short clips)."""
+    return float(getattr(settings, "STUDIO_POLL_SCALE", 1.0))
 
 
 def _render_lease() -> float:
