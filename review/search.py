@@ -202,9 +202,13 @@ SQLITE_DROP = [
     "DROP TABLE IF EXISTS review_search",
 ]
 POSTGRES_SCHEMA = [
+    # No foreign key to videos_generation: PostgreSQL refuses to TRUNCATE a table that
+    # another table references, and Django's flush (transactional tests, `manage.py
+    # flush`) truncates videos_generation without knowing this table. Triggers below
+    # delete a generation's document with it, and empty the index on TRUNCATE.
     "CREATE TABLE IF NOT EXISTS review_search ("
-    " generation_id bigint PRIMARY KEY REFERENCES videos_generation (id) ON DELETE CASCADE"
-    " DEFERRABLE INITIALLY DEFERRED, document tsvector NOT NULL)",
+    " generation_id bigint PRIMARY KEY, document tsvector NOT NULL)",
+    "ALTER TABLE review_search DROP CONSTRAINT IF EXISTS review_search_generation_id_fkey",
     "CREATE INDEX IF NOT EXISTS review_search_document ON review_search USING GIN (document)",
     """
     CREATE OR REPLACE FUNCTION review_search_reindex(gid bigint) RETURNS void
@@ -233,9 +237,30 @@ POSTGRES_SCHEMA = [
     "DROP TRIGGER IF EXISTS review_search_sync ON videos_generation",
     "CREATE TRIGGER review_search_sync AFTER INSERT OR UPDATE OF prompt, negative_prompt"
     " ON videos_generation FOR EACH ROW EXECUTE FUNCTION review_search_trigger()",
+    """
+    CREATE OR REPLACE FUNCTION review_search_forget() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+      IF TG_OP = 'TRUNCATE' THEN
+        DELETE FROM review_search;
+      ELSE
+        DELETE FROM review_search WHERE generation_id = OLD.id;
+      END IF;
+      RETURN NULL;
+    END $$
+    """,
+    "DROP TRIGGER IF EXISTS review_search_delete ON videos_generation",
+    "CREATE TRIGGER review_search_delete AFTER DELETE ON videos_generation"
+    " FOR EACH ROW EXECUTE FUNCTION review_search_forget()",
+    "DROP TRIGGER IF EXISTS review_search_truncate ON videos_generation",
+    "CREATE TRIGGER review_search_truncate AFTER TRUNCATE ON videos_generation"
+    " FOR EACH STATEMENT EXECUTE FUNCTION review_search_forget()",
 ]
 POSTGRES_DROP = [
     "DROP TRIGGER IF EXISTS review_search_sync ON videos_generation",
+    "DROP TRIGGER IF EXISTS review_search_delete ON videos_generation",
+    "DROP TRIGGER IF EXISTS review_search_truncate ON videos_generation",
+    "DROP FUNCTION IF EXISTS review_search_forget()",
     "DROP FUNCTION IF EXISTS review_search_trigger()",
     "DROP FUNCTION IF EXISTS review_search_reindex(bigint)",
     "DROP TABLE IF EXISTS review_search",
