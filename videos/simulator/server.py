@@ -103,6 +103,8 @@ class Simulator:
         video_mode: str = "ok",
         clock_offset: float = 0.0,
         seed: int | None = None,
+        latency: float = 0.0,
+        fault_choices: list[str] | None = None,
     ) -> None:
         if shape not in SHAPES:
             raise ValueError(f"shape must be one of {SHAPES}")
@@ -111,6 +113,8 @@ class Simulator:
         self.prefix = ("/kling" if gateway else "") if prefix is None else prefix.rstrip("/")
         self.gateway_list = gateway_list
         self.fault_rate = fault_rate
+        self.fault_choices = list(fault_choices or RANDOM_FAULTS)
+        self.latency = latency  # seconds every API answer takes (widens race windows)
         self.min_seconds, self.max_seconds = min_seconds, max(min_seconds, max_seconds)
         self.max_concurrent = max_concurrent
         self.webhook_secret, self.callback_mode = webhook_secret, callback_mode
@@ -123,6 +127,10 @@ class Simulator:
         self.by_external: dict[str, SimTask] = {}
         self.create_attempts: Counter[str] = Counter()
         self.counts: Counter[str] = Counter()
+        # (endpoint, task id or kind, start, end) of every finished API request, for
+        # checking that no two workers polled one task (or listed one kind) at once.
+        self.request_log: list[tuple[str, str, float, float]] = []
+        self.faults_served: Counter[str] = Counter()
         self.callback_log: list[tuple[str, int | str, dict[str, Any]]] = []
         self._faults: list[list[Any]] = []  # [fault, endpoint, times_left]
         self._next_id = KLING_TASK_BASE
@@ -181,6 +189,20 @@ class Simulator:
     def tasks_for(self, external_task_id: str) -> list[SimTask]:
         with self.lock:
             return [t for t in self.tasks if t.external_task_id == external_task_id]
+
+    def overlapping_polls(self) -> list[str]:
+        """Polls that were in flight at the same time: of one task, or two lists of one kind."""
+        with self.lock:
+            log = sorted(self.request_log, key=lambda entry: entry[2])
+        problems, busy_until = [], {}
+        for endpoint, ref, start, end in log:
+            if endpoint not in ("query", "list"):
+                continue
+            key = (endpoint, ref)
+            if busy_until.get(key, 0.0) > start:
+                problems.append(f"two {endpoint} requests for {ref} overlapped at {start:.3f}")
+            busy_until[key] = max(busy_until.get(key, 0.0), end)
+        return problems
 
     def reset_counts(self) -> None:
         with self.lock:
@@ -334,10 +356,17 @@ class Simulator:
                 fault, on, left = entry
                 if left > 0 and on in (endpoint, "any"):
                     entry[2] -= 1
+                    self.faults_served[fault] += 1
                     return fault
             if self.fault_rate and endpoint != "video" and self.random.random() < self.fault_rate:
-                choices = RANDOM_FAULTS if endpoint == "create" else RANDOM_FAULTS[:-1]
-                return self.random.choice(choices)
+                choices = [
+                    f
+                    for f in self.fault_choices
+                    if endpoint == "create" or f not in ("drop_after_accept", "accept_then_500")
+                ]
+                fault = self.random.choice(choices)
+                self.faults_served[fault] += 1
+                return fault
         return None
 
     # ---- auth (§1.1) ---------------------------------------------------------------------
@@ -516,6 +545,24 @@ class _Handler(BaseHTTPRequestHandler):
         with sim.lock:
             sim.counts[endpoint] += 1
             sim.counts["total"] += 1
+        start = time.monotonic()
+        try:
+            self._answer(endpoint, kind, task_ref, query, raw)
+        finally:
+            with sim.lock:
+                sim.request_log.append((endpoint, task_ref or kind, start, time.monotonic()))
+
+    def _answer(
+        self,
+        endpoint: str,
+        kind: str,
+        task_ref: str | None,
+        query: dict[str, list[str]],
+        raw: bytes,
+    ) -> None:
+        sim = self.sim
+        if sim.latency:
+            time.sleep(sim.latency)
         fault = sim.take_fault(endpoint)
         if self._apply_fault(fault):
             return
