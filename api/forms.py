@@ -18,7 +18,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.utils import timezone
 
-from videos.forms import GenerationForm, camera_fields_from_json
+from videos.forms import GenerationForm, TextField, camera_fields_from_json
 from videos.images import decode_base64_image
 from videos.models import ASPECT_RATIOS, CAMERA_AXES, Kind, VideoModel
 from videos.providers.fetch import address_allowed
@@ -177,7 +177,7 @@ class KlingCreateForm(ApiCreateForm):
     image_tail = forms.CharField(required=False, strip=True)
     static_mask = forms.CharField(required=False, strip=True)
     callback_url = CallbackUrlField()
-    external_task_id = forms.CharField(max_length=128, required=False)
+    external_task_id = TextField(max_length=128, required=False)
 
     PASS_THROUGH = (
         "prompt",
@@ -355,8 +355,11 @@ class OpenAICreateForm(ApiCreateForm):
 
     def clean_size(self) -> str:
         value = self.cleaned_data.get("size") or ""
-        if value and not SIZE.match(value):
+        match = SIZE.match(value) if value else None
+        if value and not match:
             raise ValidationError("must be WIDTHxHEIGHT, for example 1280x720")
+        if match and 0 in (int(match.group(1)), int(match.group(2))):
+            raise ValidationError("width and height must be positive, for example 1280x720")
         return value
 
     def clean_input_reference(self) -> Any:

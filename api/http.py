@@ -23,6 +23,8 @@ def json_body(request: HttpRequest) -> dict[str, Any]:
         body = json.loads(request.body or b"{}")
     except RequestDataTooBig as exc:
         raise ApiError(400, 1200, "the request body is too large") from exc
+    except RecursionError as exc:  # deeply nested arrays/objects exhaust the parser's stack
+        raise ApiError(400, 1200, "the request body is not valid JSON: nested too deeply") from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, 1200, f"the request body is not valid JSON: {exc}") from exc
     if not isinstance(body, dict):
