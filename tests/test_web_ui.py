@@ -196,3 +196,13 @@ def test_rerun_creates_a_copy_linked_to_the_original(alice_client, make_generati
     child = Generation.objects.exclude(pk=parent.pk).get()
     assert response["Location"] == f"/generations/{child.pk}/"
     assert (child.prompt, child.parent, child.status) == ("same again", parent, Status.QUEUED)
+
+
+def test_a_frame_sent_to_text2video_is_refused_with_a_visible_message(alice_client) -> None:
+    response = alice_client.post(
+        "/generations/new/",
+        {"kind": "text2video", "model_name": "kling-v1", "prompt": "x", "image_url": "https://example.com/a.jpg"},
+    )
+    html = response.content.decode()
+    assert 'id="field-image_url"' in html and "Images belong to image-to-video" in html
+    assert Generation.objects.count() == 0
