@@ -40,6 +40,12 @@ test: $(VENV)/.installed-dev
 	  else echo "chromium is missing and this is not root: the browser tests will be skipped."; fi; \
 	fi
 	STUDIO_READ_ENV_FILE=0 $(PY) -m pytest $(PYTEST_ARGS)
+	@# Scale mode (PostgreSQL + django-q2 on Redis) when both answer; a failure there fails too.
+	@if $(PY) -c "import socket; [socket.create_connection(('127.0.0.1', p), 1).close() for p in (5432, 6379)]" 2>/dev/null; then \
+	  echo "== scale-mode tests on PostgreSQL and Redis (127.0.0.1)"; \
+	  DATABASE_URL=postgres://postgres@127.0.0.1:5432/studio_scale_$$$$ REDIS_URL=redis://127.0.0.1:6379/15 \
+	    STUDIO_Q_NAME=studio-scale-$$$$ STUDIO_READ_ENV_FILE=0 $(PY) -m pytest -m scale tests/scale; \
+	else echo "scale-mode tests skipped: PostgreSQL/Redis not answering on 127.0.0.1"; fi
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
