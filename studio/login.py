@@ -25,7 +25,8 @@ class ThrottledAuthenticationForm(AuthenticationForm):
         key = self._key()
         if cache.get(key, 0) >= MAX_FAILURES:
             raise ValidationError(
-                "Too many failed logins for this account from your address; try again in 15 minutes.",
+                "Too many failed logins for this account from your address; "
+                "try again in 15 minutes.",
                 code="throttled",
             )
         try:

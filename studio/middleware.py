@@ -32,7 +32,14 @@ class RequestSizeLimitMiddleware:
             if request.path.startswith(API_PREFIXES):
                 body = {"code": 1201, "message": message, "request_id": ""}
                 if request.path.startswith("/v1/videos"):
-                    body = {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": "request_too_large"}}
+                    body = {
+                        "error": {
+                            "message": message,
+                            "type": "invalid_request_error",
+                            "param": None,
+                            "code": "request_too_large",
+                        }
+                    }
                 return HttpResponse(json.dumps(body), status=413, content_type="application/json")
             return HttpResponse(message, status=413, content_type="text/plain")
         return self.get_response(request)

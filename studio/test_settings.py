@@ -16,5 +16,8 @@ MEDIA_ROOT = tempfile.mkdtemp(prefix="studio-test-media-")
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # A file, not :memory:, so a real worker process (browser tests) can share it.
     DATABASES["default"]["TEST"] = {
-        "NAME": os.environ.get("STUDIO_TEST_DB", os.path.join(tempfile.gettempdir(), f"studio-test-{os.getpid()}.sqlite3"))
+        "NAME": os.environ.get(
+            "STUDIO_TEST_DB",
+            os.path.join(tempfile.gettempdir(), f"studio-test-{os.getpid()}.sqlite3"),
+        )
     }

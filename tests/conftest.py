@@ -20,7 +20,9 @@ def _seeded_catalogue(request: pytest.FixtureRequest) -> None:
     Transactional tests (live server, worker processes) end by flushing every table,
     which also removes the rows the data migration seeded for the tests after them.
     """
-    if not (request.node.get_closest_marker("django_db") or DB_FIXTURES & set(request.fixturenames)):
+    if not (
+        request.node.get_closest_marker("django_db") or DB_FIXTURES & set(request.fixturenames)
+    ):
         return
     transactional = {"transactional_db", "live_server"} & set(request.fixturenames)
     request.getfixturevalue("transactional_db" if transactional else "db")
@@ -44,7 +46,9 @@ def other_user(db: None) -> User:
 
 @pytest.fixture
 def staff_user(db: None) -> User:
-    return User.objects.create_user("root", password="pw-root-123", is_staff=True, is_superuser=True)
+    return User.objects.create_user(
+        "root", password="pw-root-123", is_staff=True, is_superuser=True
+    )
 
 
 @pytest.fixture

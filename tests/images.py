@@ -8,7 +8,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
 
-def image_bytes(width: int = 640, height: int = 360, fmt: str = "JPEG", color: tuple = (200, 80, 40)) -> bytes:
+def image_bytes(
+    width: int = 640, height: int = 360, fmt: str = "JPEG", color: tuple = (200, 80, 40)
+) -> bytes:
     buf = BytesIO()
     img = Image.new("RGB", (width, height), color)
     for x in range(0, width, 40):  # some structure so frames are not flat

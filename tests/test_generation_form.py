@@ -20,7 +20,9 @@ def t2v(**overrides: Any) -> dict[str, Any]:
     return data
 
 
-def errors(data: dict[str, Any], files: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, list[str]]:
+def errors(
+    data: dict[str, Any], files: dict[str, Any] | None = None, **kwargs: Any
+) -> dict[str, list[str]]:
     form = GenerationForm(data, files or {}, **kwargs)
     form.is_valid()
     return form.errors
@@ -30,7 +32,12 @@ def test_it_accepts_a_minimal_text2video_with_kling_defaults() -> None:
     form = GenerationForm(t2v())
     assert form.is_valid(), form.errors
     data = form.cleaned_data
-    assert (data["mode"], data["duration"], data["aspect_ratio"], data["cfg_scale"]) == ("std", 5, "16:9", 0.5)
+    assert (data["mode"], data["duration"], data["aspect_ratio"], data["cfg_scale"]) == (
+        "std",
+        5,
+        "16:9",
+        0.5,
+    )
     assert data["camera_control"] is None
 
 
@@ -98,7 +105,9 @@ def test_it_builds_a_simple_camera_move_with_one_axis() -> None:
 
 @pytest.mark.parametrize("axes", [{}, {"camera_pan": "2", "camera_zoom": "3"}])
 def test_it_requires_exactly_one_non_zero_axis_for_simple(axes: dict[str, str]) -> None:
-    assert "exactly one non-zero axis" in errors(t2v(camera_type="simple", **axes))["camera_type"][0]
+    assert (
+        "exactly one non-zero axis" in errors(t2v(camera_type="simple", **axes))["camera_type"][0]
+    )
 
 
 def test_it_rejects_an_axis_outside_ten() -> None:
@@ -106,15 +115,18 @@ def test_it_rejects_an_axis_outside_ten() -> None:
 
 
 def test_it_rejects_axis_values_on_a_preset_move() -> None:
-    assert "takes no config" in errors(t2v(camera_type="down_back", camera_zoom="2"))["camera_type"][0]
+    assert (
+        "takes no config" in errors(t2v(camera_type="down_back", camera_zoom="2"))["camera_type"][0]
+    )
     form = GenerationForm(t2v(camera_type="forward_up"))
     assert form.is_valid() and form.cleaned_data["camera_control"] == {"type": "forward_up"}
 
 
 def test_it_rejects_camera_control_on_a_model_without_it() -> None:
-    assert "does not support camera control" in errors(
-        t2v(model_name="kling-v2-master", camera_type="forward_up")
-    )["camera_type"][0]
+    assert (
+        "does not support camera control"
+        in errors(t2v(model_name="kling-v2-master", camera_type="forward_up"))["camera_type"][0]
+    )
 
 
 def test_it_normalises_the_zoom_shorthand_to_simple() -> None:
@@ -158,8 +170,14 @@ def test_it_accepts_a_first_frame_url_without_fetching_it_yet() -> None:
         (lambda: upload("small.jpg", width=200, height=400), "at least 300 px"),
         (lambda: upload("wide.jpg", width=1500, height=400), "outside 1:2.5 to 2.5:1"),
         (lambda: upload("anim.gif"), "must be a JPEG or PNG"),
-        (lambda: SimpleUploadedFile("fake.jpg", b"not an image at all"), "not a readable JPEG or PNG"),
-        (lambda: SimpleUploadedFile("huge.jpg", b"\xff\xd8" + b"0" * (10 * 1024 * 1024 + 1)), "limit is 10 MB"),
+        (
+            lambda: SimpleUploadedFile("fake.jpg", b"not an image at all"),
+            "not a readable JPEG or PNG",
+        ),
+        (
+            lambda: SimpleUploadedFile("huge.jpg", b"\xff\xd8" + b"0" * (10 * 1024 * 1024 + 1)),
+            "limit is 10 MB",
+        ),
     ],
 )
 def test_it_rejects_frames_that_break_the_image_rules(file: Any, message: str) -> None:
@@ -175,7 +193,10 @@ def test_it_allows_only_one_of_last_frame_masks_and_camera() -> None:
 
 def test_it_checks_dynamic_mask_trajectories() -> None:
     masks = '[{"mask": "https://x.example/m.png", "trajectories": [{"x": 1, "y": 2}]}]'
-    assert "2 to 77 trajectory points" in errors(i2v(dynamic_masks=masks), {"image": upload()})["dynamic_masks"][0]
+    assert (
+        "2 to 77 trajectory points"
+        in errors(i2v(dynamic_masks=masks), {"image": upload()})["dynamic_masks"][0]
+    )
 
 
 def test_it_rejects_images_on_text2video() -> None:
@@ -183,7 +204,9 @@ def test_it_rejects_images_on_text2video() -> None:
 
 
 def test_it_rejects_a_last_frame_on_a_model_without_it() -> None:
-    found = errors(i2v(model_name="kling-v2-1-master"), {"image": upload(), "image_tail": upload("t.jpg")})
+    found = errors(
+        i2v(model_name="kling-v2-1-master"), {"image": upload(), "image_tail": upload("t.jpg")}
+    )
     assert "does not support a last frame" in found["image_tail"][0]
 
 

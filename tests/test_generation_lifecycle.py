@@ -22,7 +22,11 @@ def test_it_moves_forward_through_the_lifecycle(make_generation, local_provider)
     assert generation.mark_succeeded(video="v.mp4", poster="p.jpg", meta=META)
     generation.refresh_from_db()
     assert generation.status == Status.SUCCEEDED
-    assert (generation.video_width, generation.video_height, generation.video_sha256) == (1280, 720, "ab" * 32)
+    assert (generation.video_width, generation.video_height, generation.video_sha256) == (
+        1280,
+        720,
+        "ab" * 32,
+    )
     assert generation.finished_at is not None and generation.submitted_at is not None
     kinds = list(generation.events.filter(kind="status").values_list("status", flat=True))
     assert kinds == ["submitted", "processing", "succeeded"]
@@ -67,7 +71,9 @@ def test_a_lease_is_held_by_one_worker_until_it_expires(make_generation) -> None
     assert generation.claim(seconds=60)
     assert not other.claim(seconds=60)
     assert not Generation.objects.due().filter(pk=generation.pk).exists()
-    Generation.objects.filter(pk=generation.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+    Generation.objects.filter(pk=generation.pk).update(
+        lease_until=timezone.now() - timedelta(seconds=1)
+    )
     assert other.claim(seconds=60)
 
 

@@ -32,29 +32,53 @@ def decode(name: str) -> tuple[int, int, int, float]:
     with default_storage.open(name, "rb") as fh, av.open(fh) as container:
         stream = container.streams.video[0]
         frames = sum(1 for _ in container.decode(stream))
-        return stream.codec_context.width, stream.codec_context.height, frames, float(stream.average_rate)
+        return (
+            stream.codec_context.width,
+            stream.codec_context.height,
+            frames,
+            float(stream.average_rate),
+        )
 
 
-def test_a_text2video_job_renders_and_stores_a_playable_video(user, django_capture_on_commit_callbacks) -> None:
+def test_a_text2video_job_renders_and_stores_a_playable_video(
+    user, django_capture_on_commit_callbacks
+) -> None:
     generation = create(
-        user, {"kind": "text2video", "model_name": "kling-v1", "prompt": "a paper boat on a pond", "duration": "5"},
+        user,
+        {
+            "kind": "text2video",
+            "model_name": "kling-v1",
+            "prompt": "a paper boat on a pond",
+            "duration": "5",
+        },
         capture=django_capture_on_commit_callbacks,
     )
     assert generation.status == Status.SUCCEEDED, generation.status_message
-    assert generation.provider.name == "local" and generation.upstream_task_id == f"local-{generation.pk}"
+    assert (
+        generation.provider.name == "local"
+        and generation.upstream_task_id == f"local-{generation.pk}"
+    )
     assert decode(generation.video.name) == (1280, 720, 120, 24.0)
     assert default_storage.size(generation.poster.name) == generation.poster.size > 1000
-    assert (generation.video_width, generation.video_height, generation.video_duration) == (1280, 720, 5.0)
+    assert (generation.video_width, generation.video_height, generation.video_duration) == (
+        1280,
+        720,
+        5.0,
+    )
     assert generation.video_bytes == default_storage.size(generation.video.name)
     assert len(generation.video_sha256) == 64 and generation.units == generation.estimated_units
     statuses = list(generation.events.filter(kind="status").values_list("status", flat=True))
     assert statuses == ["submitted", "processing", "succeeded"]
 
 
-def test_an_image2video_job_uses_the_uploaded_frame(user, django_capture_on_commit_callbacks) -> None:
+def test_an_image2video_job_uses_the_uploaded_frame(
+    user, django_capture_on_commit_callbacks
+) -> None:
     generation = create(
-        user, {"kind": "image2video", "model_name": "kling-v1", "prompt": "", "duration": "5"},
-        {"image": upload("first.png", width=480, height=480)}, capture=django_capture_on_commit_callbacks,
+        user,
+        {"kind": "image2video", "model_name": "kling-v1", "prompt": "", "duration": "5"},
+        {"image": upload("first.png", width=480, height=480)},
+        capture=django_capture_on_commit_callbacks,
     )
     assert generation.status == Status.SUCCEEDED, generation.status_message
     width, height, frames, _fps = decode(generation.video.name)
@@ -87,9 +111,12 @@ def image_server():
     server.shutdown()
 
 
-def test_a_first_frame_url_is_fetched_checked_and_stored(user, image_server, django_capture_on_commit_callbacks) -> None:
+def test_a_first_frame_url_is_fetched_checked_and_stored(
+    user, image_server, django_capture_on_commit_callbacks
+) -> None:
     generation = create(
-        user, {"kind": "image2video", "model_name": "kling-v1", "image_url": f"{image_server}/frame.jpg"},
+        user,
+        {"kind": "image2video", "model_name": "kling-v1", "image_url": f"{image_server}/frame.jpg"},
         capture=django_capture_on_commit_callbacks,
     )
     assert generation.status == Status.SUCCEEDED, generation.status_message
@@ -97,9 +124,16 @@ def test_a_first_frame_url_is_fetched_checked_and_stored(user, image_server, dja
     assert decode(generation.video.name)[:2] == (1280, 720)
 
 
-def test_an_unreachable_frame_url_fails_the_job_with_a_clear_message(user, image_server, django_capture_on_commit_callbacks) -> None:
+def test_an_unreachable_frame_url_fails_the_job_with_a_clear_message(
+    user, image_server, django_capture_on_commit_callbacks
+) -> None:
     generation = create(
-        user, {"kind": "image2video", "model_name": "kling-v1", "image_url": f"{image_server}/missing.jpg"},
+        user,
+        {
+            "kind": "image2video",
+            "model_name": "kling-v1",
+            "image_url": f"{image_server}/missing.jpg",
+        },
         capture=django_capture_on_commit_callbacks,
     )
     assert generation.status == Status.FAILED
@@ -111,14 +145,17 @@ def test_an_unreachable_frame_url_fails_the_job_with_a_clear_message(user, image
 def test_a_private_frame_url_is_refused(user, settings, django_capture_on_commit_callbacks) -> None:
     settings.STUDIO_ALLOW_LOOPBACK_URLS = False
     generation = create(
-        user, {"kind": "image2video", "model_name": "kling-v1", "image_url": "http://127.0.0.1:9/x.jpg"},
+        user,
+        {"kind": "image2video", "model_name": "kling-v1", "image_url": "http://127.0.0.1:9/x.jpg"},
         capture=django_capture_on_commit_callbacks,
     )
     assert generation.status == Status.FAILED
     assert "private or loopback" in generation.status_message
 
 
-def test_a_render_whose_worker_died_is_restarted_by_the_due_loop(make_generation, local_provider) -> None:
+def test_a_render_whose_worker_died_is_restarted_by_the_due_loop(
+    make_generation, local_provider
+) -> None:
     generation = make_generation(prompt="a kite over a beach", duration=5)
     generation.mark_submitted(local_provider, f"local-{generation.pk}")
     generation.mark_processing()
@@ -138,11 +175,15 @@ def test_a_queued_job_whose_submit_was_lost_is_submitted_by_the_due_loop(make_ge
     assert generation.status == Status.SUCCEEDED
 
 
-def test_a_job_stuck_past_the_limit_fails_clearly(make_generation, local_provider, settings) -> None:
+def test_a_job_stuck_past_the_limit_fails_clearly(
+    make_generation, local_provider, settings
+) -> None:
     settings.STUDIO_STUCK_AFTER_SECONDS = 600
     generation = make_generation()
     generation.mark_submitted(local_provider, "local-x", next_poll_in=3600)
-    Generation.objects.filter(pk=generation.pk).update(submitted_at=timezone.now() - timedelta(minutes=11))
+    Generation.objects.filter(pk=generation.pk).update(
+        submitted_at=timezone.now() - timedelta(minutes=11)
+    )
     tasks.fail_stuck()
     generation.refresh_from_db()
     assert generation.status == Status.FAILED

@@ -46,22 +46,43 @@ def test_repeated_failed_logins_are_throttled(user) -> None:
 
 def test_an_oversized_body_is_refused_before_anything_is_written(alice_client, settings) -> None:
     settings.STUDIO_MAX_REQUEST_BYTES = 1000
-    response = alice_client.post("/generations/new/", {"kind": "text2video", "model_name": "kling-v1", "prompt": "x" * 2000})
+    response = alice_client.post(
+        "/generations/new/", {"kind": "text2video", "model_name": "kling-v1", "prompt": "x" * 2000}
+    )
     assert response.status_code == 413 and b"limit is 1000" in response.content
     assert Generation.objects.count() == 0
 
 
 def run_settings(env: dict[str, str], code: str) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "DJANGO_SETTINGS_MODULE"}}
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DEBUG", "SECRET_KEY", "DJANGO_SETTINGS_MODULE"}
+    }
     return subprocess.run(
-        [sys.executable, "-c", f"import django; django.setup(); from django.conf import settings; {code}"],
-        cwd=ROOT, env={**clean, "STUDIO_READ_ENV_FILE": "0", "DJANGO_SETTINGS_MODULE": "studio.settings", **env},
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-c",
+            f"import django; django.setup(); from django.conf import settings; {code}",
+        ],
+        cwd=ROOT,
+        env={
+            **clean,
+            "STUDIO_READ_ENV_FILE": "0",
+            "DJANGO_SETTINGS_MODULE": "studio.settings",
+            **env,
+        },
+        capture_output=True,
+        text=True,
     )
 
 
 def test_production_settings_need_a_secret_key_and_use_secure_cookies() -> None:
     missing = run_settings({"DEBUG": "0"}, "print(settings.DEBUG)")
     assert missing.returncode != 0 and "SECRET_KEY must be set when DEBUG is off" in missing.stderr
-    prod = run_settings({"DEBUG": "0", "SECRET_KEY": "s" * 50}, "print(settings.SESSION_COOKIE_SECURE, settings.CSRF_COOKIE_SECURE, settings.SECURE_CONTENT_TYPE_NOSNIFF)")
+    prod = run_settings(
+        {"DEBUG": "0", "SECRET_KEY": "s" * 50},
+        "print(settings.SESSION_COOKIE_SECURE, settings.CSRF_COOKIE_SECURE,"
+        " settings.SECURE_CONTENT_TYPE_NOSNIFF)",
+    )
     assert prod.stdout.split() == ["True", "True", "True"]

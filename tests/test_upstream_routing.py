@@ -83,7 +83,10 @@ def test_disabled_and_unhealthy_providers_are_skipped(pair, user) -> None:
     provider_for(second, "sick", priority=2).mark_unhealthy("code 1101")
     generation = submit(user)
     assert generation.status == Status.FAILED
-    assert generation.status_message == "every provider serving 'kling-v1' is unhealthy: sick: code 1101"
+    assert (
+        generation.status_message
+        == "every provider serving 'kling-v1' is unhealthy: sick: code 1101"
+    )
     assert first.counts["total"] == second.counts["total"] == 0
 
 
@@ -109,7 +112,9 @@ def test_the_local_renderer_is_not_a_silent_fallback_for_real_upstreams(pair, us
     real.mark_unhealthy("1101: account in arrears")
     refused = submit(user)
     assert refused.status == Status.FAILED and refused.provider is None
-    assert "every provider serving 'kling-v1' is unhealthy: kling-main: 1101" in refused.status_message
+    assert (
+        "every provider serving 'kling-v1' is unhealthy: kling-main: 1101" in refused.status_message
+    )
 
 
 def test_the_local_renderer_serves_models_no_real_upstream_serves(pair, user) -> None:

@@ -16,7 +16,9 @@ pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
-@pytest.mark.parametrize("path", ["/", "/generations/new/", "/generations/1/", "/generations/1/media/video/"])
+@pytest.mark.parametrize(
+    "path", ["/", "/generations/new/", "/generations/1/", "/generations/1/media/video/"]
+)
 def test_every_page_needs_a_login(path: str) -> None:
     response = Client().get(path)
     assert response.status_code == 302 and response["Location"].startswith("/login/")
@@ -29,7 +31,9 @@ def test_the_login_page_logs_a_member_in(user) -> None:
     assert "alice" in client.get("/").content.decode()
 
 
-def test_the_gallery_shows_the_whole_team_newest_first(alice_client, make_generation, other_user) -> None:
+def test_the_gallery_shows_the_whole_team_newest_first(
+    alice_client, make_generation, other_user
+) -> None:
     older = make_generation(prompt="an old lighthouse")
     newer = make_generation(prompt="a new harbour", owner=other_user)
     html = alice_client.get("/").content.decode()
@@ -48,20 +52,30 @@ def test_the_gallery_polls_while_something_is_pending(alice_client, make_generat
 
 def test_the_gallery_does_not_poll_when_nothing_is_pending(alice_client, make_generation) -> None:
     make_generation(status=Status.SUCCEEDED)
-    poll = re.search(r'<div id="gallery-poll"[^>]*>', alice_client.get("/").content.decode()).group(0)
+    poll = re.search(r'<div id="gallery-poll"[^>]*>', alice_client.get("/").content.decode()).group(
+        0
+    )
     assert "data-poll" not in poll and "hx-get" not in poll
 
 
-def test_a_poll_returns_changed_and_new_cards_in_one_response(alice_client, make_generation, local_provider) -> None:
+def test_a_poll_returns_changed_and_new_cards_in_one_response(
+    alice_client, make_generation, local_provider
+) -> None:
     watched = make_generation(prompt="watched job")
     newest = watched.pk
     fresh = make_generation(prompt="brand new job")
     watched.mark_submitted(local_provider, "x")
     watched.mark_failed("upstream said no")
-    response = alice_client.get(f"/?watch={watched.pk}&newest={newest}", HTTP_HX_TARGET="gallery-poll", **HTMX)
+    response = alice_client.get(
+        f"/?watch={watched.pk}&newest={newest}", HTTP_HX_TARGET="gallery-poll", **HTMX
+    )
     html = response.content.decode()
     assert "<html" not in html
-    assert f'id="card-{watched.pk}"' in html and "upstream said no" in html and 'hx-swap-oob="true"' in html
+    assert (
+        f'id="card-{watched.pk}"' in html
+        and "upstream said no" in html
+        and 'hx-swap-oob="true"' in html
+    )
     assert 'hx-swap-oob="afterbegin:#gallery-grid"' in html and "brand new job" in html
     assert f"watch={fresh.pk}" in html  # the new pending card is watched from now on
     assert 'id="running-badge"' in html
@@ -69,12 +83,16 @@ def test_a_poll_returns_changed_and_new_cards_in_one_response(alice_client, make
 
 def test_polling_stops_once_nothing_is_pending(alice_client, make_generation) -> None:
     done = make_generation(status=Status.SUCCEEDED)
-    html = alice_client.get(f"/?watch={done.pk}&newest={done.pk}", HTTP_HX_TARGET="gallery-poll", **HTMX).content.decode()
+    html = alice_client.get(
+        f"/?watch={done.pk}&newest={done.pk}", HTTP_HX_TARGET="gallery-poll", **HTMX
+    ).content.decode()
     poll = re.search(r'<div id="gallery-poll"[^>]*>', html).group(0)
     assert "data-poll" not in poll
 
 
-def test_a_poll_costs_the_same_queries_for_one_card_or_forty(alice_client, make_generation, django_assert_num_queries) -> None:
+def test_a_poll_costs_the_same_queries_for_one_card_or_forty(
+    alice_client, make_generation, django_assert_num_queries
+) -> None:
     def poll_queries(count: int) -> int:
         Generation.objects.all().delete()
         ids = [make_generation().pk for _ in range(count)]
@@ -82,54 +100,86 @@ def test_a_poll_costs_the_same_queries_for_one_card_or_forty(alice_client, make_
         from django.test.utils import CaptureQueriesContext
 
         with CaptureQueriesContext(connection) as ctx:
-            alice_client.get(f"/?watch={','.join(map(str, ids))}&newest={ids[-1]}", HTTP_HX_TARGET="gallery-poll", **HTMX)
+            alice_client.get(
+                f"/?watch={','.join(map(str, ids))}&newest={ids[-1]}",
+                HTTP_HX_TARGET="gallery-poll",
+                **HTMX,
+            )
         return len(ctx.captured_queries)
 
     assert poll_queries(1) == poll_queries(40)
 
 
 def test_creating_a_job_queues_it_and_returns_to_the_gallery(alice_client, user) -> None:
-    response = alice_client.post("/generations/new/", {"kind": "text2video", "model_name": "kling-v1", "prompt": "a red kite"})
+    response = alice_client.post(
+        "/generations/new/",
+        {"kind": "text2video", "model_name": "kling-v1", "prompt": "a red kite"},
+    )
     assert response.status_code == 302 and response["Location"] == "/"
     generation = Generation.objects.get()
     assert (generation.owner, generation.prompt, generation.source) == (user, "a red kite", "web")
 
 
 def test_an_invalid_job_shows_the_error_by_its_field_and_creates_nothing(alice_client) -> None:
-    response = alice_client.post("/generations/new/", {"kind": "text2video", "model_name": "kling-v1", "prompt": "x", "cfg_scale": "3"})
+    response = alice_client.post(
+        "/generations/new/",
+        {"kind": "text2video", "model_name": "kling-v1", "prompt": "x", "cfg_scale": "3"},
+    )
     html = response.content.decode()
     assert response.status_code == 200
-    field = re.search(r'<div class="field has-error" id="field-cfg_scale">.*?</div>', html, re.S).group(0)
+    field = re.search(
+        r'<div class="field has-error" id="field-cfg_scale">.*?</div>', html, re.S
+    ).group(0)
     assert "less than or equal to 1" in field
     assert Generation.objects.count() == 0
 
 
 def test_an_invalid_htmx_post_re_renders_only_the_form(alice_client) -> None:
-    response = alice_client.post("/generations/new/", {"kind": "text2video", "model_name": "nope", "prompt": "x"}, HTTP_HX_TARGET="generation-form", **HTMX)
+    response = alice_client.post(
+        "/generations/new/",
+        {"kind": "text2video", "model_name": "nope", "prompt": "x"},
+        HTTP_HX_TARGET="generation-form",
+        **HTMX,
+    )
     html = response.content.decode()
     assert response.status_code == 200 and html.lstrip().startswith('<form id="generation-form"')
     assert "Unknown model" in html and Generation.objects.count() == 0
 
 
 def test_a_valid_htmx_post_redirects_the_page(alice_client) -> None:
-    response = alice_client.post("/generations/new/", {"kind": "text2video", "model_name": "kling-v1", "prompt": "ok"}, HTTP_HX_TARGET="generation-form", **HTMX)
+    response = alice_client.post(
+        "/generations/new/",
+        {"kind": "text2video", "model_name": "kling-v1", "prompt": "ok"},
+        HTTP_HX_TARGET="generation-form",
+        **HTMX,
+    )
     assert response["HX-Redirect"] == "/" and Generation.objects.count() == 1
 
 
 def test_the_form_shows_the_estimated_cost(alice_client) -> None:
-    html = alice_client.get("/generations/estimate/", {"model_name": "kling-v1", "mode": "pro", "duration": "10"}, **HTMX).content.decode()
+    html = alice_client.get(
+        "/generations/estimate/",
+        {"model_name": "kling-v1", "mode": "pro", "duration": "10"},
+        **HTMX,
+    ).content.decode()
     assert "7.00 units" in html and "typical time ~120 s" in html
 
 
-def test_the_image2video_form_offers_frames_and_only_models_that_animate_images(alice_client) -> None:
+def test_the_image2video_form_offers_frames_and_only_models_that_animate_images(
+    alice_client,
+) -> None:
     html = alice_client.get("/generations/new/?kind=image2video").content.decode()
     assert 'name="image"' in html and 'name="image_tail_url"' in html
     assert 'value="kling-v1-5"' in html
     assert 'value="kling-v1-5"' not in alice_client.get("/generations/new/").content.decode()
 
 
-def test_the_detail_page_shows_parameters_and_timeline_to_a_teammate(bob_client, make_generation) -> None:
-    generation = make_generation(prompt="glass city at night", camera_control={"type": "simple", "config": {"zoom": -3}})
+def test_the_detail_page_shows_parameters_and_timeline_to_a_teammate(
+    bob_client, make_generation
+) -> None:
+    generation = make_generation(
+        prompt="glass city at night", camera_control={"type": "simple", "config": {"zoom": -3}}
+    )
     generation.record("info", "created for the test")
     html = bob_client.get(f"/generations/{generation.pk}/").content.decode()
     assert "glass city at night" in html and "zoom=-3" in html and "created for the test" in html
@@ -149,7 +199,9 @@ def test_the_owner_deletes_a_finished_job_and_its_files(alice_client, make_gener
     Generation.objects.filter(pk=generation.pk).update(video=name)
     response = alice_client.post(f"/generations/{generation.pk}/delete/")
     assert response.status_code == 302
-    assert not Generation.objects.filter(pk=generation.pk).exists() and not default_storage.exists(name)
+    assert not Generation.objects.filter(pk=generation.pk).exists() and not default_storage.exists(
+        name
+    )
 
 
 def test_an_admin_may_delete_anyones_job(staff_client, make_generation) -> None:
@@ -164,28 +216,50 @@ def test_the_owner_cancels_a_queued_job(alice_client, make_generation) -> None:
     assert Generation.objects.get(pk=generation.pk).status == Status.CANCELLED
 
 
-def test_the_detail_status_fragment_polls_until_the_video_is_there(alice_client, make_generation) -> None:
+def test_the_detail_status_fragment_polls_until_the_video_is_there(
+    alice_client, make_generation
+) -> None:
     pending = make_generation()
     done = make_generation(status=Status.SUCCEEDED)
-    pending_html = alice_client.get(f"/generations/{pending.pk}/", HTTP_HX_TARGET="generation-status", **HTMX).content.decode()
-    done_html = alice_client.get(f"/generations/{done.pk}/", HTTP_HX_TARGET="generation-status", **HTMX).content.decode()
+    pending_html = alice_client.get(
+        f"/generations/{pending.pk}/", HTTP_HX_TARGET="generation-status", **HTMX
+    ).content.decode()
+    done_html = alice_client.get(
+        f"/generations/{done.pk}/", HTTP_HX_TARGET="generation-status", **HTMX
+    ).content.decode()
     assert "data-poll" in pending_html and "<html" not in pending_html
     assert '<video id="player"' in done_html and "data-poll" not in done_html
 
 
-def test_remix_prefills_the_form_and_links_the_new_job_to_its_parent(alice_client, make_generation) -> None:
+def test_remix_prefills_the_form_and_links_the_new_job_to_its_parent(
+    alice_client, make_generation
+) -> None:
     parent = make_generation(prompt="a calm lake", model_name="kling-v1-6", mode="pro", duration=10)
     html = alice_client.get(f"/generations/{parent.pk}/remix/").content.decode()
     assert "a calm lake" in html and 'value="kling-v1-6" selected' in html
-    alice_client.post(f"/generations/{parent.pk}/remix/", {"kind": "text2video", "model_name": "kling-v1-6", "prompt": "a calm lake, at dawn", "mode": "pro", "duration": "10"})
+    alice_client.post(
+        f"/generations/{parent.pk}/remix/",
+        {
+            "kind": "text2video",
+            "model_name": "kling-v1-6",
+            "prompt": "a calm lake, at dawn",
+            "mode": "pro",
+            "duration": "10",
+        },
+    )
     child = Generation.objects.exclude(pk=parent.pk).get()
     assert child.parent == parent and child.prompt == "a calm lake, at dawn"
 
 
-def test_remixing_an_image2video_keeps_the_parents_frame(alice_client, user, make_generation) -> None:
+def test_remixing_an_image2video_keeps_the_parents_frame(
+    alice_client, user, make_generation
+) -> None:
     parent = make_generation(kind="image2video", prompt="")
     parent.image.save("image.jpg", upload(), save=True)
-    alice_client.post(f"/generations/{parent.pk}/remix/", {"kind": "image2video", "model_name": "kling-v1", "prompt": "now with rain"})
+    alice_client.post(
+        f"/generations/{parent.pk}/remix/",
+        {"kind": "image2video", "model_name": "kling-v1", "prompt": "now with rain"},
+    )
     child = Generation.objects.exclude(pk=parent.pk).get()
     assert child.image.name == parent.image.name and child.parent == parent
 
@@ -201,7 +275,12 @@ def test_rerun_creates_a_copy_linked_to_the_original(alice_client, make_generati
 def test_a_frame_sent_to_text2video_is_refused_with_a_visible_message(alice_client) -> None:
     response = alice_client.post(
         "/generations/new/",
-        {"kind": "text2video", "model_name": "kling-v1", "prompt": "x", "image_url": "https://example.com/a.jpg"},
+        {
+            "kind": "text2video",
+            "model_name": "kling-v1",
+            "prompt": "x",
+            "image_url": "https://example.com/a.jpg",
+        },
     )
     html = response.content.decode()
     assert 'id="field-image_url"' in html and "Images belong to image-to-video" in html

@@ -1,4 +1,4 @@
-"""The real django-q2 cluster (as `make run` starts it) takes a queued job from the broker and renders it."""
+"""The real django-q2 cluster, as `make run` starts it, takes a queued job and renders it."""
 
 from __future__ import annotations
 
@@ -19,12 +19,16 @@ from videos.models import Generation, Status
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.skipif(connection.vendor != "sqlite", reason="runs against the SQLite test database file")
+@pytest.mark.skipif(
+    connection.vendor != "sqlite", reason="runs against the SQLite test database file"
+)
 def test_the_qcluster_process_renders_a_queued_job(transactional_db, make_generation) -> None:
     from django.core.management import call_command
 
     call_command("studio_setup", stdout=open(os.devnull, "w"))  # the schedule make run installs
-    generation = make_generation(prompt="a windmill in the wind", duration=5, next_poll_at=timezone.now())
+    generation = make_generation(
+        prompt="a windmill in the wind", duration=5, next_poll_at=timezone.now()
+    )
     env = {
         **os.environ,
         "STUDIO_READ_ENV_FILE": "0",
@@ -36,13 +40,26 @@ def test_the_qcluster_process_renders_a_queued_job(transactional_db, make_genera
     }
     # Enqueue the way a web request does (on the database broker), from another process.
     subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c",
-         f"from django_q.tasks import async_task; async_task('videos.tasks.submit_generation', {generation.pk})"],
-        cwd=ROOT, env=env, check=True, capture_output=True,
+        [
+            sys.executable,
+            "manage.py",
+            "shell",
+            "-c",
+            "from django_q.tasks import async_task; "
+            f"async_task('videos.tasks.submit_generation', {generation.pk})",
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
     )
     worker = subprocess.Popen(
-        [sys.executable, "manage.py", "qcluster"], cwd=ROOT, env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        [sys.executable, "manage.py", "qcluster"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 90
@@ -56,4 +73,6 @@ def test_the_qcluster_process_renders_a_queued_job(transactional_db, make_genera
         worker.wait()
     assert generation.status == Status.SUCCEEDED, generation.status_message
     assert Generation.objects.get(pk=generation.pk).video_width == 1280
-    assert (Path(settings.MEDIA_ROOT) / generation.video.name).stat().st_size == generation.video_bytes
+    assert (
+        Path(settings.MEDIA_ROOT) / generation.video.name
+    ).stat().st_size == generation.video_bytes

@@ -29,7 +29,9 @@ def decrypt_json(token: str) -> dict:
     try:
         return json.loads(_fernet().decrypt(token.encode()))
     except InvalidToken as exc:
-        raise ValueError("stored secret cannot be decrypted: was STUDIO_ENCRYPTION_KEY changed?") from exc
+        raise ValueError(
+            "stored secret cannot be decrypted: was STUDIO_ENCRYPTION_KEY changed?"
+        ) from exc
 
 
 def mask(secret: str) -> str:

@@ -14,7 +14,16 @@ from django.db import transaction
 from django.utils import timezone
 
 from .images import check_frame
-from .models import ASPECT_RATIOS, CAMERA_AXES, CAMERA_TYPES, Generation, Kind, Mode, Provider, VideoModel
+from .models import (
+    ASPECT_RATIOS,
+    CAMERA_AXES,
+    CAMERA_TYPES,
+    Generation,
+    Kind,
+    Mode,
+    Provider,
+    VideoModel,
+)
 from .tasks import enqueue_submit
 
 PROMPT_MAX = 2500
@@ -42,7 +51,9 @@ def camera_fields_from_json(value: Any) -> dict[str, Any]:
         raise ValidationError("camera_control.config must be an object.", code="invalid")
     if kind in CAMERA_AXES:  # the shorthand
         if not config or "value" not in config:
-            raise ValidationError(f"camera_control of type {kind} needs config.value.", code="invalid")
+            raise ValidationError(
+                f"camera_control of type {kind} needs config.value.", code="invalid"
+            )
         return {"camera_type": "simple", f"camera_{kind}": config["value"]}
     fields: dict[str, Any] = {"camera_type": kind}
     for axis in CAMERA_AXES:
@@ -50,7 +61,9 @@ def camera_fields_from_json(value: Any) -> dict[str, Any]:
             fields[f"camera_{axis}"] = config[axis]
     unknown = set(config or {}) - set(CAMERA_AXES)
     if unknown:
-        raise ValidationError(f"camera_control.config has unknown axes: {', '.join(sorted(unknown))}.")
+        raise ValidationError(
+            f"camera_control.config has unknown axes: {', '.join(sorted(unknown))}."
+        )
     fields["_camera_has_config"] = bool(config)
     return fields
 
@@ -83,7 +96,9 @@ def visible(text: str) -> bool:
 class GenerationForm(forms.Form):
     """Every field of a text2video or image2video create, validated against the model catalogue."""
 
-    kind = forms.ChoiceField(choices=Kind.choices, initial=Kind.TEXT2VIDEO, widget=forms.HiddenInput)
+    kind = forms.ChoiceField(
+        choices=Kind.choices, initial=Kind.TEXT2VIDEO, widget=forms.HiddenInput
+    )
     model_name = TextField(max_length=100, initial="kling-v1", label="Model")
     prompt = TextField(
         max_length=PROMPT_MAX, required=False, widget=forms.Textarea(attrs={"rows": 3}), strip=True
@@ -98,13 +113,19 @@ class GenerationForm(forms.Form):
         initial=5,
         required=False,
         help_text="seconds: 5 or 10 (kling-v3: 3 to 15)",
-        widget=forms.Select(choices=[(d, f"{d} s") for d in (5, 10, *range(3, 5), *range(6, 10), *range(11, 16))]),
+        widget=forms.Select(
+            choices=[(d, f"{d} s") for d in (5, 10, *range(3, 5), *range(6, 10), *range(11, 16))]
+        ),
     )
     aspect_ratio = forms.ChoiceField(
         choices=[(r, r) for r in ASPECT_RATIOS], initial="16:9", required=False
     )
     cfg_scale = forms.FloatField(
-        min_value=0, max_value=1, required=False, initial=0.5, label="CFG scale",
+        min_value=0,
+        max_value=1,
+        required=False,
+        initial=0.5,
+        label="CFG scale",
         widget=forms.NumberInput(attrs={"step": "0.05"}),
     )
     camera_type = forms.ChoiceField(
@@ -117,13 +138,21 @@ class GenerationForm(forms.Form):
     camera_roll = forms.FloatField(min_value=-10, max_value=10, required=False)
     camera_zoom = forms.FloatField(min_value=-10, max_value=10, required=False)
     image = forms.FileField(required=False, label="First frame")
-    image_url = forms.URLField(max_length=2000, required=False, assume_scheme="https", label="First frame URL")
+    image_url = forms.URLField(
+        max_length=2000, required=False, assume_scheme="https", label="First frame URL"
+    )
     image_tail = forms.FileField(required=False, label="Last frame")
-    image_tail_url = forms.URLField(max_length=2000, required=False, assume_scheme="https", label="Last frame URL")
+    image_tail_url = forms.URLField(
+        max_length=2000, required=False, assume_scheme="https", label="Last frame URL"
+    )
     static_mask = forms.FileField(required=False)
-    dynamic_masks = forms.JSONField(required=False, help_text="motion brush: [{mask, trajectories:[{x,y}…]}]")
+    dynamic_masks = forms.JSONField(
+        required=False, help_text="motion brush: [{mask, trajectories:[{x,y}…]}]"
+    )
     provider = forms.ModelChoiceField(
-        queryset=Provider.objects.filter(enabled=True), required=False, empty_label="automatic (by priority)"
+        queryset=Provider.objects.filter(enabled=True),
+        required=False,
+        empty_label="automatic (by priority)",
     )
 
     def __init__(
@@ -155,7 +184,9 @@ class GenerationForm(forms.Form):
         self.catalogue_entry = VideoModel.objects.filter(name=name, enabled=True).first()
         if self.catalogue_entry is None:
             known = ", ".join(VideoModel.objects.enabled().values_list("name", flat=True))
-            raise ValidationError(f"Unknown model {name!r}. Known models: {known}.", code="unknown_model")
+            raise ValidationError(
+                f"Unknown model {name!r}. Known models: {known}.", code="unknown_model"
+            )
         return name
 
     def clean_prompt(self) -> str:
@@ -190,8 +221,12 @@ class GenerationForm(forms.Form):
             if not isinstance(points, list) or not 2 <= len(points) <= 77:
                 raise ValidationError(f"dynamic_masks[{i}] needs 2 to 77 trajectory points.")
             for p in points:
-                if not (isinstance(p, dict) and all(isinstance(p.get(k), int | float) for k in "xy")):
-                    raise ValidationError(f"dynamic_masks[{i}] trajectory points must be {{x, y}} numbers.")
+                if not (
+                    isinstance(p, dict) and all(isinstance(p.get(k), int | float) for k in "xy")
+                ):
+                    raise ValidationError(
+                        f"dynamic_masks[{i}] trajectory points must be {{x, y}} numbers."
+                    )
         return masks
 
     # ---- rules across fields ---------------------------------------------------------------
@@ -263,17 +298,31 @@ class GenerationForm(forms.Form):
             if data.get(field) and data.get(f"{field}_url"):
                 self.add_error(f"{field}_url", "Give the frame as an upload or a URL, not both.")
         has_first = data.get("image") or data.get("image_url") or self.inherited_frame("image")
-        has_last = data.get("image_tail") or data.get("image_tail_url") or self.inherited_frame("image_tail")
+        has_last = (
+            data.get("image_tail")
+            or data.get("image_tail_url")
+            or self.inherited_frame("image_tail")
+        )
         if not has_first and not has_last and "image" not in self.errors:
-            self.add_error("image", ValidationError("Image-to-video needs a first or a last frame.", code="required"))
+            self.add_error(
+                "image",
+                ValidationError("Image-to-video needs a first or a last frame.", code="required"),
+            )
         has_masks = bool(data.get("static_mask") or data.get("dynamic_masks"))
-        exclusive = [name for name, on in (
-            ("last frame", has_last), ("motion masks", has_masks), ("camera control", bool(data.get("camera_control")))
-        ) if on]
+        exclusive = [
+            name
+            for name, on in (
+                ("last frame", has_last),
+                ("motion masks", has_masks),
+                ("camera control", bool(data.get("camera_control"))),
+            )
+            if on
+        ]
         if len(exclusive) > 1:
             self.add_error(
                 "image_tail" if has_last else "camera_type",
-                f"Use at most one of last frame, motion masks and camera control (got {' and '.join(exclusive)}).",
+                "Use at most one of last frame, motion masks and camera control "
+                f"(got {' and '.join(exclusive)}).",
             )
         # Kling takes no aspect ratio for image2video: the first frame decides it
         # (a frame given by URL is measured by the renderer when it is fetched).
@@ -284,7 +333,9 @@ class GenerationForm(forms.Form):
     def estimated_units(self) -> Decimal | None:
         if self.catalogue_entry is None or not hasattr(self, "cleaned_data"):
             return None
-        return self.catalogue_entry.estimate_units(self.cleaned_data["mode"], self.cleaned_data["duration"])
+        return self.catalogue_entry.estimate_units(
+            self.cleaned_data["mode"], self.cleaned_data["duration"]
+        )
 
     def create_generation(
         self,

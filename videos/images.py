@@ -22,7 +22,9 @@ DATA_URI = re.compile(r"^data:image/[a-zA-Z0-9.+-]+;base64,", re.IGNORECASE)
 def check_frame(stream: IO[bytes], size: int, label: str = "image") -> tuple[int, int, str]:
     """Validate a frame image; returns (width, height, extension) or raises ValidationError."""
     if size > MAX_IMAGE_BYTES:
-        raise ValidationError(f"The {label} is {size / 1e6:.1f} MB; the limit is 10 MB.", code="too_big")
+        raise ValidationError(
+            f"The {label} is {size / 1e6:.1f} MB; the limit is 10 MB.", code="too_big"
+        )
     if size == 0:
         raise ValidationError(f"The {label} is empty.", code="empty")
     try:
@@ -30,16 +32,22 @@ def check_frame(stream: IO[bytes], size: int, label: str = "image") -> tuple[int
         with Image.open(stream) as img:  # reads the header only: size is known before decoding
             fmt, (width, height) = img.format, img.size
             if fmt not in ALLOWED_FORMATS:
-                raise ValidationError(f"The {label} must be a JPEG or PNG, not {fmt}.", code="format")
+                raise ValidationError(
+                    f"The {label} must be a JPEG or PNG, not {fmt}.", code="format"
+                )
             if width * height > MAX_PIXELS:
-                raise ValidationError(f"The {label} has too many pixels ({width}×{height}).", code="pixels")
+                raise ValidationError(
+                    f"The {label} has too many pixels ({width}×{height}).", code="pixels"
+                )
             img.verify()  # PNG: walks the chunks and their checksums
         _decode(stream)
     except Image.DecompressionBombError as exc:
         # Pillow refuses to even open a header declaring over ~179 million pixels.
         raise ValidationError(f"The {label} has too many pixels.", code="pixels") from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise ValidationError(f"The {label} is not a readable JPEG or PNG image.", code="invalid") from exc
+        raise ValidationError(
+            f"The {label} is not a readable JPEG or PNG image.", code="invalid"
+        ) from exc
     finally:
         stream.seek(0)
     if width < MIN_SIDE or height < MIN_SIDE:
@@ -76,7 +84,9 @@ def decode_base64_image(value: str, name: str) -> SimpleUploadedFile:
     try:
         raw = base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise ValidationError("The image is neither an http(s) URL nor valid Base64.", code="base64") from exc
+        raise ValidationError(
+            "The image is neither an http(s) URL nor valid Base64.", code="base64"
+        ) from exc
     return SimpleUploadedFile(name, raw)
 
 

@@ -19,7 +19,12 @@ from django.urls import reverse
 CHUNK = 256 * 1024
 RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 SIGNED_MEDIA_SALT = "studio.media"
-CONTENT_TYPES = {".mp4": "video/mp4", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
+CONTENT_TYPES = {
+    ".mp4": "video/mp4",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".png": "image/png",
+}
 
 
 def content_type_for(name: str) -> str:
@@ -64,7 +69,9 @@ def serve_stored_file(request: HttpRequest, name: str, *, download_name: str = "
             return response
         length = end - start + 1
         response = StreamingHttpResponse(
-            _read_range(default_storage.open(name, "rb"), start, length), status=206, content_type=ctype
+            _read_range(default_storage.open(name, "rb"), start, length),
+            status=206,
+            content_type=ctype,
         )
         response["Content-Range"] = f"bytes {start}-{end}/{size}"
         response["Content-Length"] = str(length)

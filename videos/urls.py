@@ -13,12 +13,24 @@ urlpatterns = [
     path("generations/<int:pk>/rerun/", views.generation_rerun, name="generation_rerun"),
     path("generations/<int:pk>/cancel/", views.generation_cancel, name="generation_cancel"),
     path("generations/<int:pk>/delete/", views.generation_delete, name="generation_delete"),
-    path("generations/<int:pk>/media/<str:variant>/", views.generation_media, name="generation_media"),
+    path(
+        "generations/<int:pk>/media/<str:variant>/", views.generation_media, name="generation_media"
+    ),
     path("media/s/<str:token>/", views.signed_media, name="signed_media"),
-    path("upstream/callback/<int:pk>/<str:token>/", callbacks.upstream_callback, name="upstream_callback"),
+    path(
+        "upstream/callback/<int:pk>/<str:token>/",
+        callbacks.upstream_callback,
+        name="upstream_callback",
+    ),
     path("generations/<int:pk>/troubleshoot/", troubleshoot.panel, name="troubleshoot"),
-    path("generations/<int:pk>/troubleshoot/poll/", troubleshoot.poll_now, name="troubleshoot_poll"),
+    path(
+        "generations/<int:pk>/troubleshoot/poll/", troubleshoot.poll_now, name="troubleshoot_poll"
+    ),
     path("generations/<int:pk>/troubleshoot/retry/", troubleshoot.retry, name="troubleshoot_retry"),
-    path("generations/<int:pk>/troubleshoot/fail/", troubleshoot.mark_failed, name="troubleshoot_fail"),
+    path(
+        "generations/<int:pk>/troubleshoot/fail/",
+        troubleshoot.mark_failed,
+        name="troubleshoot_fail",
+    ),
     path("providers/<int:pk>/test/", troubleshoot.provider_test, name="provider_test"),
 ]

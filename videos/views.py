@@ -48,7 +48,9 @@ def gallery(request: Any) -> HttpResponse:
     """The team's newest generations; htmx polls refresh only what changed, in one request."""
     if request.htmx and request.htmx.target == "gallery-poll":
         return _gallery_poll(request)
-    generations = with_typical_times(list(Generation.objects.visible_to(request.user).recent()[:GALLERY_SIZE]))
+    generations = with_typical_times(
+        list(Generation.objects.visible_to(request.user).recent()[:GALLERY_SIZE])
+    )
     context = {
         "generations": generations,
         "watch": [g.pk for g in generations if g.is_pending],
@@ -91,10 +93,14 @@ def _estimate(form_data: QueryDict | dict[str, Any]) -> dict[str, Any]:
 @require_GET
 def estimate(request: Any) -> HttpResponse:
     """The cost and typical time of a job, shown in the form before submitting."""
-    return render(request, "videos/generation_form.html#estimate", {"estimate": _estimate(request.GET)})
+    return render(
+        request, "videos/generation_form.html#estimate", {"estimate": _estimate(request.GET)}
+    )
 
 
-def _form_page(request: Any, form: GenerationForm, parent: Generation | None = None) -> HttpResponse:
+def _form_page(
+    request: Any, form: GenerationForm, parent: Generation | None = None
+) -> HttpResponse:
     kind = form["kind"].value() or Kind.TEXT2VIDEO
     context = {
         "form": form,
@@ -189,7 +195,9 @@ def generation_cancel(request: Any, pk: int) -> HttpResponse:
     if generation.cancel():
         messages.success(request, "Cancelled.")
     else:
-        messages.error(request, f"Only queued jobs can be cancelled; this one is {generation.status}.")
+        messages.error(
+            request, f"Only queued jobs can be cancelled; this one is {generation.status}."
+        )
     return redirect(generation)
 
 

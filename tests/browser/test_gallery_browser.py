@@ -10,17 +10,28 @@ from collections.abc import Iterator
 
 import pytest
 
-CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None)
+CHROMIUM = shutil.which("chromium") or (
+    "/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None
+)
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (make test installs it as root)"),
+    pytest.mark.skipif(
+        CHROMIUM is None,
+        reason="Debian's chromium is not installed (make test installs it as root)",
+    ),
 ]
 # Playwright's sync API runs an event loop; Django refuses ORM calls from it otherwise.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 
@@ -62,7 +73,9 @@ class Worker:
         self.thread.join(timeout=30)
 
 
-def test_a_member_watches_a_new_job_become_a_playing_video(live_server, page, transactional_db, monkeypatch) -> None:
+def test_a_member_watches_a_new_job_become_a_playing_video(
+    live_server, page, transactional_db, monkeypatch
+) -> None:
     from django.contrib.auth.models import User
 
     from videos import forms
@@ -74,7 +87,9 @@ def test_a_member_watches_a_new_job_become_a_playing_video(live_server, page, tr
     monkeypatch.setattr(forms, "enqueue_submit", lambda pk: None)
 
     violations: list[str] = []
-    page.on("console", lambda msg: "Content Security Policy" in msg.text and violations.append(msg.text))
+    page.on(
+        "console", lambda msg: "Content Security Policy" in msg.text and violations.append(msg.text)
+    )
     page.goto(f"{live_server.url}/")
     page.fill("input[name=username]", "carol")
     page.fill("input[name=password]", "pw-carol-123")

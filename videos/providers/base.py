@@ -76,5 +76,7 @@ def get_upstream(provider: Provider) -> Upstream:
     try:
         from . import kling
     except ImportError as exc:  # pragma: no cover - until the Kling module lands
-        raise UpstreamError(f"provider kind {provider.kind!r} is not available", permanent=True) from exc
+        raise UpstreamError(
+            f"provider kind {provider.kind!r} is not available", permanent=True
+        ) from exc
     return kling.client_for(provider)

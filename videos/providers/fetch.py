@@ -83,7 +83,9 @@ class FetchError(Exception):
 
 
 @contextmanager
-def open_url(url: str, *, max_bytes: int, allowed_types: tuple[str, ...] = (), timeout: float = 30.0) -> Iterator[Iterator[bytes]]:
+def open_url(
+    url: str, *, max_bytes: int, allowed_types: tuple[str, ...] = (), timeout: float = 30.0
+) -> Iterator[Iterator[bytes]]:
     """Stream a URL's body in chunks, enforcing a size cap and a content type."""
     try:
         with guarded_client(timeout=timeout) as client, client.stream("GET", url) as response:
@@ -91,7 +93,9 @@ def open_url(url: str, *, max_bytes: int, allowed_types: tuple[str, ...] = (), t
                 raise FetchError(f"fetching {url} answered HTTP {response.status_code}")
             ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
             if allowed_types and ctype not in allowed_types:
-                raise FetchError(f"{url} is {ctype or 'of no content type'}, expected {', '.join(allowed_types)}")
+                raise FetchError(
+                    f"{url} is {ctype or 'of no content type'}, expected {', '.join(allowed_types)}"
+                )
             length = response.headers.get("content-length")
             if length and length.isdigit() and int(length) > max_bytes:
                 raise FetchError(f"{url} is {int(length)} bytes, more than the {max_bytes} allowed")

@@ -21,10 +21,16 @@ class LocalUpstream:
         self.provider = provider
 
     def submit(self, generation: Generation) -> TaskState:
-        async_task("videos.tasks.render_locally", generation.pk, task_name=f"render-{generation.pk}")
+        async_task(
+            "videos.tasks.render_locally", generation.pk, task_name=f"render-{generation.pk}"
+        )
         return TaskState(task_id=f"local-{generation.pk}", status="submitted")
 
     def fetch_status(self, generation: Generation) -> TaskState:
         """Due while still pending means the render job died (its lease ran out): start it again."""
-        async_task("videos.tasks.render_locally", generation.pk, task_name=f"render-{generation.pk}")
-        return TaskState(task_id=generation.upstream_task_id, status=None, message="render restarted")
+        async_task(
+            "videos.tasks.render_locally", generation.pk, task_name=f"render-{generation.pk}"
+        )
+        return TaskState(
+            task_id=generation.upstream_task_id, status=None, message="render restarted"
+        )

@@ -30,7 +30,8 @@ class Command(BaseCommand):
             user.is_staff = user.is_superuser = True
             user.save()
         Provider.objects.get_or_create(
-            name="local", defaults={"kind": Provider.Kind.LOCAL, "priority": 1000, "max_concurrent": 2}
+            name="local",
+            defaults={"kind": Provider.Kind.LOCAL, "priority": 1000, "max_concurrent": 2},
         )
         # Upsert by name: re-running never duplicates the schedule. The job itself
         # loops for ~55 s reacting within a second, because django-q2 only checks
@@ -44,7 +45,11 @@ class Command(BaseCommand):
                 "repeats": -1,
             },
         )
-        shown = password if source != "existing" else "(unchanged: set STUDIO_ADMIN_PASSWORD to reset it)"
+        shown = (
+            password
+            if source != "existing"
+            else "(unchanged: set STUDIO_ADMIN_PASSWORD to reset it)"
+        )
         self.stdout.write(f"login: admin / {shown}")
 
     def _admin_password(self) -> tuple[str, str]:
