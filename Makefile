@@ -39,6 +39,7 @@ test: $(VENV)/.installed-dev
 	      || echo "Could not install chromium: the browser tests will be skipped."; \
 	  else echo "chromium is missing and this is not root: the browser tests will be skipped."; fi; \
 	fi
+	$(VENV)/bin/ruff check .
 	STUDIO_READ_ENV_FILE=0 $(PY) -m pytest $(PYTEST_ARGS)
 	@# Scale mode (PostgreSQL + django-q2 on Redis) when both answer; a failure there fails too.
 	@if $(PY) -c "import socket; [socket.create_connection(('127.0.0.1', p), 1).close() for p in (5432, 6379)]" 2>/dev/null; then \
