@@ -145,7 +145,7 @@ class HistoryFilterForm(forms.Form):
 
 
 class IdListField(forms.Field):
-    """Several generation ids (?ids=1&ids=2): a selection made in the history."""
+    """Several generation ids (?ids=1&ids=2, or ?ids=1,2 in a hand-shared link)."""
 
     widget = forms.MultipleHiddenInput
 
@@ -155,6 +155,7 @@ class IdListField(forms.Field):
 
     def to_python(self, value: Any) -> list[int]:
         values = value if isinstance(value, list | tuple) else ([value] if value else [])
+        values = [part for v in values for part in str(v).split(",") if part.strip()]
         try:
             ids = list(dict.fromkeys(int(v) for v in values))  # keep order, drop repeats
         except (TypeError, ValueError) as exc:

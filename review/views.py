@@ -329,6 +329,8 @@ def usage_page(request: HttpRequest) -> HttpResponse:
     """Usage per user, key, provider and model over a period, and the audit log: admins only."""
     if not request.user.is_staff:
         raise PermissionDenied("The usage page is for admins.")
-    form = UsageForm(request.GET)
+    data = request.GET.copy()
+    data.setdefault("days", "30")  # so the period select shows the period actually used
+    form = UsageForm(data)
     report = usage.report(*form.period()) if form.is_valid() else None
     return render(request, "review/usage.html", {"form": form, "report": report})
