@@ -136,6 +136,17 @@ class ApiCreateForm(forms.Form):
     family = ""
     names: dict[str, str] = {}
 
+    def _with_camera_and_frames(
+        self, data: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+        """Add the flattened camera and frame fields: GenerationForm data, files, form kwargs."""
+        camera = dict(self.camera)
+        has_config = camera.pop("_camera_has_config", None)
+        data.update(camera)
+        frame_data, files = self.frames
+        data.update(frame_data)
+        return data, files, {"camera_has_config": has_config}
+
     def generation_input(self) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         """(GenerationForm data, files, form kwargs) from the cleaned body."""
         raise NotImplementedError
@@ -235,12 +246,7 @@ class KlingCreateForm(ApiCreateForm):
         data.update(kind=self.kind, model_name=self.cleaned_data["model_name"])
         if self.cleaned_data.get("duration") is not None:
             data["duration"] = self.cleaned_data["duration"]
-        camera = dict(self.camera)
-        has_config = camera.pop("_camera_has_config", None)
-        data.update(camera)
-        frame_data, files = self.frames
-        data.update(frame_data)
-        return data, files, {"camera_has_config": has_config}
+        return self._with_camera_and_frames(data)
 
 
 GENERIC_NAMES = {
@@ -316,12 +322,7 @@ class GenericCreateForm(ApiCreateForm):
         width, height = self.cleaned_data.get("width"), self.cleaned_data.get("height")
         if "aspect_ratio" not in data and width and height:
             data["aspect_ratio"] = nearest_aspect_ratio(width, height)
-        camera = dict(self.camera)
-        has_config = camera.pop("_camera_has_config", None)
-        data.update(camera)
-        frame_data, files = self.frames
-        data.update(frame_data)
-        return data, files, {"camera_has_config": has_config}
+        return self._with_camera_and_frames(data)
 
 
 OPENAI_NAMES = {

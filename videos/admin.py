@@ -6,14 +6,13 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.models import CHANGE, LogEntry
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
 from .models import Generation, GenerationEvent, Provider, VideoModel
-from .tasks import probe_provider
+from .troubleshoot import probe_and_audit
 
 
 @admin.register(VideoModel)
@@ -127,14 +126,7 @@ class ProviderAdmin(admin.ModelAdmin):
     @admin.action(description="Test selected providers (a cheap real call each)")
     def test_providers(self, request: HttpRequest, queryset: QuerySet[Provider]) -> None:
         for provider in queryset:
-            ok, message = probe_provider(provider.pk)
-            LogEntry.objects.log_actions(
-                user_id=request.user.pk,
-                queryset=[provider],
-                action_flag=CHANGE,
-                change_message=f"Tested: {'OK' if ok else 'failed'}: {message}"[:500],
-                single_object=True,
-            )
+            ok, message = probe_and_audit(provider, request.user.pk)
             level = messages.SUCCESS if ok else messages.ERROR
             self.message_user(request, f"{provider.name}: {message}", level)
 

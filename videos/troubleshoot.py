@@ -98,18 +98,24 @@ def mark_failed(request: HttpRequest, pk: int) -> HttpResponse:
     return _panel(request, generation, notice="Marked failed.")
 
 
-@require_POST
-@staff_only
-def provider_test(request: HttpRequest, pk: int) -> HttpResponse:
-    """The admin's "test" button: a cheap real call, its answer shown, health updated."""
-    provider = get_object_or_404(Provider, pk=pk)
+def probe_and_audit(provider: Provider, user_id: int) -> tuple[bool, str]:
+    """Probe a provider (a cheap real call) and record the test in the admin's audit log."""
     ok, message = probe_provider(provider.pk)
     LogEntry.objects.log_actions(
-        user_id=request.user.pk,
+        user_id=user_id,
         queryset=[provider],
         action_flag=CHANGE,
         change_message=f"Tested: {'OK' if ok else 'failed'}: {message}"[:500],
         single_object=True,
     )
+    return ok, message
+
+
+@require_POST
+@staff_only
+def provider_test(request: HttpRequest, pk: int) -> HttpResponse:
+    """The admin's "test" button: a cheap real call, its answer shown, health updated."""
+    provider = get_object_or_404(Provider, pk=pk)
+    ok, message = probe_and_audit(provider, request.user.pk)
     (messages.success if ok else messages.error)(request, f"{provider.name}: {message}")
     return redirect(reverse("admin:videos_provider_change", args=[provider.pk]))
