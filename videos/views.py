@@ -9,11 +9,10 @@ from django.contrib.auth.decorators import login_not_required
 from django.core.files.storage import default_storage
 from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template import TemplateDoesNotExist
-from django.template.loader import get_template
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
-from django_htmx.middleware import HtmxDetails
+
+from studio.typing import HtmxHttpRequest
 
 from .forms import GenerationForm, initial_from
 from .media import serve_stored_file, unsign_media_name
@@ -21,10 +20,6 @@ from .models import Generation, Kind, Status, VideoModel
 
 GALLERY_SIZE = 48
 MEDIA_VARIANTS = {"video", "poster", "image", "image_tail"}
-
-
-class HtmxHttpRequest:  # pragma: no cover - typing aid only
-    htmx: HtmxDetails
 
 
 def _ids(value: str) -> list[int]:
@@ -39,12 +34,8 @@ def with_typical_times(generations: list[Generation]) -> list[Generation]:
     return generations
 
 
-def running_count(user: Any) -> int:
-    return Generation.objects.filter(owner=user, status__in=Generation.PENDING).count()
-
-
 @require_GET
-def gallery(request: Any) -> HttpResponse:
+def gallery(request: HtmxHttpRequest) -> HttpResponse:
     """The team's newest generations; htmx polls refresh only what changed, in one request."""
     if request.htmx and request.htmx.target == "gallery-poll":
         return _gallery_poll(request)
@@ -55,12 +46,12 @@ def gallery(request: Any) -> HttpResponse:
         "generations": generations,
         "watch": [g.pk for g in generations if g.is_pending],
         "newest": generations[0].pk if generations else 0,
-        "running": running_count(request.user),
+        "running": Generation.objects.pending().filter(owner=request.user).count(),
     }
     return render(request, "videos/gallery.html", context)
 
 
-def _gallery_poll(request: Any) -> HttpResponse:
+def _gallery_poll(request: HtmxHttpRequest) -> HttpResponse:
     """Cards that changed since the last poll: watched pending ones and brand-new ones."""
     watched = _ids(request.GET.get("watch", ""))
     newest = int(request.GET.get("newest", "0") or 0)
@@ -73,7 +64,7 @@ def _gallery_poll(request: Any) -> HttpResponse:
         "fresh": fresh,
         "watch": [g.pk for g in fresh + updated if g.is_pending],
         "newest": max([newest] + [g.pk for g in fresh]),
-        "running": running_count(request.user),
+        "running": Generation.objects.pending().filter(owner=request.user).count(),
     }
     return render(request, "videos/gallery.html#gallery-poll", context)
 
@@ -91,7 +82,7 @@ def _estimate(form_data: QueryDict | dict[str, Any]) -> dict[str, Any]:
 
 
 @require_GET
-def estimate(request: Any) -> HttpResponse:
+def estimate(request: HtmxHttpRequest) -> HttpResponse:
     """The cost and typical time of a job, shown in the form before submitting."""
     return render(
         request, "videos/generation_form.html#estimate", {"estimate": _estimate(request.GET)}
@@ -99,7 +90,7 @@ def estimate(request: Any) -> HttpResponse:
 
 
 def _form_page(
-    request: Any, form: GenerationForm, parent: Generation | None = None
+    request: HtmxHttpRequest, form: GenerationForm, parent: Generation | None = None
 ) -> HttpResponse:
     kind = form["kind"].value() or Kind.TEXT2VIDEO
     context = {
@@ -115,7 +106,7 @@ def _form_page(
     return render(request, template, context)
 
 
-def _created(request: Any, generation: Generation) -> HttpResponse:
+def _created(request: HtmxHttpRequest, generation: Generation) -> HttpResponse:
     messages.success(request, f"Queued: {generation.prompt[:60] or generation.kind}.")
     if request.htmx:
         return HttpResponseClientRedirect("/")
@@ -123,7 +114,7 @@ def _created(request: Any, generation: Generation) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def generation_new(request: Any) -> HttpResponse:
+def generation_new(request: HtmxHttpRequest) -> HttpResponse:
     """Create a text-to-video or image-to-video job; GET parameters prefill the form."""
     if request.method == "POST":
         form = GenerationForm(request.POST, request.FILES)
@@ -136,7 +127,7 @@ def generation_new(request: Any) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def generation_remix(request: Any, pk: int) -> HttpResponse:
+def generation_remix(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """A form prefilled with a generation's parameters; the new job is linked to it."""
     parent = get_object_or_404(Generation.objects.visible_to(request.user), pk=pk)
     if request.method == "POST":
@@ -148,7 +139,7 @@ def generation_remix(request: Any, pk: int) -> HttpResponse:
 
 
 @require_POST
-def generation_rerun(request: Any, pk: int) -> HttpResponse:
+def generation_rerun(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Run the same parameters again as a new generation linked to the original."""
     parent = get_object_or_404(Generation.objects.visible_to(request.user), pk=pk)
     data = {k: v for k, v in initial_from(parent).items() if v is not None}
@@ -161,17 +152,8 @@ def generation_rerun(request: Any, pk: int) -> HttpResponse:
     return redirect(child)
 
 
-def _optional_partial(name: str) -> bool:
-    """Whether a feature's partial template is installed (review and troubleshooting)."""
-    try:
-        get_template(name)
-    except TemplateDoesNotExist:
-        return False
-    return True
-
-
 @require_GET
-def generation_detail(request: Any, pk: int) -> HttpResponse:
+def generation_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Every parameter, the timeline, the video, and the actions allowed to this user."""
     generation = get_object_or_404(Generation.objects.visible_to(request.user).recent(), pk=pk)
     context = {
@@ -179,9 +161,7 @@ def generation_detail(request: Any, pk: int) -> HttpResponse:
         "can_edit": Generation.objects.editable_by(request.user).filter(pk=pk).exists(),
         "events": generation.events.all(),
         "children": generation.children.order_by("-id")[:20],
-        "has_judging": _optional_partial("review/judging.html"),
-        "has_troubleshoot": request.user.is_staff and _optional_partial("videos/troubleshoot.html"),
-        "running": running_count(request.user),
+        "running": Generation.objects.pending().filter(owner=request.user).count(),
     }
     template = "videos/generation_detail.html"
     if request.htmx and request.htmx.target == "generation-status":
@@ -190,7 +170,7 @@ def generation_detail(request: Any, pk: int) -> HttpResponse:
 
 
 @require_POST
-def generation_cancel(request: Any, pk: int) -> HttpResponse:
+def generation_cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     generation = get_object_or_404(Generation.objects.editable_by(request.user), pk=pk)
     if generation.cancel():
         messages.success(request, "Cancelled.")
@@ -202,7 +182,7 @@ def generation_cancel(request: Any, pk: int) -> HttpResponse:
 
 
 @require_POST
-def generation_delete(request: Any, pk: int) -> HttpResponse:
+def generation_delete(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     generation = get_object_or_404(Generation.objects.editable_by(request.user), pk=pk)
     if generation.is_pending and generation.status != Status.QUEUED:
         messages.error(request, "A running job cannot be deleted; wait for it to finish.")
@@ -213,7 +193,7 @@ def generation_delete(request: Any, pk: int) -> HttpResponse:
 
 
 @require_GET
-def generation_media(request: Any, pk: int, variant: str) -> HttpResponse:
+def generation_media(request: HtmxHttpRequest, pk: int, variant: str) -> HttpResponse:
     """A generation's stored video, poster or input frame, with Range support."""
     if variant not in MEDIA_VARIANTS:
         raise Http404("unknown media")
@@ -226,7 +206,7 @@ def generation_media(request: Any, pk: int, variant: str) -> HttpResponse:
 
 @login_not_required
 @require_GET
-def signed_media(request: Any, token: str) -> HttpResponse:
+def signed_media(request: HtmxHttpRequest, token: str) -> HttpResponse:
     """Stored media by signed token: API clients download results without a session."""
     name = unsign_media_name(token)
     if name is None or not default_storage.exists(name):
