@@ -214,3 +214,15 @@ def test_it_estimates_units_from_the_catalogue() -> None:
     form = GenerationForm(t2v(mode="pro", duration="10"))
     assert form.is_valid()
     assert str(form.estimated_units()) == "7.00"
+
+
+def test_a_frame_is_stored_under_its_decoded_format_not_its_name(user) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.images import image_bytes
+
+    png_named_jpg = SimpleUploadedFile("holiday.jpg", image_bytes(fmt="PNG"))
+    form = GenerationForm(i2v(), {"image": png_named_jpg})
+    assert form.is_valid(), form.errors
+    generation = form.create_generation(user)
+    assert generation.image.name.endswith("/image.png")

@@ -24,6 +24,7 @@ from .models import (
     Provider,
     VideoModel,
 )
+from .rendering.spec import nearest_aspect
 from .tasks import enqueue_submit
 
 PROMPT_MAX = 2500
@@ -168,6 +169,7 @@ class GenerationForm(forms.Form):
         # Re-run and remix keep the parent's stored frames unless new ones are given.
         self.inherit_frames_from = inherit_frames_from
         self.catalogue_entry: VideoModel | None = None
+        self.frames: dict[str, tuple[int, int, str]] = {}
 
     def inherited_frame(self, field: str) -> str:
         """The parent's stored frame (storage name) for a field left empty, if any."""
@@ -196,7 +198,8 @@ class GenerationForm(forms.Form):
     def _clean_frame(self, field: str, label: str) -> Any:
         upload = self.cleaned_data.get(field)
         if upload:
-            check_frame(upload, upload.size, label)
+            # (width, height, extension) as read once from the decoded image.
+            self.frames[field] = check_frame(upload, upload.size, label)
         return upload
 
     def clean_image(self) -> Any:
@@ -327,7 +330,8 @@ class GenerationForm(forms.Form):
         # Kling takes no aspect ratio for image2video: the first frame decides it
         # (a frame given by URL is measured by the renderer when it is fetched).
         if data.get("image"):
-            data["aspect_ratio"] = _aspect_of(data["image"])
+            width, height, _ext = self.frames["image"]
+            data["aspect_ratio"] = nearest_aspect(width, height)
 
     # ---- saving -----------------------------------------------------------------------
     def estimated_units(self) -> Decimal | None:
@@ -374,42 +378,14 @@ class GenerationForm(forms.Form):
             for field in ("image", "image_tail", "static_mask"):
                 upload = data.get(field)
                 if upload:
-                    getattr(generation, field).save(_frame_name(field, upload), upload, save=False)
+                    name = f"{field}.{self.frames[field][2]}"
+                    getattr(generation, field).save(name, upload, save=False)
                 elif field != "static_mask" and (inherited := self.inherited_frame(field)):
                     getattr(generation, field).name = inherited
             generation.save(force_insert=True)
             generation.record("info", "created" + (f" as a remix of {parent.pk}" if parent else ""))
             enqueue_submit(generation.pk)
         return generation
-
-
-def _frame_name(field: str, upload: Any) -> str:
-    ext = "png" if (upload.name or "").lower().endswith(".png") else "jpg"
-    upload.seek(0)
-    head = upload.read(8)
-    upload.seek(0)
-    if head.startswith(b"\x89PNG"):
-        ext = "png"
-    elif head.startswith(b"\xff\xd8"):
-        ext = "jpg"
-    return f"{field}.{ext}"
-
-
-def _aspect_of(upload: Any) -> str:
-    """The listed aspect ratio nearest to an uploaded frame's own."""
-    from PIL import Image
-
-    upload.seek(0)
-    with Image.open(upload) as img:
-        width, height = img.size
-    upload.seek(0)
-    target = width / height
-
-    def ratio(r: str) -> float:
-        a, b = r.split(":")
-        return int(a) / int(b)
-
-    return min(ASPECT_RATIOS, key=lambda r: abs(ratio(r) - target))
 
 
 def initial_from(generation: Generation) -> dict[str, Any]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from io import BytesIO
 from typing import IO
 
 from django.core.exceptions import ValidationError
@@ -88,8 +87,3 @@ def decode_base64_image(value: str, name: str) -> SimpleUploadedFile:
             "The image is neither an http(s) URL nor valid Base64.", code="base64"
         ) from exc
     return SimpleUploadedFile(name, raw)
-
-
-def sniff_extension(raw: bytes) -> str:
-    with Image.open(BytesIO(raw)) as img:
-        return ALLOWED_FORMATS.get(img.format or "", "img")
