@@ -84,10 +84,6 @@ class VideoModel(models.Model):
 
 
 class ProviderQuerySet(models.QuerySet["Provider"]):
-    def usable(self) -> ProviderQuerySet:
-        """Enabled and healthy, in the order they are tried."""
-        return self.filter(enabled=True, healthy=True).order_by("priority", "id")
-
     def serving(self, model_name: str) -> list[Provider]:
         """Usable providers that serve a model, in priority order.
 
