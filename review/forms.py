@@ -132,12 +132,8 @@ class HistoryFilterForm(forms.Form):
 
     def results(self, queryset: QuerySet[Generation], user: Any) -> QuerySet[Generation]:
         """Filtered and searched, newest first, from the cursor on: slice it for a page."""
-        queryset = self.filter(queryset, user)
-        before = self.cleaned_data.get("before")
-        if self.cleaned_data.get("q") and search.terms(self.cleaned_data["q"]):
-            return search.search(queryset, self.cleaned_data["q"], before)
-        queryset = queryset.order_by("-pk")
-        return queryset.filter(pk__lt=before) if before is not None else queryset
+        data = self.cleaned_data
+        return search.search(self.filter(queryset, user), data.get("q", ""), data.get("before"))
 
     @property
     def page_size(self) -> int:

@@ -20,7 +20,6 @@ post_migrate), which also indexes any generation that is missing.
 from __future__ import annotations
 
 import re
-from typing import Protocol
 
 from django.db import connection
 from django.db.models import QuerySet
@@ -37,28 +36,48 @@ def terms(text: str) -> list[str]:
     return [word.lower() for word in WORD.findall(text or "")][:MAX_TERMS]
 
 
-class SearchBackend(Protocol):
+def newest_first(queryset: QuerySet[Generation], before: int | None) -> QuerySet[Generation]:
+    """The keyset page order of the history: newest first, older than the cursor `before`."""
+    queryset = queryset.order_by("-pk")
+    return queryset if before is None else queryset.filter(pk__lt=before)
+
+
+class SearchBackend:
+    """What both engines share; each says how words match and how its index is kept."""
+
     def search(
         self, queryset: QuerySet[Generation], text: str, before: int | None
     ) -> QuerySet[Generation]:
-        """Generations matching every word (as a prefix), newest first, older than `before`."""
-        ...
+        """Generations matching every word (as a prefix), newest first, older than `before`.
+
+        No words (a blank box, or only punctuation) means no search: every generation.
+        """
+        words = terms(text)
+        if not words:
+            return newest_first(queryset, before)
+        return self.matching(queryset, words, before)
+
+    def matching(
+        self, queryset: QuerySet[Generation], words: list[str], before: int | None
+    ) -> QuerySet[Generation]:
+        raise NotImplementedError
 
     def reindex(self, generation_id: int) -> None:
         """Rebuild one generation's document (after its tags or comments changed)."""
-        ...
+        raise NotImplementedError
 
     def rebuild(self) -> None:
         """Rebuild the whole index (after a restore or a bulk import without triggers)."""
-        ...
+        raise NotImplementedError
 
     def ensure_schema(self) -> None:
         """Create what is missing (table, triggers) and index generations not yet indexed."""
-        ...
+        raise NotImplementedError
 
 
 # ---- SQLite FTS5 ------------------------------------------------------------------------
-_SQLITE_DOCUMENT = """
+_SQLITE_INDEX = """
+    INSERT INTO review_search (rowid, prompt, negative_prompt, tags, comments)
     SELECT g.id, g.prompt, g.negative_prompt,
            coalesce((SELECT group_concat(t.name, ' ') FROM review_tagging tg
                      JOIN review_tag t ON t.id = tg.tag_id WHERE tg.generation_id = g.id), ''),
@@ -68,13 +87,10 @@ _SQLITE_DOCUMENT = """
 """
 
 
-class SQLiteSearch:
-    def search(
-        self, queryset: QuerySet[Generation], text: str, before: int | None
+class SQLiteSearch(SearchBackend):
+    def matching(
+        self, queryset: QuerySet[Generation], words: list[str], before: int | None
     ) -> QuerySet[Generation]:
-        words = terms(text)
-        if not words:
-            return queryset
         match = " ".join(f'"{word}"*' for word in words)  # every word, each as a prefix
         where = ["review_search.rowid = videos_generation.id", "review_search MATCH %s"]
         params: list[object] = [match]
@@ -92,47 +108,34 @@ class SQLiteSearch:
     def reindex(self, generation_id: int) -> None:
         with connection.cursor() as cursor:
             cursor.execute("DELETE FROM review_search WHERE rowid = %s", [generation_id])
-            cursor.execute(
-                "INSERT INTO review_search (rowid, prompt, negative_prompt, tags, comments) "
-                + _SQLITE_DOCUMENT
-                + " WHERE g.id = %s",
-                [generation_id],
-            )
+            cursor.execute(_SQLITE_INDEX + " WHERE g.id = %s", [generation_id])
 
     def rebuild(self) -> None:
         with connection.cursor() as cursor:
             cursor.execute("DELETE FROM review_search")
-            cursor.execute(
-                "INSERT INTO review_search (rowid, prompt, negative_prompt, tags, comments) "
-                + _SQLITE_DOCUMENT
-            )
+            cursor.execute(_SQLITE_INDEX)
 
     def ensure_schema(self) -> None:
         with connection.cursor() as cursor:
             for sql in SQLITE_SCHEMA:
                 cursor.execute(sql)
             cursor.execute(
-                "INSERT INTO review_search (rowid, prompt, negative_prompt, tags, comments) "
-                + _SQLITE_DOCUMENT
+                _SQLITE_INDEX
                 + " WHERE NOT EXISTS (SELECT 1 FROM review_search s WHERE s.rowid = g.id)"
             )
 
 
 # ---- PostgreSQL full-text search ----------------------------------------------------------
-class PostgresSearch:
-    def search(
-        self, queryset: QuerySet[Generation], text: str, before: int | None
+class PostgresSearch(SearchBackend):
+    def matching(
+        self, queryset: QuerySet[Generation], words: list[str], before: int | None
     ) -> QuerySet[Generation]:
-        words = terms(text)
-        if not words:
-            return queryset
         query = " & ".join(f"{word}:*" for word in words)  # \w+ words need no escaping
         matches = RawSQL(
             "SELECT generation_id FROM review_search WHERE document @@ to_tsquery('simple', %s)",
             [query],
         )
-        queryset = queryset.filter(pk__in=matches).order_by("-pk")
-        return queryset.filter(pk__lt=before) if before is not None else queryset
+        return newest_first(queryset.filter(pk__in=matches), before)
 
     def reindex(self, generation_id: int) -> None:
         with connection.cursor() as cursor:
@@ -160,6 +163,7 @@ def backend() -> SearchBackend:
 def search(
     queryset: QuerySet[Generation], text: str, before: int | None = None
 ) -> QuerySet[Generation]:
+    """See SearchBackend.search: the history's results, with or without search words."""
     return backend().search(queryset, text, before)
 
 

@@ -236,6 +236,12 @@ def test_it_pages_search_results_with_the_same_cursor(
     assert ids_in(page) == [107, 105, 103, 101]
 
 
+def test_it_pages_a_search_without_words_like_no_search(many: list[Generation]) -> None:
+    # Only punctuation: no words to match, so every generation, newest first, from the cursor.
+    found = search.search(Generation.objects.order_by("pk"), "?! *", before=1005)
+    assert list(found.values_list("pk", flat=True)) == [1004, 1003, 1002, 1001, 1000]
+
+
 def test_it_appends_rows_for_htmx_load_more(alice_client: Client, many: list[Generation]) -> None:
     response = alice_client.get(
         HISTORY, {"per": "10", "before": "1020"}, headers={"HX-Request": "true"}
