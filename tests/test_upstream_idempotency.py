@@ -26,10 +26,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(autouse=True)
-def no_waiting(db: None, monkeypatch: pytest.MonkeyPatch) -> None:
+def no_waiting(db: None, settings) -> None:
     """No local fallback, and no grace period before looking an ambiguous create up."""
     Provider.objects.filter(kind=Provider.Kind.LOCAL).update(enabled=False)
-    monkeypatch.setattr(tasks, "LOOKUP_GRACE_SECONDS", 0)
+    settings.STUDIO_LOOKUP_GRACE_SECONDS = 0
 
 
 @pytest.fixture

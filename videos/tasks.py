@@ -31,14 +31,9 @@ from .rendering import RenderError, RenderSpec, render_video
 log = logging.getLogger(__name__)
 
 RUN_DUE_SECONDS = 55  # the loop's length: just under the schedule's one-minute interval
-# From this many running tasks on one provider, poll them with the list endpoint.
-BATCH_MIN_RUNNING = int(getattr(settings, "STUDIO_BATCH_MIN_RUNNING", 4))
 BATCH_POLL_SECONDS = 10  # how often a batched provider is listed again (times the poll scale)
 MAX_LIST_PAGES = 8  # 8 pages of 500: 4,000 tasks of a kind per cycle
 MAX_SINGLE_POLLS = 5  # tasks missing from the list, queried one by one per cycle
-# An ambiguous create is looked up no sooner than this: longer than the upstream timeout,
-# so a create the upstream was still processing when we gave up is listed by then.
-LOOKUP_GRACE_SECONDS = float(getattr(settings, "STUDIO_LOOKUP_GRACE_SECONDS", 35.0))
 PROBE_EVERY_SECONDS = 300
 
 
@@ -108,7 +103,9 @@ def _submit_to(generation: Generation, provider: Provider) -> str:
         if exc.ambiguous:
             # The create may have reached the upstream: keep the attempt recorded so the
             # next try looks it up first (never a blind re-create, §6.10).
-            generation.release(next_poll_in=max(LOOKUP_GRACE_SECONDS, exc.retry_after or 0))
+            generation.release(
+                next_poll_in=max(settings.STUDIO_LOOKUP_GRACE_SECONDS, exc.retry_after or 0)
+            )
             return "done"
         generation.clear_create_attempt()  # certainly not created: free to go elsewhere
         if exc.permanent:
@@ -136,8 +133,11 @@ def _resolve_earlier_create(generation: Generation) -> bool:
         generation.clear_create_attempt()  # nothing paid can be lost: just start again
         return True
     age = (timezone.now() - generation.create_attempted_at).total_seconds()
-    if age < LOOKUP_GRACE_SECONDS:
-        generation.release(next_poll_in=LOOKUP_GRACE_SECONDS - age)
+    # Longer than the upstream timeout: a create the upstream was still processing when
+    # we gave up is listed by then.
+    grace = settings.STUDIO_LOOKUP_GRACE_SECONDS
+    if age < grace:
+        generation.release(next_poll_in=grace - age)
         return False
     try:
         state = get_upstream(provider).find_by_external_id(generation)
@@ -343,7 +343,7 @@ def store_upstream_result(generation: Generation, state: TaskState) -> None:
         )
         generation.refresh_from_db(fields=["download_attempts"])
         tries = generation.download_attempts
-        if tries >= settings_int("STUDIO_DOWNLOAD_RETRIES", 4):
+        if tries >= settings.STUDIO_DOWNLOAD_RETRIES:
             generation.mark_failed(
                 f"the finished video could not be copied into the studio after {tries} attempts: "
                 f"{exc.message}"
@@ -386,12 +386,8 @@ def probe_unhealthy_providers() -> None:
         probe_provider(pk)
 
 
-def settings_int(name: str, default: int) -> int:
-    return int(getattr(settings, name, default))
-
-
 def _download_lease() -> float:
-    return float(getattr(settings, "STUDIO_DOWNLOAD_TIMEOUT", 300)) + 60
+    return settings.STUDIO_DOWNLOAD_TIMEOUT + 60
 
 
 def next_poll_delay(generation: Generation) -> float:
@@ -409,7 +405,7 @@ def next_poll_delay(generation: Generation) -> float:
 
 def poll_scale() -> float:
     """STUDIO_POLL_SCALE shrinks every poll and backoff delay (benchmarks with short clips)."""
-    return float(getattr(settings, "STUDIO_POLL_SCALE", 1.0))
+    return settings.STUDIO_POLL_SCALE
 
 
 def _render_lease() -> float:
@@ -509,8 +505,9 @@ def run_due_once() -> int:
         submit_generation(pk)
         steps += 1
     running_due = due.filter(status__in=Generation.RUNNING)
+    batch_from = settings.STUDIO_BATCH_MIN_RUNNING
     for provider in Provider.objects.filter(pk__in=running_due.values("provider_id")):
-        if not get_upstream(provider).in_process and provider.running_count() >= BATCH_MIN_RUNNING:
+        if not get_upstream(provider).in_process and provider.running_count() >= batch_from:
             poll_provider(provider.pk)  # a few list pages instead of one query per task
             steps += 1
             continue

@@ -271,7 +271,7 @@ class KlingClient:
         self._token = ""
         self._token_renew_at = 0.0
         self._lock = threading.Lock()
-        timeout = timeout or float(getattr(settings, "STUDIO_UPSTREAM_TIMEOUT", 30))
+        timeout = timeout or settings.STUDIO_UPSTREAM_TIMEOUT
         prefix = "/" + provider.path_prefix.strip("/") if provider.path_prefix.strip("/") else ""
         # The base URL is set by an admin, not by users, so this client talks to it
         # directly (no private-address guard: a self-hosted gateway may live on the LAN).
@@ -438,7 +438,7 @@ def client_for(provider: Provider) -> KlingClient:
         provider.base_url,
         provider.path_prefix,
         provider.credentials_encrypted,
-        getattr(settings, "STUDIO_UPSTREAM_TIMEOUT", 30),
+        settings.STUDIO_UPSTREAM_TIMEOUT,
     )
     with _clients_lock:
         client = _clients.get(key)
@@ -482,11 +482,10 @@ def _base64_of(generation: Generation, field: str) -> str:
 
 def callback_url_for(generation: Generation) -> str:
     """A per-generation callback URL with an unguessable token, when our public URL is known."""
-    public = getattr(settings, "STUDIO_PUBLIC_URL", "")
-    if not public:
+    if not settings.STUDIO_PUBLIC_URL:
         return ""
     token = generation.ensure_callback_token()
-    return public + reverse("upstream_callback", args=[generation.pk, token])
+    return settings.STUDIO_PUBLIC_URL + reverse("upstream_callback", args=[generation.pk, token])
 
 
 def build_body(generation: Generation, provider: Provider) -> dict[str, Any]:
@@ -531,8 +530,8 @@ def store_result(generation: Generation, state: TaskState) -> bool:
 
     url = state.video_url or generation.upstream_video_url
     max_bytes = settings.STUDIO_MAX_DOWNLOAD_BYTES
-    deadline = time.monotonic() + float(getattr(settings, "STUDIO_DOWNLOAD_TIMEOUT", 300))
-    read_timeout = float(getattr(settings, "STUDIO_UPSTREAM_TIMEOUT", 30))
+    deadline = time.monotonic() + settings.STUDIO_DOWNLOAD_TIMEOUT
+    read_timeout = settings.STUDIO_UPSTREAM_TIMEOUT
     with tempfile.TemporaryDirectory(prefix="studio-download-") as tmp:
         video_path, poster_path = Path(tmp) / "video.mp4", Path(tmp) / "poster.jpg"
         try:
