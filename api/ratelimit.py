@@ -40,8 +40,9 @@ class Tally:
     flushed_at: float = 0.0
 
 
-# Keyed by access id, not pk: a pk can be reused (tests roll back), an access id cannot.
-_tallies: dict[str, Tally] = {}
+# Keyed by access id and minute: a pk can be reused (tests roll back), an access id cannot;
+# a minute's tally stays until written, so a new minute never drops the last one's count.
+_tallies: dict[tuple[str, int], Tally] = {}
 _lock = threading.Lock()
 
 
@@ -50,10 +51,10 @@ def count_request(key: ApiKey) -> int:
     now = time.time()
     minute = int(now // 60)
     with _lock:
-        tally = _tallies.get(key.access_id)
-        if tally is None or tally.minute != minute:
-            tally = _tallies[key.access_id] = Tally(key.access_id, minute)
-        # Other keys' tallies (and past minutes) left pending too long go out now.
+        tally = _tallies.get((key.access_id, minute))
+        if tally is None:
+            tally = _tallies[key.access_id, minute] = Tally(key.access_id, minute)
+        # Other tallies (other keys, and this key's past minutes) left pending go out now.
         stale = [_take(t, now) for t in _tallies.values() if t is not tally and _overdue(t, now)]
         tally.pending += 1
         estimate = tally.known + tally.pending
@@ -63,7 +64,7 @@ def count_request(key: ApiKey) -> int:
             or now - tally.flushed_at >= FLUSH_SECONDS
         )
         if flush:
-            _access_id, _minute, take = _take(tally, now)
+            take = _take(tally, now)[2]
         for old in [name for name, t in _tallies.items() if t.minute != minute and not t.pending]:
             del _tallies[old]
     for access_id, stale_minute, n in stale:

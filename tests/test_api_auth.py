@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from django.test import Client
 from django.utils import timezone
 
+from api import ratelimit
 from api.models import ApiKey, RecentKeys, RequestBucket
 from api.ratelimit import flush_all
 from tests.api_helpers import bearer, hs256_jwt, issue
@@ -146,6 +148,19 @@ def test_requests_far_below_the_limit_are_written_in_batches(
     assert 1 <= written < 5  # the first request of a minute is written, the rest batched
     flush_all()
     assert sum(RequestBucket.objects.filter(key=key).values_list("count", flat=True)) == 5
+
+
+def test_requests_pending_at_the_turn_of_a_minute_are_still_written(user, monkeypatch) -> None:
+    key, _secret = issue(user)
+    clock = SimpleNamespace(time=lambda: 6000.0)
+    monkeypatch.setattr(ratelimit, "time", clock)
+    assert [ratelimit.count_request(key) for _ in range(3)] == [1, 2, 3]  # 2 and 3 pending
+    clock.time = lambda: 6060.5  # the next minute
+    assert ratelimit.count_request(key) == 1
+    minutes = dict(RequestBucket.objects.filter(key=key).values_list("minute", "count"))
+    assert minutes == {100: 3, 101: 1}  # the old minute's pending two were written on the way
+    ratelimit.flush_all()
+    assert dict(RequestBucket.objects.filter(key=key).values_list("minute", "count")) == minutes
 
 
 def test_near_the_limit_every_request_is_counted_at_once(client: Client, user) -> None:
