@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -106,23 +107,26 @@ def saved_search_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 # ---- judging -----------------------------------------------------------------------------
-def _judging(request: HtmxHttpRequest, generation: Generation, status: int = 200) -> HttpResponse:
+def _panel(request: HttpRequest, generation: Generation, **invalid_forms: Form) -> HttpResponse:
+    """The judging panel of one generation (with the errors of a form that did not validate)."""
+    judging = JudgingState.load(generation, request.user)
+    context = {"generation": generation, "judging": judging, **invalid_forms}
+    return render(request, "review/judging.html#judging", context)
+
+
+def _judging(request: HtmxHttpRequest, generation: Generation) -> HttpResponse:
     """Answer a judging action: the panel (or a history row's star) for htmx, else a redirect."""
     if not request.htmx:
         return redirect(generation.get_absolute_url())
     if request.htmx.target == f"star-{generation.pk}":
         generation.starred = Star.objects.filter(user=request.user, generation=generation).exists()
         return render(request, "review/history.html#star-button", {"row": generation})
-    judging = JudgingState.load(generation, request.user)
-    context = {"generation": generation, "judging": judging, "comment_form": CommentForm()}
-    return render(request, "review/judging.html#judging", context, status=status)
+    return _panel(request, generation)
 
 
 @require_GET
 def judging(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    generation = get_object_or_404(_visible(request), pk=pk)
-    context = {"generation": generation, "judging": JudgingState.load(generation, request.user)}
-    return render(request, "review/judging.html#judging", context)
+    return _panel(request, get_object_or_404(_visible(request), pk=pk))
 
 
 @require_POST
@@ -195,15 +199,13 @@ def comment_delete(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 
 def _invalid(
-    request: HtmxHttpRequest, generation: Generation, name: str, form: object
+    request: HtmxHttpRequest, generation: Generation, name: str, form: Form
 ) -> HttpResponse:
     """Re-render the panel with the form's errors (200: htmx 2 does not swap 4xx answers)."""
     if not request.htmx:
         messages.error(request, "; ".join(e for errors in form.errors.values() for e in errors))
         return redirect(generation.get_absolute_url())
-    judging = JudgingState.load(generation, request.user)
-    context = {"generation": generation, "judging": judging, name: form}
-    return render(request, "review/judging.html#judging", context)
+    return _panel(request, generation, **{name: form})
 
 
 # ---- compare and lineage ---------------------------------------------------------------------

@@ -100,6 +100,15 @@ def test_it_rejects_a_tag_without_letters(alice_client: Client, generation: Gene
     assert not Tag.objects.exists()
 
 
+def test_it_explains_a_rejected_tag_on_the_detail_page_without_htmx(
+    alice_client: Client, generation: Generation
+) -> None:
+    response = alice_client.post(f"/review/{generation.pk}/tags/", {"name": "!!!"}, follow=True)
+    assert response.redirect_chain == [(f"/generations/{generation.pk}/", 302)]
+    assert "A tag needs letters or digits." in response.content.decode()
+    assert not Tag.objects.exists()
+
+
 def test_it_suggests_tags_most_used_first(
     alice_client: Client, user: User, make_generation: Any
 ) -> None:
