@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
@@ -302,13 +305,10 @@ def history_export(request: HttpRequest, fmt: str) -> HttpResponse:
         raise Http404("unknown export format")
     form = HistoryFilterForm(request.GET)
     if not form.is_valid():
-        return HttpResponse(form.errors.as_text(), status=400, content_type="text/plain")
+        return _bad_request(form)
     content_type, stream = EXPORT_TYPES[fmt]
     rows = with_review(form.results(_visible(request), request.user), request.user)
-    response = StreamingHttpResponse(stream(rows), content_type=content_type)
-    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-    response["Content-Disposition"] = f'attachment; filename="studio-history-{stamp}.{fmt}"'
-    return response
+    return _download(stream(rows), content_type, "studio-history", fmt)
 
 
 @require_GET
@@ -316,12 +316,21 @@ def history_zip(request: HttpRequest) -> HttpResponse:
     """The selected generations' videos in one zip, streamed."""
     form = SelectionForm(request.GET, visible=_visible(request))
     if not form.is_valid():
-        return HttpResponse(form.errors.as_text(), status=400, content_type="text/plain")
-    response = StreamingHttpResponse(
-        export.zip_stream(form.cleaned_data["ids"]), content_type="application/zip"
+        return _bad_request(form)
+    return _download(
+        export.zip_stream(form.cleaned_data["ids"]), "application/zip", "studio-videos", "zip"
     )
+
+
+def _bad_request(form: Form) -> HttpResponse:
+    return HttpResponse(form.errors.as_text(), status=400, content_type="text/plain")
+
+
+def _download(chunks: Iterator[Any], content_type: str, name: str, ext: str) -> HttpResponse:
+    """A streamed attachment named after what it holds and when it was made."""
+    response = StreamingHttpResponse(chunks, content_type=content_type)
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-    response["Content-Disposition"] = f'attachment; filename="studio-videos-{stamp}.zip"'
+    response["Content-Disposition"] = f'attachment; filename="{name}-{stamp}.{ext}"'
     return response
 
 

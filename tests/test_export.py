@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import zipfile
 from decimal import Decimal
 from typing import Any
@@ -83,6 +84,10 @@ def test_it_exports_every_page_not_just_the_first(
 def test_it_exports_the_searched_history_as_json(alice_client: Client, judged: Generation) -> None:
     response = alice_client.get("/history/export.json", {"q": "comma"})
     assert response["Content-Type"] == "application/json"
+    assert re.fullmatch(
+        r'attachment; filename="studio-history-\d{8}-\d{6}\.json"',
+        response["Content-Disposition"],
+    )
     data = json.loads(body(response))
     assert len(data) == 1
     item = data[0]
@@ -127,6 +132,9 @@ def test_it_streams_the_selected_videos_as_one_zip(
     make_generation(id=43, status="failed")  # nothing to download: skipped
     response = alice_client.get("/history/videos.zip", {"ids": ["42", "41", "43"]})
     assert response["Content-Type"] == "application/zip"
+    assert re.fullmatch(
+        r'attachment; filename="studio-videos-\d{8}-\d{6}\.zip"', response["Content-Disposition"]
+    )
     chunks = list(response.streaming_content)
     # Streamed in blocks, never the whole archive (or a whole video) at once.
     assert len(chunks) > 3 and max(len(chunk) for chunk in chunks) < 2 * 1024 * 1024
