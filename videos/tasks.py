@@ -25,7 +25,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from .models import Generation, Provider, Status
-from .providers import TaskState, UpstreamError, get_upstream
+from .providers import TaskState, UpstreamError, get_upstream, kling
 from .rendering import RenderError, RenderSpec, render_video
 
 log = logging.getLogger(__name__)
@@ -289,7 +289,7 @@ def apply_state(generation: Generation, state: TaskState, *, download_inline: bo
             # A download may outlast the poll's lease: hold the job for as long as it may take.
             if not generation.extend_lease(_download_lease()):
                 return  # our lease ran out and another worker holds the job: it downloads
-            store_upstream_result(generation, state)
+            store_upstream_result(generation)
         else:
             generation.release(next_poll_in=_download_lease())
             async_task(
@@ -316,27 +316,17 @@ def download_result(pk: int) -> None:
         or not generation.claim(_download_lease())
     ):
         return
-    store_upstream_result(
-        generation,
-        TaskState(
-            task_id=generation.upstream_task_id,
-            status=Status.SUCCEEDED,
-            video_url=generation.upstream_video_url,
-            units=generation.units,
-        ),
-    )
+    store_upstream_result(generation)
 
 
-def store_upstream_result(generation: Generation, state: TaskState) -> None:
+def store_upstream_result(generation: Generation) -> None:
     """Copy a finished upstream video into our storage (upstream links die after 30 days).
 
     A failed download is retried with backoff (the next poll sees the success again
     and downloads again); after the last attempt the generation fails with the reason.
     """
-    from .providers import kling
-
     try:
-        kling.store_result(generation, state)
+        kling.store_result(generation)
     except UpstreamError as exc:
         Generation.objects.filter(pk=generation.pk).update(
             download_attempts=F("download_attempts") + 1

@@ -69,14 +69,8 @@ class Upstream(Protocol):
 
 def get_upstream(provider: Provider) -> Upstream:
     """The module that speaks this provider's protocol."""
-    from . import local
+    from . import kling, local  # they import this module's types
 
     if provider.kind == "local":
         return local.LocalUpstream(provider)
-    try:
-        from . import kling
-    except ImportError as exc:  # pragma: no cover - until the Kling module lands
-        raise UpstreamError(
-            f"provider kind {provider.kind!r} is not available", permanent=True
-        ) from exc
     return kling.client_for(provider)

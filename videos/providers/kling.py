@@ -518,17 +518,18 @@ def build_body(generation: Generation, provider: Provider) -> dict[str, Any]:
 # ---- results ----------------------------------------------------------------------------
 
 
-def store_result(generation: Generation, state: TaskState) -> bool:
-    """Copy a finished task's video into storage, make the poster, and mark success.
+def store_result(generation: Generation) -> None:
+    """Copy a finished task's video (upstream_video_url) into storage, make the poster, succeed.
 
     The body is streamed to a temporary file (never whole in memory) under a size cap,
     a content-type check and an overall deadline. Success is only recorded once both
-    files are stored. Raises UpstreamError (retryable) when the download fails.
+    files are stored, with the units the upstream reported. Raises UpstreamError
+    (retryable) when the download fails.
     """
     from ..rendering import RenderError, make_poster, probe_video
     from ..tasks import store_files
 
-    url = state.video_url or generation.upstream_video_url
+    url = generation.upstream_video_url
     max_bytes = settings.STUDIO_MAX_DOWNLOAD_BYTES
     deadline = time.monotonic() + settings.STUDIO_DOWNLOAD_TIMEOUT
     read_timeout = settings.STUDIO_UPSTREAM_TIMEOUT
@@ -554,10 +555,9 @@ def store_result(generation: Generation, state: TaskState) -> bool:
                 f"the downloaded file is not a playable video: {exc}", retry_after=30
             ) from exc
         video_name, poster_name = store_files(generation, video_path, poster_path)
-    units = state.units if state.units is not None else generation.units
-    if generation.mark_succeeded(video=video_name, poster=poster_name, meta=meta, units=units):
-        return True
-    # Lost a race (failed or cancelled meanwhile, or another worker stored it): no orphans.
-    default_storage.delete(video_name)
-    default_storage.delete(poster_name)
-    return False
+    if not generation.mark_succeeded(
+        video=video_name, poster=poster_name, meta=meta, units=generation.units
+    ):
+        # Lost a race (failed or cancelled meanwhile, or another worker stored it): no orphans.
+        default_storage.delete(video_name)
+        default_storage.delete(poster_name)
