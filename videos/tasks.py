@@ -239,7 +239,7 @@ def _poll_provider(provider: Provider) -> None:
             if exc.provider_problem:
                 provider.mark_unhealthy(exc.message)
     now = timezone.now()
-    unchanged, missing = [], []
+    unchanged, missing, changed = [], [], {}
     for row in rows:
         state = found.get(row["upstream_task_id"])
         if state is None:
@@ -247,9 +247,10 @@ def _poll_provider(provider: Provider) -> None:
         elif state.status == row["status"] and state.progress in (None, row["progress"]):
             unchanged.append(row["pk"])
         else:
-            generation = Generation.objects.get(pk=row["pk"])
-            if generation.claim():
-                apply_state(generation, state, download_inline=False)
+            changed[row["pk"]] = state
+    for pk, generation in Generation.objects.in_bulk(list(changed)).items():
+        if generation.claim():
+            apply_state(generation, changed[pk], download_inline=False)
     next_at = now + timedelta(seconds=BATCH_POLL_SECONDS * poll_scale())
     for start in range(0, len(unchanged), 500):
         Generation.objects.filter(
