@@ -53,16 +53,6 @@ def nearest_aspect_ratio(width: int, height: int) -> str:
     return min(ASPECT_RATIOS, key=lambda r: abs(ratio(r) - target))
 
 
-def frame_fields(field: str, value: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    """An image as URL, raw Base64 or data: URI → (form data, form files) for GenerationForm."""
-    if isinstance(value, UploadedFile):
-        return {}, {field: value}
-    text = str(value).strip()
-    if text.lower().startswith(("http://", "https://")):
-        return {f"{field}_url": text}, {}
-    return {}, {field: decode_base64_image(text, field)}
-
-
 def validate_callback_url(url: str) -> str:
     """http(s) only, and every address the host resolves to must be one we may call.
 
@@ -122,34 +112,74 @@ def raise_for_own_errors(form: forms.Form, names: dict[str, str] | None = None) 
         raise bad_field((names or {}).get(field, field), field_errors[0].messages[0])
 
 
+class SecondsField(forms.Field):
+    """A duration in whole seconds given as 5, 5.0, "5" or "5.0"; left out is None."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(required=False, **kwargs)
+
+    def to_python(self, value: Any) -> int | None:
+        return None if value in (None, "") else whole_seconds(value)
+
+
+def camera_names(param: str) -> dict[str, str]:
+    """Every flattened camera_* field of GenerationForm, reported as the client's one param."""
+    return {"camera_type": param, **{f"camera_{axis}": param for axis in CAMERA_AXES}}
+
+
 KLING_NAMES = {
     "image_url": "image",
     "image_tail_url": "image_tail",
-    "camera_type": "camera_control",
-    **{f"camera_{axis}": "camera_control" for axis in CAMERA_AXES},
+    **camera_names("camera_control"),
 }
 
 
 class ApiCreateForm(forms.Form):
     """What every family's create turns into: GenerationForm data plus the API's own fields."""
 
-    family = ""
     names: dict[str, str] = {}
 
-    def _with_camera_and_frames(
-        self, data: dict[str, Any]
-    ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-        """Add the flattened camera and frame fields: GenerationForm data, files, form kwargs."""
-        camera = dict(self.camera)
-        has_config = camera.pop("_camera_has_config", None)
-        data.update(camera)
-        frame_data, files = self.frames
-        data.update(frame_data)
-        return data, files, {"camera_has_config": has_config}
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Filled while cleaning: the flattened camera_* fields, the frames as URLs and files.
+        self.camera: dict[str, Any] = {}
+        self.frame_data: dict[str, Any] = {}
+        self.frame_files: dict[str, Any] = {}
+
+    def add_frame(self, field: str, value: Any) -> None:
+        """An upload, URL, raw Base64 or data URI → GenerationForm's field or <field>_url."""
+        if isinstance(value, UploadedFile):
+            self.frame_files[field] = value
+            return
+        text = str(value).strip()
+        if text.lower().startswith(("http://", "https://")):
+            self.frame_data[f"{field}_url"] = text
+        else:
+            self.frame_files[field] = decode_base64_image(text, field)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        data["model_name"] = (data.get("model_name") or data.get("model") or DEFAULT_MODEL).strip()
+        return data
+
+    def wire_input(self) -> dict[str, Any]:
+        """This family's fields in GenerationForm's words; None means the client left it out."""
+        raise NotImplementedError
 
     def generation_input(self) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         """(GenerationForm data, files, form kwargs) from the cleaned body."""
-        raise NotImplementedError
+        camera = dict(self.camera)
+        has_config = camera.pop("_camera_has_config", None)
+        given = {
+            # A frame makes it image2video, unless the route says the kind (Kling).
+            "kind": Kind.IMAGE2VIDEO if self.frame_data or self.frame_files else Kind.TEXT2VIDEO,
+            "model_name": self.cleaned_data["model_name"],
+            **self.wire_input(),
+            **camera,
+            **self.frame_data,
+        }
+        data = {name: value for name, value in given.items() if value is not None}
+        return data, self.frame_files, {"camera_has_config": has_config}
 
     def generation_form(self) -> GenerationForm:
         """The bound shared form, already validated; raises ApiError on any problem."""
@@ -160,10 +190,6 @@ class ApiCreateForm(forms.Form):
         if not form.is_valid():
             raise_for_generation_errors(form, self.names)
         return form
-
-    @property
-    def model_name(self) -> str:
-        return self.cleaned_data.get("model_name") or DEFAULT_MODEL
 
     @property
     def callback_url(self) -> str:
@@ -177,12 +203,11 @@ class ApiCreateForm(forms.Form):
 class KlingCreateForm(ApiCreateForm):
     """A Kling text2video / image2video body (§1.3, §1.4) with the tolerances of §3.1."""
 
-    family = "kling"
     names = KLING_NAMES
 
     model_name = forms.CharField(max_length=100, required=False)
     model = forms.CharField(max_length=100, required=False)  # seed 000's legacy synonym
-    duration = forms.Field(required=False)
+    duration = SecondsField()
     camera_control = forms.JSONField(required=False)
     image = forms.CharField(required=False, strip=True)
     image_tail = forms.CharField(required=False, strip=True)
@@ -203,14 +228,8 @@ class KlingCreateForm(ApiCreateForm):
         super().__init__(body)
         self.body = body
         self.kind = kind
-        self.camera: dict[str, Any] = {}
-        self.frames: tuple[dict[str, Any], dict[str, Any]] = ({}, {})
         if body.get("model") and not body.get("model_name"):
             self.names = {**KLING_NAMES, "model_name": "model"}
-
-    def clean_duration(self) -> int | None:
-        value = self.cleaned_data.get("duration")
-        return None if value in (None, "") else whole_seconds(value)
 
     def clean_camera_control(self) -> Any:
         self.camera = camera_fields_from_json(self.cleaned_data.get("camera_control"))
@@ -224,29 +243,20 @@ class KlingCreateForm(ApiCreateForm):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        data["model_name"] = (data.get("model_name") or data.get("model") or DEFAULT_MODEL).strip()
-        frame_data: dict[str, Any] = {}
-        files: dict[str, Any] = {}
         for field in ("image", "image_tail", "static_mask"):
             if data.get(field):
                 try:
-                    more_data, more_files = frame_fields(field, data[field])
+                    self.add_frame(field, data[field])
                 except ValidationError as exc:
                     self.add_error(field, exc)
-                    continue
-                frame_data.update(more_data)
-                files.update(more_files)
-        self.frames = (frame_data, files)
         return data
 
-    def generation_input(self) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-        data: dict[str, Any] = {
-            k: self.body[k] for k in self.PASS_THROUGH if self.body.get(k) is not None
+    def wire_input(self) -> dict[str, Any]:
+        return {
+            **{name: self.body.get(name) for name in self.PASS_THROUGH},
+            "kind": self.kind,
+            "duration": self.cleaned_data["duration"],
         }
-        data.update(kind=self.kind, model_name=self.cleaned_data["model_name"])
-        if self.cleaned_data.get("duration") is not None:
-            data["duration"] = self.cleaned_data["duration"]
-        return self._with_camera_and_frames(data)
 
 
 GENERIC_NAMES = {
@@ -256,36 +266,25 @@ GENERIC_NAMES = {
     "cfg_scale": "metadata.cfg_scale",
     "aspect_ratio": "metadata.aspect_ratio",
     "negative_prompt": "metadata.negative_prompt",
-    "camera_type": "metadata.camera_control",
-    **{f"camera_{axis}": "metadata.camera_control" for axis in CAMERA_AXES},
+    **camera_names("metadata.camera_control"),
 }
 
 
 class GenericCreateForm(ApiCreateForm):
     """Seed 002's generic body: model, prompt, image, duration (float), width, height, metadata."""
 
-    family = "generic"
     names = GENERIC_NAMES
 
     model = forms.CharField(max_length=100, required=False)
     prompt = forms.CharField(required=False, strip=True)
     image = forms.CharField(required=False, strip=True)
-    duration = forms.Field(required=False)
+    duration = SecondsField()
     width = forms.IntegerField(min_value=1, max_value=10000, required=False)
     height = forms.IntegerField(min_value=1, max_value=10000, required=False)
     metadata = forms.JSONField(required=False)
     callback_url = CallbackUrlField()
 
     METADATA = ("mode", "cfg_scale", "aspect_ratio", "negative_prompt")
-
-    def __init__(self, body: dict[str, Any]) -> None:
-        super().__init__(body)
-        self.camera: dict[str, Any] = {}
-        self.frames: tuple[dict[str, Any], dict[str, Any]] = ({}, {})
-
-    def clean_duration(self) -> int | None:
-        value = self.cleaned_data.get("duration")
-        return None if value in (None, "") else whole_seconds(value)
 
     def clean_metadata(self) -> dict[str, Any]:
         value = self.cleaned_data.get("metadata") or {}
@@ -300,29 +299,20 @@ class GenericCreateForm(ApiCreateForm):
     def clean_image(self) -> str:
         value = self.cleaned_data.get("image") or ""
         if value:
-            self.frames = frame_fields("image", value)
+            self.add_frame("image", value)
         return value
 
-    def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        data["model_name"] = (data.get("model") or DEFAULT_MODEL).strip()
-        return data
-
-    def generation_input(self) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    def wire_input(self) -> dict[str, Any]:
         meta = self.cleaned_data["metadata"]
-        data: dict[str, Any] = {k: meta[k] for k in self.METADATA if meta.get(k) is not None}
-        image = self.cleaned_data.get("image")
-        data.update(
-            kind=Kind.IMAGE2VIDEO if image else Kind.TEXT2VIDEO,
-            model_name=self.cleaned_data["model_name"],
-            prompt=self.cleaned_data.get("prompt") or "",
-        )
-        if self.cleaned_data.get("duration") is not None:
-            data["duration"] = self.cleaned_data["duration"]
+        data = {name: meta.get(name) for name in self.METADATA}
         width, height = self.cleaned_data.get("width"), self.cleaned_data.get("height")
-        if "aspect_ratio" not in data and width and height:
+        if data["aspect_ratio"] is None and width and height:
             data["aspect_ratio"] = nearest_aspect_ratio(width, height)
-        return self._with_camera_and_frames(data)
+        return {
+            **data,
+            "prompt": self.cleaned_data.get("prompt") or "",
+            "duration": self.cleaned_data["duration"],
+        }
 
 
 OPENAI_NAMES = {
@@ -337,31 +327,25 @@ OPENAI_NAMES = {
 class OpenAICreateForm(ApiCreateForm):
     """POST /v1/videos: prompt, model, seconds, size, input_reference (file part or {image_url})."""
 
-    family = "openai"
     names = OPENAI_NAMES
 
     prompt = forms.CharField(max_length=2500, strip=True)
     model = forms.CharField(max_length=100, required=False)
-    seconds = forms.Field(required=False)
+    seconds = SecondsField()
     size = forms.CharField(max_length=11, required=False)
     input_reference = forms.Field(required=False)
 
-    def __init__(self, data: Any, files: Any = None) -> None:
-        super().__init__(data, files)
-        self.frames: tuple[dict[str, Any], dict[str, Any]] = ({}, {})
-
-    def clean_seconds(self) -> int | None:
-        value = self.cleaned_data.get("seconds")
-        return None if value in (None, "") else whole_seconds(value)
-
-    def clean_size(self) -> str:
+    def clean_size(self) -> tuple[int, int] | None:
         value = self.cleaned_data.get("size") or ""
-        match = SIZE.match(value) if value else None
-        if value and not match:
+        if not value:
+            return None
+        match = SIZE.match(value)
+        if not match:
             raise ValidationError("must be WIDTHxHEIGHT, for example 1280x720")
-        if match and 0 in (int(match.group(1)), int(match.group(2))):
+        width, height = int(match[1]), int(match[2])
+        if 0 in (width, height):
             raise ValidationError("width and height must be positive, for example 1280x720")
-        return value
+        return width, height
 
     def clean_input_reference(self) -> Any:
         value = self.files.get("input_reference") or self.cleaned_data.get("input_reference")
@@ -375,28 +359,16 @@ class OpenAICreateForm(ApiCreateForm):
             value = value.get("image_url")
             if not value:
                 raise ValidationError("needs image_url (a URL or a data: URL) or a file part")
-        self.frames = frame_fields("image", value)
+        self.add_frame("image", value)
         return value
 
-    def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        data["model_name"] = (data.get("model") or DEFAULT_MODEL).strip()
-        return data
-
-    def generation_input(self) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-        frame_data, files = self.frames
-        data: dict[str, Any] = {
-            "kind": Kind.IMAGE2VIDEO if (frame_data or files) else Kind.TEXT2VIDEO,
-            "model_name": self.cleaned_data["model_name"],
+    def wire_input(self) -> dict[str, Any]:
+        size = self.cleaned_data["size"]
+        return {
             "prompt": self.cleaned_data["prompt"],
-            **frame_data,
+            "duration": self.cleaned_data["seconds"],
+            "aspect_ratio": nearest_aspect_ratio(*size) if size else None,
         }
-        if self.cleaned_data.get("seconds") is not None:
-            data["duration"] = self.cleaned_data["seconds"]
-        match = SIZE.match(self.cleaned_data.get("size") or "")
-        if match:
-            data["aspect_ratio"] = nearest_aspect_ratio(int(match[1]), int(match[2]))
-        return data, files, {}
 
 
 # ---- reading -------------------------------------------------------------------------------
