@@ -11,31 +11,33 @@ class TagAdmin(admin.ModelAdmin):
     search_fields = ["name"]
 
 
-@admin.register(Tagging)
-class TaggingAdmin(admin.ModelAdmin):
-    list_display = ["generation", "tag", "added_by", "created_at"]
+class OnGenerationAdmin(admin.ModelAdmin):
+    """A row hanging off a generation, picked by id: a select of every generation would not load."""
+
+    # No list_select_related: Django joins every foreign key in list_display, where the
+    # hand-written lists had left out `generation` and cost a query per row.
     raw_id_fields = ["generation"]
-    list_select_related = ["tag", "added_by"]
+
+
+@admin.register(Tagging)
+class TaggingAdmin(OnGenerationAdmin):
+    list_display = ["generation", "tag", "added_by", "created_at"]
 
 
 @admin.register(Comment)
-class CommentAdmin(admin.ModelAdmin):
+class CommentAdmin(OnGenerationAdmin):
     list_display = ["generation", "author", "timecode", "created_at", "body"]
-    raw_id_fields = ["generation"]
     search_fields = ["body"]
-    list_select_related = ["author"]
 
 
 @admin.register(Rating)
-class RatingAdmin(admin.ModelAdmin):
+class RatingAdmin(OnGenerationAdmin):
     list_display = ["generation", "user", "value", "updated_at"]
-    raw_id_fields = ["generation"]
 
 
 @admin.register(Star)
-class StarAdmin(admin.ModelAdmin):
+class StarAdmin(OnGenerationAdmin):
     list_display = ["generation", "user", "created_at"]
-    raw_id_fields = ["generation"]
 
 
 @admin.register(SavedSearch)

@@ -6,7 +6,9 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from review.models import Comment, Rating, Star, Tag, Tagging
 from videos.models import Generation
@@ -233,3 +235,29 @@ def test_it_shows_the_panel_on_the_generation_page(
     assert 'id="judging"' in html and 'data-seek="1.50"' in html
     assert "<strong>4.0</strong> / 5" in html
     assert "js/review.js" in html
+
+
+@pytest.mark.parametrize("model", ["tagging", "comment", "rating", "star"])
+def test_the_admin_lists_judging_rows_without_a_query_per_row(
+    staff_client: Client, make_generation: Any, user: User, other_user: User, model: str
+) -> None:
+    def listed() -> tuple[int, str]:
+        staff_client.get(f"/admin/review/{model}/")  # warm the session and content types
+        with CaptureQueriesContext(connection) as queries:
+            html = staff_client.get(f"/admin/review/{model}/").content.decode()
+        return len(queries), html
+
+    def judge(n: int) -> None:
+        generation = make_generation(prompt=f"judged clip {n}")
+        Tagging.add(generation, f"tag{n}", other_user)
+        Comment.post(generation, other_user, f"note {n}", None)
+        Rating.set(user, generation, 3)
+        Star.toggle(user, generation)
+
+    judge(0)
+    one, _ = listed()
+    for n in range(1, 8):
+        judge(n)
+    many, html = listed()
+    assert "judged clip 7" in html and "judged clip 0" in html
+    assert many == one
