@@ -15,10 +15,10 @@ from django.http import HttpRequest, JsonResponse
 from django.utils.crypto import constant_time_compare
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
-from django_q.tasks import async_task
 
-from .models import Generation, Status
+from .models import Generation
 from .providers.webhooks import WebhookVerificationError, verify
+from .tasks import enqueue_next_step
 
 MAX_LOGGED_BODY = 20_000
 
@@ -86,7 +86,5 @@ def upstream_callback(request: HttpRequest, pk: int, token: str) -> JsonResponse
         return JsonResponse({"error": form.non_field_errors()[0]}, status=401)
     generation.record("callback", "upstream callback received", _logged_body(request.body))
     if generation.is_pending:
-        generation.nudge()
-        job = "submit_generation" if generation.status == Status.QUEUED else "poll_generation"
-        async_task(f"videos.tasks.{job}", generation.pk, task_name=f"nudge-{generation.pk}")
+        enqueue_next_step(generation, "nudge")
     return JsonResponse({"ok": True})

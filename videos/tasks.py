@@ -44,6 +44,13 @@ def enqueue_submit(pk: int) -> None:
     )
 
 
+def enqueue_next_step(generation: Generation, label: str) -> None:
+    """Make a pending generation due now and run its next step (submit or poll) in a worker."""
+    generation.nudge()
+    job = "submit_generation" if generation.status == Status.QUEUED else "poll_generation"
+    async_task(f"videos.tasks.{job}", generation.pk, task_name=f"{label}-{generation.pk}")
+
+
 def submit_generation(pk: int) -> None:
     """Hand a queued generation to the first usable provider with a free slot, failing over.
 

@@ -15,10 +15,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
-from django_q.tasks import async_task
 
-from .models import Generation, Provider, Status
-from .tasks import enqueue_submit, probe_provider
+from .models import Generation, Provider
+from .tasks import enqueue_next_step, enqueue_submit, probe_provider
 
 TEMPLATE = "videos/troubleshoot.html"
 
@@ -63,9 +62,7 @@ def poll_now(request: HttpRequest, pk: int) -> HttpResponse:
     if not generation.is_pending:
         return _panel(request, generation, notice="This generation is finished: nothing to poll.")
     generation.record("admin", f"poll now, asked by {request.user.get_username()}")
-    generation.nudge()
-    job = "submit_generation" if generation.status == Status.QUEUED else "poll_generation"
-    async_task(f"videos.tasks.{job}", generation.pk, task_name=f"poll-now-{generation.pk}")
+    enqueue_next_step(generation, "poll-now")
     return _panel(request, generation, notice="Polled (or queued a poll).")
 
 
