@@ -17,6 +17,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from .errors import ApiError, kling_error_response, openai_error_response
 from .models import ApiKey, hash_secret, recent_keys
+from .ratelimit import count_request
 
 JWT_LEEWAY_SECONDS = 10  # clock skew between the client and us
 
@@ -102,7 +103,7 @@ def authenticate(request: HttpRequest) -> ApiKey:
 
 def check_rate(key: ApiKey) -> None:
     """Count the request; over the key's requests per minute answers 429/1302."""
-    count = key.count_request()
+    count = count_request(key)
     if count > key.requests_per_minute:
         retry = 60 - int(time.time()) % 60
         raise ApiError(

@@ -28,8 +28,7 @@ def units_text(units: Decimal | None) -> str:
     """Kling's final_unit_deduction: a string without trailing zeros ("1", "3.5")."""
     if units is None:
         return "0"
-    text = format(units.normalize(), "f")
-    return text
+    return format(units.normalize(), "f")
 
 
 # Only what a Kling task object shows: fewer columns, a cheaper poll (bench/api_throughput.py).

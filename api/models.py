@@ -246,7 +246,6 @@ class ApiKey(models.Model):
         base_url: str,
         external_task_id: str = "",
         callback_url: str = "",
-        extra: dict[str, Any] | None = None,
     ) -> Generation:
         """Create a generation within this key's limits, or raise ApiError with nothing written."""
         model_name = form.cleaned_data["model_name"]
@@ -287,7 +286,7 @@ class ApiKey(models.Model):
                             f"this task needs {estimate}",
                         )
                 generation = form.create_generation(
-                    self.owner, api_key=self, client_callback_url=callback_url, extra=extra
+                    self.owner, api_key=self, client_callback_url=callback_url
                 )
                 ApiTask.objects.create(
                     generation=generation,
@@ -301,12 +300,6 @@ class ApiKey(models.Model):
                 "external_task_id", f"{external_task_id!r} is already used by another task"
             ) from exc
         return generation
-
-    def count_request(self) -> int:
-        """Count one request in this minute; returns the count so far (see api/ratelimit.py)."""
-        from .ratelimit import count_request
-
-        return count_request(self)
 
 
 class RequestBucket(models.Model):
