@@ -52,17 +52,16 @@ def key_create(request: HtmxHttpRequest) -> HttpResponse:
     """Create a key for the signed-in user; its secret is in this answer and nowhere else."""
     form = KeyCreateForm(request.POST)
     context = _keys_context(request)
-    if not form.is_valid():
+    if form.is_valid():
+        key, secret = ApiKey.issue(request.user, **form.key_fields())
+        context.update(created=key, secret=secret, webhook_secret=key.get_webhook_secret())
+    else:
         context["form"] = form
-        return render(
-            request, "api/my_keys.html#key-create" if request.htmx else "api/my_keys.html", context
-        )
-    key, secret = ApiKey.issue(request.user, **form.key_fields())
-    context.update(created=key, secret=secret, webhook_secret=key.get_webhook_secret())
     # Rendered, not redirected: a secret in a flash message would sit in a cookie or the session.
-    return render(
-        request, "api/my_keys.html#key-create" if request.htmx else "api/my_keys.html", context
-    )
+    template_name = "api/my_keys.html"
+    if request.htmx:
+        template_name += "#key-create"
+    return render(request, template_name, context)
 
 
 @require_POST
