@@ -6,7 +6,7 @@ import io
 from collections.abc import Iterator
 
 import pytest
-from django.contrib.admin.models import ADDITION, LogEntry
+from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
@@ -122,18 +122,29 @@ def test_list_shows_masked_credentials_and_health(db, sim) -> None:
     assert any(row.startswith("local\tlocal") for row in out.splitlines())
 
 
-def test_test_makes_a_cheap_real_call(db, sim) -> None:
+def test_test_makes_a_cheap_real_call(db, sim, staff_user) -> None:
     add_kling(sim)
     out = run("test", "kling-main")
     assert out.strip() == "kling-main: OK: answered a list query (0 tasks on the first page)"
     assert sim.counts["list"] == 1 and Provider.objects.get(name="kling-main").healthy
+    entry = LogEntry.objects.filter(action_flag=CHANGE).get()
+    assert entry.user == staff_user
+    assert entry.change_message == "Tested: OK: answered a list query (0 tasks on the first page)"
 
 
-def test_test_reports_bad_credentials_and_marks_unhealthy(db, sim) -> None:
+def test_test_reports_bad_credentials_and_marks_unhealthy(db, sim, staff_user) -> None:
     add_kling(sim, "--secret-key", "wrong-secret-0123456789abcdef0123456")
     with pytest.raises(CommandError, match=r"kling-main: FAILED: token invalid.*code 1002"):
         run("test", "kling-main")
     assert not Provider.objects.get(name="kling-main").healthy
+    entry = LogEntry.objects.filter(action_flag=CHANGE).get()
+    assert entry.change_message.startswith("Tested: failed: token invalid")
+
+
+def test_test_without_a_superuser_probes_and_logs_nothing(db, sim) -> None:
+    add_kling(sim)
+    assert run("test", "kling-main").startswith("kling-main: OK")
+    assert not LogEntry.objects.exists()
 
 
 def test_disable_and_enable(db, sim) -> None:

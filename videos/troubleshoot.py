@@ -95,9 +95,14 @@ def mark_failed(request: HttpRequest, pk: int) -> HttpResponse:
     return _panel(request, generation, notice="Marked failed.")
 
 
-def probe_and_audit(provider: Provider, user_id: int) -> tuple[bool, str]:
-    """Probe a provider (a cheap real call) and record the test in the admin's audit log."""
+def probe_and_audit(provider: Provider, user_id: int | None) -> tuple[bool, str]:
+    """Probe a provider (a cheap real call) and record the test in the admin's audit log.
+
+    LogEntry needs a user: without one (a shell with no superuser yet) nothing is logged.
+    """
     ok, message = probe_provider(provider.pk)
+    if user_id is None:
+        return ok, message
     LogEntry.objects.log_actions(
         user_id=user_id,
         queryset=[provider],

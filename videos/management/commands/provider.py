@@ -9,12 +9,13 @@ from typing import Any
 
 from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
 from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from videos.admin import ProviderForm
 from videos.models import Provider
-from videos.tasks import probe_provider
+from videos.troubleshoot import probe_and_audit
 
 SECRET_OPTIONS = ("access_key", "secret_key", "api_key", "webhook_secret")
 
@@ -59,8 +60,8 @@ class Command(BaseCommand):
         if provider is None:
             raise CommandError(f"no provider named {options['name']!r}")
         if action == "test":
-            ok, message = probe_provider(provider.pk)
-            self._log(options, provider, CHANGE, f"Tested: {'OK' if ok else 'failed'}: {message}")
+            user = self._user(options)
+            ok, message = probe_and_audit(provider, user.pk if user else None)
             if not ok:
                 raise CommandError(f"{provider.name}: FAILED: {message}")
             self.stdout.write(f"{provider.name}: OK: {message}")
@@ -130,10 +131,14 @@ class Command(BaseCommand):
                 line += f"\t{p.health_message}"
             self.stdout.write(line)
 
-    def _log(self, options: dict[str, Any], provider: Provider, flag: int, message: str) -> None:
-        """Audit the change like the admin would (LogEntry needs a user: --by, else a superuser)."""
+    def _user(self, options: dict[str, Any]) -> AbstractBaseUser | None:
+        """Who the audit log names: --by, else a superuser (LogEntry needs a user)."""
         users = get_user_model().objects.filter(is_active=True, is_superuser=True)
-        user = users.filter(username=options["by"]).first() if options.get("by") else users.first()
+        return users.filter(username=options["by"]).first() if options.get("by") else users.first()
+
+    def _log(self, options: dict[str, Any], provider: Provider, flag: int, message: str) -> None:
+        """Audit the change like the admin would."""
+        user = self._user(options)
         if user is None:
             return
         LogEntry.objects.log_actions(
