@@ -31,11 +31,17 @@ def run(*args: str) -> str:
     return out.getvalue()
 
 
+def add(kind: str, name: str, base_url: str, *extra: str) -> str:
+    return run("add", "--kind", kind, "--name", name, "--base-url", base_url, *extra)
+
+
 def add_kling(sim: Simulator, *extra: str) -> str:
-    return run(
-        "add", "--kind", "kling", "--name", "kling-main", "--base-url", sim.url,
-        "--access-key", sim.access_key, "--secret-key", SECRET, "--priority", "5", *extra,
-    )  # fmt: skip
+    keys = ("--access-key", sim.access_key, "--secret-key", SECRET, "--priority", "5")
+    return add("kling", "kling-main", sim.url, *keys, *extra)
+
+
+def add_gateway(api_key: str = API_KEY) -> str:
+    return add("kling-gateway", "gw", "https://gw.example", "--api-key", api_key)
 
 
 def test_it_adds_a_kling_provider_with_encrypted_masked_credentials(db, sim, staff_user) -> None:
@@ -52,34 +58,14 @@ def test_it_adds_a_kling_provider_with_encrypted_masked_credentials(db, sim, sta
 
 
 def test_a_gateway_gets_the_kling_prefix_and_a_bearer_key(db) -> None:
-    run(
-        "add",
-        "--kind",
-        "kling-gateway",
-        "--name",
-        "gw",
-        "--base-url",
-        "https://gw.example",
-        "--api-key",
-        API_KEY,
-    )
+    add_gateway()
     provider = Provider.objects.get(name="gw")
     assert provider.path_prefix == "/kling" and provider.get_credentials() == {"api_key": API_KEY}
 
 
 def test_it_reads_a_secret_from_standard_input(db, monkeypatch) -> None:
     monkeypatch.setattr("sys.stdin", io.StringIO(API_KEY + "\n"))
-    run(
-        "add",
-        "--kind",
-        "kling-gateway",
-        "--name",
-        "gw",
-        "--base-url",
-        "https://gw.example",
-        "--api-key",
-        "-",
-    )
+    add_gateway("-")
     assert Provider.objects.get(name="gw").get_credentials() == {"api_key": API_KEY}
 
 
@@ -96,17 +82,14 @@ def test_it_reads_a_secret_from_standard_input(db, monkeypatch) -> None:
     ],
 )
 def test_it_refuses_incomplete_providers(db, args: list[str], message: str) -> None:
-    base = ["add", "--kind", "kling", "--name", "bad", "--base-url", "https://api.example"]
     with pytest.raises(CommandError, match=message):
-        run(*base, *args)
+        add("kling", "bad", "https://api.example", *args)
     assert not Provider.objects.filter(name="bad").exists()
 
 
 def test_adding_again_updates_and_keeps_the_stored_secret(db, sim) -> None:
     add_kling(sim)
-    out = run(
-        "add", "--kind", "kling", "--name", "kling-main", "--base-url", sim.url, "--priority", "1"
-    )
+    out = add("kling", "kling-main", sim.url, "--priority", "1")
     provider = Provider.objects.get(name="kling-main")
     assert out.startswith("kling-main: updated") and provider.priority == 1
     assert provider.get_credentials()["secret_key"] == SECRET
@@ -159,17 +142,7 @@ def test_disable_and_enable(db, sim) -> None:
 
 def test_secrets_are_absent_from_database_dumps(db, sim) -> None:
     add_kling(sim, "--webhook-secret", WEBHOOK)
-    run(
-        "add",
-        "--kind",
-        "kling-gateway",
-        "--name",
-        "gw",
-        "--base-url",
-        "https://gw.example",
-        "--api-key",
-        API_KEY,
-    )
+    add_gateway()
     dumped = io.StringIO()
     call_command("dumpdata", "videos", "admin", stdout=dumped)
     sql = "\n".join(connection.connection.iterdump())  # the whole SQLite database as SQL
