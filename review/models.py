@@ -10,7 +10,18 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db import IntegrityError, models, transaction
-from django.db.models import Avg, Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
+from django.db.models import (
+    Avg,
+    Count,
+    Exists,
+    Max,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+)
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -89,12 +100,6 @@ class Rating(models.Model):
             user=user,
             generation=generation,
             defaults={"value": value, "updated_at": timezone.now()},
-        )
-
-    @classmethod
-    def team_average(cls, generation: Generation) -> dict[str, Any]:
-        return cls.objects.filter(generation=generation).aggregate(
-            average=Avg("value"), count=Count("id")
         )
 
 
@@ -412,7 +417,10 @@ class JudgingState:
 
     @classmethod
     def load(cls, generation: Generation, user: AbstractBaseUser) -> JudgingState:
-        team = Rating.team_average(generation)
+        # The team's average and count and the viewer's own rating: one pass over the ratings.
+        ratings = Rating.objects.filter(generation=generation).aggregate(
+            average=Avg("value"), count=Count("id"), mine=Max("value", filter=Q(user=user))
+        )
         taggings = list(generation.taggings.select_related("tag").order_by("tag__name"))
         comments = list(generation.comments.select_related("author"))
         for item in taggings + comments:
@@ -421,15 +429,12 @@ class JudgingState:
             tagging.removable = tagging.can_be_removed_by(user)
         for comment in comments:
             comment.deletable = comment.can_be_deleted_by(user)
-        mine = Rating.objects.filter(generation=generation, user=user).values_list(
-            "value", flat=True
-        )
         return cls(
             generation=generation,
             starred=Star.objects.filter(generation=generation, user=user).exists(),
-            my_rating=mine.first(),
-            average=team["average"],
-            count=team["count"],
+            my_rating=ratings["mine"],
+            average=ratings["average"],
+            count=ratings["count"],
             taggings=taggings,
             comments=comments,
         )

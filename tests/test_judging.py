@@ -73,6 +73,22 @@ def test_it_rates_and_shows_the_team_average(
     ).content.decode()
     assert list(Rating.objects.values_list("value", flat=True)) == [2]
     assert "<strong>2.0</strong> / 5" in html and "(1 rating)" in html
+    assert 'class="rate on"' not in html  # Bob's rating is not Alice's
+
+
+def test_it_loads_the_panel_in_a_fixed_number_of_queries(
+    alice_client: Client, generation: Generation, user: User, other_user: User
+) -> None:
+    Rating.set(user, generation, 4)
+    Rating.set(other_user, generation, 2)
+    Tagging.add(generation, "dusk", other_user)
+    Comment.post(generation, other_user, "warm light", 1.0)
+    alice_client.get(f"/review/{generation.pk}/")  # warm the session
+    with CaptureQueriesContext(connection) as queries:
+        html = alice_client.get(f"/review/{generation.pk}/").content.decode()
+    assert "<strong>3.0</strong> / 5" in html and html.count('class="rate on"') == 4
+    # session, user, the generation, ratings (team and mine), taggings, comments, star
+    assert len(queries) == 7, "\n".join(q["sql"][:100] for q in queries.captured_queries)
 
 
 def test_it_ignores_an_out_of_range_rating(alice_client: Client, generation: Generation) -> None:
