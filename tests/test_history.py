@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -13,9 +14,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from api.models import ApiKey
 from review import search
 from review.models import Comment, Rating, SavedSearch, Star, Tagging
+from tests.api_helpers import issue
 from videos.models import Generation
 
 pytestmark = pytest.mark.django_db
@@ -24,15 +25,7 @@ HISTORY = "/history/"
 
 def ids_in(html: str) -> list[int]:
     """The generation ids of the history rows, in page order."""
-    import re
-
     return [int(pk) for pk in re.findall(r'class="history-row" id="row-(\d+)"', html)]
-
-
-def make_key(owner: User, name: str = "ci") -> ApiKey:
-    return ApiKey.objects.create(
-        owner=owner, name=name, access_id=f"id-{name}", prefix=name[:8], secret_hash=f"hash-{name}"
-    )
 
 
 @pytest.fixture
@@ -122,7 +115,7 @@ def test_it_indexes_generations_whatever_creates_them(make_generation: Any) -> N
 def test_it_combines_every_filter(
     alice_client: Client, make_generation: Any, user: User, other_user: User
 ) -> None:
-    key = make_key(user)
+    key, _ = issue(user, "ci")
     match = dict(
         prompt="golden retriever surfing", model_name="kling-v1-6", kind="image2video",
         status="succeeded", mode="pro", duration=10, aspect_ratio="9:16", api_key=key,
@@ -179,7 +172,7 @@ def test_it_combines_every_filter(
 def test_it_filters_by_api_key_or_web(
     alice_client: Client, make_generation: Any, user: User, source: str, expected: list[int]
 ) -> None:
-    first, second = make_key(user, "first"), make_key(user, "second")
+    first, second = issue(user, "first")[0], issue(user, "second")[0]
     make_generation(id=1)
     make_generation(id=2, api_key=first)
     make_generation(id=3, api_key=second)
@@ -285,7 +278,7 @@ def test_it_keeps_filters_in_the_url_of_exports_and_next_page(
 def test_it_uses_a_constant_number_of_queries_whatever_the_page_size(
     alice_client: Client, make_generation: Any, user: User, other_user: User, per: int
 ) -> None:
-    key = make_key(other_user)
+    key, _ = issue(other_user, "ci")
     for n in range(110):
         g = make_generation(
             id=1 + n, owner=other_user if n % 2 else user, api_key=key if n % 3 else None

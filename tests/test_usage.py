@@ -13,7 +13,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
 
-from api.models import ApiKey
+from tests.api_helpers import issue
 from videos.models import Provider
 
 pytestmark = pytest.mark.django_db
@@ -36,9 +36,7 @@ def cells(html: str, label: str) -> list[str]:
 
 @pytest.fixture
 def usage(make_generation: Any, user: User, other_user: User, local_provider: Provider) -> None:
-    key = ApiKey.objects.create(
-        owner=other_user, name="ci-bot", access_id="a", prefix="a", secret_hash="h"
-    )
+    key, _ = issue(other_user, "ci-bot")
     for _ in range(3):
         make_generation(status="succeeded", provider=local_provider, units=Decimal("1.50"))
     make_generation(status="failed", status_message="out of credit", provider=local_provider)
@@ -122,9 +120,7 @@ def test_it_rejects_a_reversed_period(staff_client: Client) -> None:
 def test_it_shows_the_audit_log_of_keys_and_providers_only(
     staff_client: Client, staff_user: User, local_provider: Provider, other_user: User
 ) -> None:
-    key = ApiKey.objects.create(
-        owner=other_user, name="deploy", access_id="b", prefix="b", secret_hash="h2"
-    )
+    key, _ = issue(other_user, "deploy")
     LogEntry.objects.log_actions(
         staff_user.pk, [key], ADDITION, change_message="created from the admin"
     )
