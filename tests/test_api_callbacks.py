@@ -213,7 +213,9 @@ def test_private_callback_urls_are_refused_at_create(
 def test_an_unresolvable_callback_host_is_refused_at_create(client: Client, key_and_secret) -> None:
     _key, secret = key_and_secret
     response = post_json(client, T2V, {**BODY, "callback_url": "https://hooks.invalid/x"}, secret)
-    assert response.status_code == 400 and "callback_url" in response.json()["message"]
+    assert response.status_code == 400 and response.json()["code"] == 1201
+    message = response.json()["message"]
+    assert message.startswith("callback_url:") and "hooks.invalid does not resolve" in message
     assert not Generation.objects.exists()
 
 

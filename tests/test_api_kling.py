@@ -160,7 +160,9 @@ def test_a_second_key_of_the_same_owner_sees_the_task(client: Client, secret, us
 
 def test_a_task_of_the_other_kind_or_a_bad_id_is_a_404(client: Client, secret) -> None:
     task_id = post_json(client, T2V, BODY, secret).json()["data"]["task_id"]
-    assert client.get(f"{I2V}/{task_id}", **bearer(secret)).status_code == 404
+    other_kind = client.get(f"{I2V}/{task_id}", **bearer(secret))
+    assert other_kind.status_code == 404  # the Kling error body, not the router's 404 page
+    assert other_kind.json()["code"] == 1203 and task_id in other_kind.json()["message"]
     assert client.get(f"{T2V}/not-a-number", **bearer(secret)).json()["code"] == 1203
 
 
