@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from videos.models import ASPECT_RATIOS, CAMERA_TYPES
+from videos.models import ASPECT_RATIOS, CAMERA_AXES, CAMERA_TYPES, Mode
 
 from .errors import OPENAI_CODES
+from .forms import DEFAULT_MODEL
+from .kling import KLING_STATUS
+from .openai import OPENAI_STATUS
 
 
 def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _words(statuses: dict[str, str]) -> list[str]:
+    """A family's status words, each once, in the order of the studio's statuses."""
+    return list(dict.fromkeys(statuses.values()))
 
 
 def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
@@ -43,7 +51,7 @@ CAMERA = {
     "properties": {
         "type": {
             "type": "string",
-            "enum": CAMERA_TYPES + ["horizontal", "vertical", "pan", "tilt", "roll", "zoom"],
+            "enum": CAMERA_TYPES + CAMERA_AXES,  # an axis is the shorthand's type
         },
         "config": {"type": ["object", "null"]},
     },
@@ -51,12 +59,12 @@ CAMERA = {
 KLING_CREATE = {
     "type": "object",
     "properties": {
-        "model_name": {"type": "string", "default": "kling-v1"},
+        "model_name": {"type": "string", "default": DEFAULT_MODEL},
         "model": {"type": "string", "description": "synonym of model_name"},
         "prompt": {"type": "string", "maxLength": 2500},
         "negative_prompt": {"type": "string", "maxLength": 2500},
         "cfg_scale": {"type": "number", "minimum": 0, "maximum": 1},
-        "mode": {"type": "string", "enum": ["std", "pro"]},
+        "mode": {"type": "string", "enum": Mode.values},
         "aspect_ratio": {"type": "string", "enum": ASPECT_RATIOS},
         "duration": {"type": ["string", "number"], "default": "5"},
         "camera_control": CAMERA,
@@ -72,7 +80,7 @@ KLING_TASK = {
     "type": "object",
     "properties": {
         "task_id": {"type": "string"},
-        "task_status": {"type": "string", "enum": ["submitted", "processing", "succeed", "failed"]},
+        "task_status": {"type": "string", "enum": _words(KLING_STATUS)},
         "task_status_msg": {"type": "string"},
         "task_info": {"type": "object", "properties": {"external_task_id": {"type": "string"}}},
         "task_result": {
@@ -102,7 +110,7 @@ VIDEO = {
         "id": {"type": "string"},
         "object": {"const": "video"},
         "model": {"type": "string"},
-        "status": {"type": "string", "enum": ["queued", "in_progress", "completed", "failed"]},
+        "status": {"type": "string", "enum": _words(OPENAI_STATUS)},
         "progress": {"type": "integer"},
         "created_at": {"type": "integer", "description": "seconds"},
         "completed_at": {"type": ["integer", "null"]},
