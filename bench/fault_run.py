@@ -220,9 +220,9 @@ def run(opts: argparse.Namespace, info: dict[str, Any], procs: Processes, port: 
     from django.contrib.auth.models import User
 
     from api.models import ApiKey
-    from videos.models import Generation, Provider, Status
+    from videos.models import Generation, Status
     from videos.simulator import Simulator
-    from videos.simulator.testing import provider_for
+    from videos.simulator.testing import disable_local_providers, provider_for
 
     hook_secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
     sim = Simulator(
@@ -235,7 +235,7 @@ def run(opts: argparse.Namespace, info: dict[str, Any], procs: Processes, port: 
         webhook_secret=hook_secret,
         seed=2024,
     ).start()
-    Provider.objects.filter(kind=Provider.Kind.LOCAL).update(enabled=False)
+    disable_local_providers()
     provider = provider_for(sim, max_concurrent=100)
     provider.set_webhook_secret(hook_secret)
     provider.save()

@@ -34,7 +34,7 @@ from django.utils import timezone  # noqa: E402
 from videos import tasks  # noqa: E402
 from videos.models import Generation, Provider, Status  # noqa: E402
 from videos.simulator import Simulator  # noqa: E402
-from videos.simulator.testing import provider_for  # noqa: E402
+from videos.simulator.testing import disable_local_providers, provider_for  # noqa: E402
 
 GOAL = 10
 
@@ -79,7 +79,7 @@ def main() -> int:
     args = parser.parse_args()
     logging.getLogger("django-q").setLevel(logging.WARNING)  # sync jobs log every run
     call_command("migrate", verbosity=0)
-    Provider.objects.filter(kind=Provider.Kind.LOCAL).update(enabled=False)
+    disable_local_providers()
     with Simulator(min_seconds=3600, max_seconds=3600) as sim:
         provider = provider_for(sim, max_concurrent=args.tasks * 2)
         pks = running_generations(sim, provider, args.tasks)

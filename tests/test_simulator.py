@@ -26,6 +26,7 @@ from videos.providers.kling import make_jwt
 from videos.providers.webhooks import verify
 from videos.simulator import Simulator
 from videos.simulator.clip import clip_bytes
+from videos.simulator.testing import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 VALID = {"model_name": "kling-v1", "prompt": "a lighthouse at dusk", "duration": "5"}
@@ -259,12 +260,6 @@ def receiver() -> Iterator[ThreadingHTTPServer]:
     server.server_close()
 
 
-def _wait_for(predicate: Any, seconds: float = 5) -> None:
-    deadline = time.time() + seconds
-    while not predicate() and time.time() < deadline:
-        time.sleep(0.05)
-
-
 @pytest.mark.parametrize("mode", ["twice", "out_of_order"])
 def test_it_posts_signed_callbacks_twice_or_out_of_order(receiver: Any, mode: str) -> None:
     secret = "whsec_dGVzdHNlY3JldHRlc3RzZWNyZXR0ZXN0c2VjcmV0MTI="
@@ -273,11 +268,13 @@ def test_it_posts_signed_callbacks_twice_or_out_of_order(receiver: Any, mode: st
         min_seconds=0.3, max_seconds=0.3, webhook_secret=secret, callback_mode=mode
     ) as sim:
         call(sim, "POST", "/v1/videos/text2video", {**VALID, "callback_url": url})
-        _wait_for(
+        wait_until(
             lambda: (
                 any(b"succeed" in body for _, body in receiver.received)
                 and len(receiver.received) >= 2
-            )
+            ),
+            timeout=5,
+            step=0.05,
         )
         time.sleep(0.2)
     statuses = [json.loads(body)["task_status"] for _, body in receiver.received]

@@ -10,11 +10,15 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from videos import tasks
 from videos.models import Generation, Provider, Status
 from videos.providers.webhooks import WebhookVerificationError, sign, verify
 from videos.simulator import Simulator
-from videos.simulator.testing import provider_for, queued_generation
+from videos.simulator.testing import (
+    disable_local_providers,
+    provider_for,
+    submitted_generation,
+    wait_until,
+)
 
 SECRET = "whsec_dGVzdHNlY3JldHRlc3RzZWNyZXR0ZXN0c2VjcmV0MTI="
 VECTOR_BODY = (
@@ -26,7 +30,7 @@ VECTOR_SIGNATURE = "v1,UsKlJP00XoQyOn410NM9xv34sP+Gl0jnOO9Lcpr7NJ4="
 
 @pytest.fixture(autouse=True)
 def no_local_fallback(db: None) -> None:
-    Provider.objects.filter(kind=Provider.Kind.LOCAL).update(enabled=False)
+    disable_local_providers()
 
 
 @pytest.fixture
@@ -42,9 +46,7 @@ def running(sim: Simulator, user, settings) -> Generation:
     provider = provider_for(sim)
     provider.set_webhook_secret(SECRET)
     provider.save()
-    generation = queued_generation(user)
-    tasks.submit_generation(generation.pk)
-    generation.refresh_from_db()
+    generation = submitted_generation(user)
     sim.reset_counts()
     return generation
 
@@ -156,7 +158,7 @@ def test_a_late_stale_callback_changes_nothing(sim: Simulator, running: Generati
 @pytest.mark.django_db(transaction=True)
 def test_the_simulator_calls_back_a_live_studio(live_server, user, settings) -> None:
     """End to end: real callbacks over HTTP, twice each, signed; the studio polls on each."""
-    Provider.objects.filter(kind=Provider.Kind.LOCAL).update(enabled=False)
+    disable_local_providers()
     settings.STUDIO_PUBLIC_URL = live_server.url
     with Simulator(
         min_seconds=0.5, max_seconds=0.5, webhook_secret=SECRET, callback_mode="twice"
@@ -164,14 +166,12 @@ def test_the_simulator_calls_back_a_live_studio(live_server, user, settings) -> 
         provider = provider_for(sim)
         provider.set_webhook_secret(SECRET)
         provider.save()
-        generation = queued_generation(user)
-        tasks.submit_generation(generation.pk)
-        deadline = time.time() + 10
-        while time.time() < deadline:
+        generation = submitted_generation(user)
+
+        def succeeded() -> bool:
             generation.refresh_from_db()
-            if generation.status == Status.SUCCEEDED:
-                break
-            time.sleep(0.1)
-        assert generation.status == Status.SUCCEEDED and generation.video
+            return generation.status == Status.SUCCEEDED
+
+        assert wait_until(succeeded, timeout=10, step=0.1) and generation.video
         assert all(result == 200 for _, result, _ in sim.callback_log)
         assert generation.events.filter(kind="callback").count() >= 2

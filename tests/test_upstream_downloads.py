@@ -10,14 +10,18 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from videos import tasks
-from videos.models import Generation, Provider, Status
+from videos.models import Generation, Status
 from videos.simulator import Simulator
-from videos.simulator.testing import provider_for, queued_generation
+from videos.simulator.testing import (
+    disable_local_providers,
+    provider_for,
+    submitted_generation,
+)
 
 
 @pytest.fixture(autouse=True)
 def setup(db: None, settings) -> None:
-    Provider.objects.filter(kind=Provider.Kind.LOCAL).update(enabled=False)
+    disable_local_providers()
     settings.STUDIO_DOWNLOAD_RETRIES = 2
 
 
@@ -30,8 +34,7 @@ def sim() -> Iterator[Simulator]:
 
 def finished_upstream(user) -> Generation:
     """Submitted; the upstream task has already succeeded (the simulator runs in 0 s)."""
-    generation = queued_generation(user)
-    tasks.submit_generation(generation.pk)
+    generation = submitted_generation(user)
     return generation
 
 

@@ -11,7 +11,12 @@ from django.utils import timezone
 from videos import tasks
 from videos.models import Generation, Provider, Status
 from videos.simulator import Simulator
-from videos.simulator.testing import provider_for, queued_generation
+from videos.simulator.testing import (
+    disable_local_providers,
+    provider_for,
+    queued_generation,
+    submitted_generation,
+)
 
 PERMANENT = [1200, 1201, 1202, 1203, 1300, 1301]
 PROVIDER_PROBLEMS = [1000, 1001, 1002, 1003, 1004, 1100, 1101, 1102, 1304]
@@ -19,7 +24,7 @@ PROVIDER_PROBLEMS = [1000, 1001, 1002, 1003, 1004, 1100, 1101, 1102, 1304]
 
 @pytest.fixture(autouse=True)
 def no_local_fallback(db: None) -> None:
-    Provider.objects.filter(kind=Provider.Kind.LOCAL).update(enabled=False)
+    disable_local_providers()
 
 
 @pytest.fixture
@@ -45,9 +50,7 @@ def retry_now(generation: Generation) -> None:
 @pytest.mark.parametrize("code", PERMANENT)
 def test_it_fails_permanently_with_the_upstream_message(sim: Simulator, user, code: int) -> None:
     provider = provider_for(sim)
-    generation = queued_generation(user, prompt=f"a cat sim:error:{code}")
-    tasks.submit_generation(generation.pk)
-    generation.refresh_from_db()
+    generation = submitted_generation(user, prompt=f"a cat sim:error:{code}")
     assert generation.status == Status.FAILED
     assert generation.status_message.startswith(f"simulated error {code} (code {code}")
     assert sim.counts["create"] == 1
@@ -61,9 +64,7 @@ def test_it_marks_the_provider_unhealthy_and_fails_over(pair, user, code: int) -
     sick = provider_for(first, "first", priority=1)
     spare = provider_for(second, "second", priority=2)
     first.add_fault(f"code:{code}")
-    generation = queued_generation(user)
-    tasks.submit_generation(generation.pk)
-    generation.refresh_from_db()
+    generation = submitted_generation(user)
     sick.refresh_from_db()
     assert generation.status == Status.SUBMITTED and generation.provider == spare
     assert len(second.tasks_for(str(generation.pk))) == 1 and not first.tasks
@@ -76,9 +77,7 @@ def test_real_bad_credentials_mark_the_provider_unhealthy(sim: Simulator, user) 
         access_key=sim.access_key, secret_key="wrong-secret-0123456789abcdef0123"
     )
     provider.save()
-    generation = queued_generation(user)
-    tasks.submit_generation(generation.pk)
-    generation.refresh_from_db()
+    generation = submitted_generation(user)
     provider.refresh_from_db()
     assert not provider.healthy and "code 1002" in provider.health_message
     assert generation.status == Status.FAILED
@@ -90,15 +89,11 @@ def test_it_fails_over_on_1103_and_fails_when_none_is_left(pair, user) -> None:
     provider_for(first, "first", priority=1)
     provider_for(second, "second", priority=2)
     first.add_fault("code:1103")
-    moved = queued_generation(user)
-    tasks.submit_generation(moved.pk)
-    moved.refresh_from_db()
+    moved = submitted_generation(user)
     assert moved.provider.name == "second"
     first.add_fault("code:1103")
     second.add_fault("code:1103")
-    stuck = queued_generation(user)
-    tasks.submit_generation(stuck.pk)
-    stuck.refresh_from_db()
+    stuck = submitted_generation(user)
     assert stuck.status == Status.FAILED
     assert "first: simulated error 1103" in stuck.status_message
     assert "second: simulated error 1103" in stuck.status_message
@@ -108,9 +103,7 @@ def test_it_fails_over_on_1103_and_fails_when_none_is_left(pair, user) -> None:
 def test_it_waits_and_retries_on_1302_and_1303(sim: Simulator, user, fault: str) -> None:
     provider_for(sim)
     sim.add_fault(fault)
-    generation = queued_generation(user)
-    tasks.submit_generation(generation.pk)
-    generation.refresh_from_db()
+    generation = submitted_generation(user)
     assert generation.status == Status.QUEUED and generation.status_message == ""
     assert generation.next_poll_at > timezone.now()  # backing off, not hammering
     assert generation.create_provider is None  # certainly not created: free to try anywhere
@@ -132,8 +125,7 @@ def test_backoff_grows_exponentially_from_one_second(user) -> None:
 
 def test_a_5xx_on_a_poll_retries_later(sim: Simulator, user) -> None:
     provider_for(sim)
-    generation = queued_generation(user)
-    tasks.submit_generation(generation.pk)
+    generation = submitted_generation(user)
     sim.add_fault("503", on="query")
     tasks.poll_generation(generation.pk)
     generation.refresh_from_db()
@@ -146,8 +138,7 @@ def test_a_5xx_on_a_poll_retries_later(sim: Simulator, user) -> None:
 
 def test_an_auth_error_on_a_poll_marks_the_provider_unhealthy(sim: Simulator, user) -> None:
     provider = provider_for(sim)
-    generation = queued_generation(user)
-    tasks.submit_generation(generation.pk)
+    generation = submitted_generation(user)
     sim.add_fault("code:1004", on="query")
     tasks.poll_generation(generation.pk)
     provider.refresh_from_db()
@@ -159,9 +150,7 @@ def test_a_gateway_error_object_is_mapped_like_a_kling_code(user) -> None:
     with Simulator(gateway=True, api_key="gw", shape="openai") as gateway:
         provider_for(gateway)
         gateway.add_fault("code:1301")
-        generation = queued_generation(user)
-        tasks.submit_generation(generation.pk)
-        generation.refresh_from_db()
+        generation = submitted_generation(user)
         assert generation.status == Status.FAILED
         assert generation.status_message == "simulated error 1301 (code 1301, HTTP 400)"
 

@@ -17,10 +17,16 @@ from django.db import connection
 from django.utils import timezone
 
 from videos import tasks
-from videos.models import Generation, Provider, Status
+from videos.models import Generation, Status
 from videos.providers.kling import KlingClient
 from videos.simulator import Simulator
-from videos.simulator.testing import provider_for, queued_generation
+from videos.simulator.testing import (
+    disable_local_providers,
+    provider_for,
+    queued_generation,
+    submitted_generation,
+    wait_until,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(autouse=True)
 def no_waiting(db: None, settings) -> None:
     """No local fallback, and no grace period before looking an ambiguous create up."""
-    Provider.objects.filter(kind=Provider.Kind.LOCAL).update(enabled=False)
+    disable_local_providers()
     settings.STUDIO_LOOKUP_GRACE_SECONDS = 0
 
 
@@ -64,9 +70,7 @@ def test_an_ambiguous_create_is_looked_up_before_any_recreate(
     settings.STUDIO_UPSTREAM_TIMEOUT = 0.3
     provider = provider_for(sim)
     sim.add_fault(fault)
-    generation = queued_generation(user)
-    tasks.submit_generation(generation.pk)
-    generation.refresh_from_db()
+    generation = submitted_generation(user)
     assert generation.status == Status.QUEUED
     assert generation.create_provider == provider  # the attempt is on record
     time.sleep(0.7 if fault == "slow" else 0)  # the upstream finishes what it started
@@ -83,8 +87,7 @@ def test_an_ambiguous_create_is_not_failed_over_to_another_provider(user) -> Non
         provider_for(first, "first", priority=1)
         provider_for(second, "second", priority=2)
         first.add_fault("drop_after_accept")
-        generation = queued_generation(user)
-        tasks.submit_generation(generation.pk)
+        generation = submitted_generation(user)
         run_again(generation)
         assert generation.provider.name == "first"
         assert len(first.tasks_for(str(generation.pk))) == 1 and second.counts["create"] == 0
@@ -94,8 +97,7 @@ def test_an_unanswered_lookup_never_leads_to_a_recreate(sim: Simulator, user) ->
     provider_for(sim)
     sim.add_fault("drop_after_accept")
     sim.add_fault("500", on="list", times=2)
-    generation = queued_generation(user)
-    tasks.submit_generation(generation.pk)
+    generation = submitted_generation(user)
     run_again(generation)
     run_again(generation)
     assert generation.status == Status.QUEUED and sim.create_attempts[str(generation.pk)] == 1
@@ -109,8 +111,7 @@ def test_an_attempt_unresolved_past_the_stuck_limit_fails_without_recreating(
     provider_for(sim)
     sim.add_fault("drop_after_accept")
     sim.add_fault("500", on="list", times=5)
-    generation = queued_generation(user)
-    tasks.submit_generation(generation.pk)
+    generation = submitted_generation(user)
     settings.STUDIO_STUCK_AFTER_SECONDS = 0
     Generation.objects.filter(pk=generation.pk).update(
         create_attempted_at=timezone.now() - timedelta(seconds=5)
@@ -202,9 +203,7 @@ def test_a_worker_process_killed_during_a_create_loses_nothing_and_doubles_nothi
         )
         worker = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env)
         try:
-            deadline = time.time() + 30
-            while sim.counts["create"] == 0 and time.time() < deadline:
-                time.sleep(0.02)
+            wait_until(lambda: sim.counts["create"] > 0, timeout=30, step=0.02)
             assert sim.counts["create"] == 1, "the worker never sent its create"
         finally:
             os.kill(worker.pid, signal.SIGKILL)

@@ -14,11 +14,16 @@ from django.core.files.storage import default_storage
 from PIL import Image
 
 from videos import tasks
-from videos.models import Generation, Provider, Status
+from videos.models import Generation, Status
 from videos.providers.kling import make_jwt, parse_task
 from videos.simulator import Simulator
 from videos.simulator.clip import clip_bytes
-from videos.simulator.testing import provider_for, queued_generation
+from videos.simulator.testing import (
+    disable_local_providers,
+    provider_for,
+    queued_generation,
+    submitted_generation,
+)
 
 
 @pytest.fixture
@@ -53,7 +58,7 @@ def test_it_submits_polls_and_stores_the_video(sim: Simulator, user) -> None:
 @pytest.fixture(autouse=True)
 def no_local_fallback(db: None) -> None:
     """Only the simulator serves: the built-in renderer would otherwise take over on failures."""
-    Provider.objects.filter(kind=Provider.Kind.LOCAL).update(enabled=False)
+    disable_local_providers()
 
 
 def run_to_end(generation: Generation) -> Generation:
@@ -78,8 +83,7 @@ def test_its_jwt_has_the_kling_claims() -> None:
 
 def test_it_never_sends_cfg_scale_to_v2_models(sim: Simulator, user) -> None:
     provider_for(sim)
-    generation = queued_generation(user, model_name="kling-v2-master", cfg_scale=0.7)
-    tasks.submit_generation(generation.pk)
+    generation = submitted_generation(user, model_name="kling-v2-master", cfg_scale=0.7)
     [task] = sim.tasks_for(str(generation.pk))
     assert "cfg_scale" not in task.body and task.body["mode"] == "std"
 
@@ -112,21 +116,17 @@ def test_it_fails_with_the_reason_from_task_status_msg(sim: Simulator, user) -> 
 
 def test_it_sends_the_upstream_model_name_of_the_provider(sim: Simulator, user) -> None:
     provider_for(sim, model_map={"kling-v1": "kling-v1-6"})
-    generation = queued_generation(user)
-    tasks.submit_generation(generation.pk)
+    generation = submitted_generation(user)
     assert sim.tasks_for(str(generation.pk))[0].body["model_name"] == "kling-v1-6"
 
 
 def test_it_sends_its_own_callback_url_never_the_clients(sim: Simulator, user, settings) -> None:
     provider_for(sim)
     hook = "https://client.example/hook"
-    without = queued_generation(user, client_callback_url=hook)
-    tasks.submit_generation(without.pk)
+    without = submitted_generation(user, client_callback_url=hook)
     assert "callback_url" not in sim.tasks_for(str(without.pk))[0].body
     settings.STUDIO_PUBLIC_URL = "https://studio.example"
-    generation = queued_generation(user, client_callback_url=hook)
-    tasks.submit_generation(generation.pk)
-    generation.refresh_from_db()
+    generation = submitted_generation(user, client_callback_url=hook)
     sent = sim.tasks_for(str(generation.pk))[0].body["callback_url"]
     token = generation.callback_token
     assert sent == f"https://studio.example/upstream/callback/{generation.pk}/{token}/"

@@ -12,12 +12,17 @@ from videos import tasks
 from videos.models import Generation, Provider, Status
 from videos.providers import kling
 from videos.simulator import Simulator
-from videos.simulator.testing import provider_for, queued_generation
+from videos.simulator.testing import (
+    disable_local_providers,
+    provider_for,
+    queued_generation,
+    submitted_generation,
+)
 
 
 @pytest.fixture(autouse=True)
 def no_local_fallback(db: None) -> None:
-    Provider.objects.filter(kind=Provider.Kind.LOCAL).update(enabled=False)
+    disable_local_providers()
 
 
 @pytest.fixture
@@ -28,11 +33,8 @@ def sim(db: None) -> Iterator[Simulator]:
 
 
 def submit_many(user, count: int, **fields) -> list[Generation]:
-    generations = [queued_generation(user, prompt=f"shot {i}", **fields) for i in range(count)]
-    for generation in generations:
-        tasks.submit_generation(generation.pk)
-        generation.refresh_from_db()
-        assert generation.status == Status.SUBMITTED
+    generations = [submitted_generation(user, prompt=f"shot {i}", **fields) for i in range(count)]
+    assert {generation.status for generation in generations} == {Status.SUBMITTED}
     return generations
 
 

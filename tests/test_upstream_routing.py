@@ -13,12 +13,16 @@ from videos.models import Provider, Status
 from videos.providers import kling
 from videos.providers.kling import client_for
 from videos.simulator import Simulator
-from videos.simulator.testing import provider_for, queued_generation
+from videos.simulator.testing import (
+    disable_local_providers,
+    provider_for,
+    submitted_generation,
+)
 
 
 @pytest.fixture(autouse=True)
 def no_local_fallback(db: None) -> None:
-    Provider.objects.filter(kind=Provider.Kind.LOCAL).update(enabled=False)
+    disable_local_providers()
 
 
 @pytest.fixture
@@ -30,18 +34,11 @@ def pair() -> Iterator[tuple[Simulator, Simulator]]:
         yield first, second
 
 
-def submit(user, **fields) -> object:
-    generation = queued_generation(user, **fields)
-    tasks.submit_generation(generation.pk)
-    generation.refresh_from_db()
-    return generation
-
-
 def test_a_full_provider_makes_jobs_wait_instead_of_provoking_1303(pair, user) -> None:
     first, _ = pair
     provider_for(first, "only", max_concurrent=1)
-    running = submit(user)
-    waiting = submit(user)
+    running = submitted_generation(user)
+    waiting = submitted_generation(user)
     assert running.status == Status.SUBMITTED
     assert waiting.status == Status.QUEUED and waiting.create_provider is None
     assert first.counts["create"] == 1  # the second create was never sent
@@ -58,22 +55,26 @@ def test_jobs_overflow_to_the_next_provider_by_priority(pair, user) -> None:
     first, second = pair
     provider_for(first, "first", priority=1, max_concurrent=1)
     provider_for(second, "second", priority=2)
-    assert [submit(user).provider.name for _ in range(3)] == ["first", "second", "second"]
+    assert [submitted_generation(user).provider.name for _ in range(3)] == [
+        "first",
+        "second",
+        "second",
+    ]
 
 
 def test_a_model_goes_only_to_providers_that_serve_it(pair, user) -> None:
     first, second = pair
     provider_for(first, "v1-only", priority=1, allowed_models=["kling-v1"])
     provider_for(second, "all", priority=2)
-    assert submit(user, model_name="kling-v1-6").provider.name == "all"
-    assert submit(user, model_name="kling-v1").provider.name == "v1-only"
+    assert submitted_generation(user, model_name="kling-v1-6").provider.name == "all"
+    assert submitted_generation(user, model_name="kling-v1").provider.name == "v1-only"
 
 
 def test_a_chosen_provider_is_the_only_one_tried(pair, user) -> None:
     first, second = pair
     provider_for(first, "first", priority=1)
     chosen = provider_for(second, "second", priority=2)
-    generation = submit(user, provider=chosen)
+    generation = submitted_generation(user, provider=chosen)
     assert generation.provider == chosen and first.counts["create"] == 0
 
 
@@ -81,7 +82,7 @@ def test_disabled_and_unhealthy_providers_are_skipped(pair, user) -> None:
     first, second = pair
     provider_for(first, "off", priority=1, enabled=False)
     provider_for(second, "sick", priority=2).mark_unhealthy("code 1101")
-    generation = submit(user)
+    generation = submitted_generation(user)
     assert generation.status == Status.FAILED
     assert (
         generation.status_message
@@ -108,9 +109,9 @@ def test_the_local_renderer_is_not_a_silent_fallback_for_real_upstreams(pair, us
     first, _ = pair
     Provider.objects.filter(kind=Provider.Kind.LOCAL).update(enabled=True)
     real = provider_for(first, "kling-main", priority=1)
-    assert submit(user).provider == real  # the real upstream takes the job
+    assert submitted_generation(user).provider == real  # the real upstream takes the job
     real.mark_unhealthy("1101: account in arrears")
-    refused = submit(user)
+    refused = submitted_generation(user)
     assert refused.status == Status.FAILED and refused.provider is None
     assert (
         "every provider serving 'kling-v1' is unhealthy: kling-main: 1101" in refused.status_message
@@ -121,4 +122,4 @@ def test_the_local_renderer_serves_models_no_real_upstream_serves(pair, user) ->
     first, _ = pair
     Provider.objects.filter(kind=Provider.Kind.LOCAL).update(enabled=True)
     provider_for(first, "v1-only", priority=1, allowed_models=["kling-v1"])
-    assert submit(user, model_name="kling-v1-6").provider.name == "local"
+    assert submitted_generation(user, model_name="kling-v1-6").provider.name == "local"

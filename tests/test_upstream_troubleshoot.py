@@ -9,18 +9,21 @@ from django.contrib.admin.models import LogEntry
 from django.test import RequestFactory
 from django.urls import reverse
 
-from videos import tasks
 from videos.context_processors import unhealthy_providers
 from videos.models import Generation, Provider, Status
 from videos.simulator import Simulator
-from videos.simulator.testing import provider_for, queued_generation
+from videos.simulator.testing import (
+    disable_local_providers,
+    provider_for,
+    submitted_generation,
+)
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
 @pytest.fixture(autouse=True)
 def no_local_fallback(db: None) -> None:
-    Provider.objects.filter(kind=Provider.Kind.LOCAL).update(enabled=False)
+    disable_local_providers()
 
 
 @pytest.fixture
@@ -36,9 +39,7 @@ def provider(sim: Simulator) -> Provider:
 
 @pytest.fixture
 def running(provider: Provider, user) -> Generation:
-    generation = queued_generation(user)
-    tasks.submit_generation(generation.pk)
-    generation.refresh_from_db()
+    generation = submitted_generation(user)
     return generation
 
 

@@ -9,10 +9,15 @@ from django.conf import settings
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from tests.scale.helpers import SCALE, wait_until
-from videos.models import Generation, Provider, Status
+from tests.scale.helpers import SCALE
+from videos.models import Generation, Status
 from videos.simulator import Simulator
-from videos.simulator.testing import provider_for, queued_generation
+from videos.simulator.testing import (
+    disable_local_providers,
+    provider_for,
+    queued_generation,
+    wait_until,
+)
 
 pytestmark = SCALE
 JOBS = 100
@@ -35,7 +40,7 @@ def in_flight_at_once(sim: Simulator) -> int:
 def test_four_workers_submit_each_job_once_and_never_poll_one_job_twice_at_once(
     clusters, user
 ) -> None:
-    Provider.objects.filter(kind=Provider.Kind.LOCAL).update(enabled=False)
+    disable_local_providers()
     # Every answer takes 50 ms, so two workers polling one task would overlap visibly.
     with Simulator(min_seconds=4, max_seconds=8, latency=0.05) as sim:
         provider_for(sim, max_concurrent=JOBS)

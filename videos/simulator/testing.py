@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 from ..models import Generation, Provider
+from ..tasks import submit_generation
 from .server import Simulator
 
 
@@ -28,6 +31,11 @@ def provider_for(sim: Simulator, name: str = "kling-sim", **fields: Any) -> Prov
     return provider
 
 
+def disable_local_providers() -> None:
+    """Only the simulator serves: the built-in renderer would otherwise take over on failures."""
+    Provider.objects.filter(kind=Provider.Kind.LOCAL).update(enabled=False)
+
+
 def queued_generation(owner: Any, **fields: Any) -> Generation:
     """A queued text2video generation row, as the form would write it (no job enqueued)."""
     fields.setdefault("prompt", "a paper boat on a rainy street")
@@ -35,3 +43,21 @@ def queued_generation(owner: Any, **fields: Any) -> Generation:
     fields.setdefault("cfg_scale", 0.5)
     fields.setdefault("estimated_units", 1)
     return Generation.objects.create(owner=owner, **fields)
+
+
+def submitted_generation(owner: Any, **fields: Any) -> Generation:
+    """A queued generation after its submit job ran (inline), reloaded from the database."""
+    generation = queued_generation(owner, **fields)
+    submit_generation(generation.pk)
+    generation.refresh_from_db()
+    return generation
+
+
+def wait_until(check: Callable[[], bool], timeout: float, step: float = 0.25) -> bool:
+    """Call check every step seconds until it is true or timeout passes; its last answer."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(step)
+    return check()
