@@ -264,16 +264,28 @@ def recipe_run(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Start a new job with a recipe's parameters, through the same form as every create."""
     recipe = get_object_or_404(Recipe, pk=pk)
     data, files = recipe.form_input()
-    form = GenerationForm(data, {k: _stored_upload(v) for k, v in files.items()})
-    if not form.is_valid():
-        errors = "; ".join(e for errs in form.errors.values() for e in errs)
-        messages.error(request, f"The recipe “{recipe.name}” can no longer run: {errors}")
+    # The source's frames go when it is deleted with its files: say so, not a 500.
+    gone = [field for field, name in files.items() if not default_storage.exists(name)]
+    form = GenerationForm(
+        data, {f: _stored_upload(name) for f, name in files.items() if f not in gone}
+    )
+    if errors := _cannot_run(form, gone):
+        messages.error(
+            request, f"The recipe “{recipe.name}” can no longer run: {'; '.join(errors)}"
+        )
         return redirect("recipes")
     generation = form.create_generation(request.user, extra={"recipe": recipe.pk})
     recipe.record_run(generation)
     if request.htmx:
         return HttpResponseClientRedirect(generation.get_absolute_url())
     return redirect(generation.get_absolute_url())
+
+
+def _cannot_run(form: GenerationForm, gone: list[str]) -> list[str]:
+    """Why a recipe's job cannot start: a stored frame deleted since, or the form's errors."""
+    if gone:
+        return [f"its {form.fields[field].label.lower()} is no longer stored" for field in gone]
+    return [] if form.is_valid() else [e for errors in form.errors.values() for e in errors]
 
 
 def _stored_upload(name: str) -> SimpleUploadedFile:

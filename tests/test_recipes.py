@@ -9,9 +9,11 @@ from urllib.parse import parse_qs
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.files.storage import default_storage
 from django.test import Client
 
 from review.models import Rating, Recipe, RecipeRun
+from tests.images import upload
 from videos.models import Generation, VideoModel
 
 pytestmark = pytest.mark.django_db
@@ -144,3 +146,38 @@ def test_it_needs_a_login_for_recipes(client: Client, recipe: Recipe) -> None:
     assert "/login/" in client.get("/recipes/")["Location"]
     assert "/login/" in client.post(f"/recipes/{recipe.pk}/run/")["Location"]
     assert Generation.objects.count() == 1
+
+
+@pytest.fixture
+def framed_recipe(make_generation: Any, user: User) -> Recipe:
+    """A recipe from an image2video generation whose first frame was uploaded (stored)."""
+    source = make_generation(id=710, kind="image2video", model_name="kling-v1", prompt="a kite")
+    source.image.save("image.jpg", upload(), save=True)
+    return Recipe.from_generation(source, user, "kite")
+
+
+def test_it_runs_a_recipe_with_its_stored_first_frame(
+    bob_client: Client, framed_recipe: Recipe
+) -> None:
+    source = Generation.objects.get(pk=710)
+    assert framed_recipe.parameters["image_file"] == source.image.name
+    response = bob_client.post(f"/recipes/{framed_recipe.pk}/run/")
+    run = Generation.objects.exclude(pk=710).get()
+    assert response["Location"] == f"/generations/{run.pk}/"
+    assert run.kind == "image2video" and run.image.name != source.image.name
+    with (
+        default_storage.open(run.image.name) as copy,
+        default_storage.open(source.image.name) as original,
+    ):
+        assert copy.read() == original.read()
+
+
+def test_it_explains_a_recipe_whose_stored_frame_is_gone(
+    alice_client: Client, framed_recipe: Recipe
+) -> None:
+    Generation.objects.get(pk=710).delete_with_files()
+    response = alice_client.post(f"/recipes/{framed_recipe.pk}/run/", follow=True)
+    html = response.content.decode()
+    assert response.redirect_chain == [("/recipes/", 302)]
+    assert "can no longer run" in html and "first frame" in html
+    assert not Generation.objects.exists()
