@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import io
 import json
 import os
 import re
@@ -20,8 +19,8 @@ from typing import Any
 
 import jwt
 import pytest
-from PIL import Image
 
+from tests.images import image_bytes
 from videos.providers.kling import make_jwt
 from videos.providers.webhooks import verify
 from videos.simulator import Simulator
@@ -57,9 +56,7 @@ def call(
 
 
 def jpeg_base64(width: int = 640, height: int = 360) -> str:
-    buffer = io.BytesIO()
-    Image.new("RGB", (width, height), "teal").save(buffer, "JPEG")
-    return base64.b64encode(buffer.getvalue()).decode()
+    return base64.b64encode(image_bytes(width, height)).decode()
 
 
 def test_it_answers_1001_without_a_token(sim: Simulator) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import io
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -11,8 +10,8 @@ import jwt
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from PIL import Image
 
+from tests.images import image_bytes
 from videos import tasks
 from videos.models import Generation, Status
 from videos.providers.kling import make_jwt, parse_task
@@ -68,12 +67,6 @@ def run_to_end(generation: Generation) -> Generation:
     return generation
 
 
-def jpeg(width: int = 640, height: int = 360) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (width, height), "orange").save(buffer, "JPEG")
-    return buffer.getvalue()
-
-
 def test_its_jwt_has_the_kling_claims() -> None:
     token = make_jwt("my-ak", "my-sk-0123456789abcdef0123456789ab", now=1_000_000)
     assert jwt.get_unverified_header(token) == {"alg": "HS256", "typ": "JWT"}
@@ -91,10 +84,10 @@ def test_it_never_sends_cfg_scale_to_v2_models(sim: Simulator, user) -> None:
 def test_it_sends_frames_as_raw_base64_without_aspect_ratio(sim: Simulator, user) -> None:
     provider_for(sim)
     generation = queued_generation(user, kind="image2video", model_name="kling-v1-5", prompt="")
-    generation.image.save("image.jpg", ContentFile(jpeg()), save=True)
+    generation.image.save("image.jpg", ContentFile(image_bytes()), save=True)
     tasks.submit_generation(generation.pk)
     [task] = sim.tasks_for(str(generation.pk))
-    assert base64.b64decode(task.body["image"]) == jpeg()
+    assert base64.b64decode(task.body["image"]) == image_bytes()
     assert "aspect_ratio" not in task.body and "prompt" not in task.body
 
 
