@@ -16,7 +16,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
 from videos.forms import GenerationForm
@@ -260,7 +259,7 @@ def recipe_create(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def recipe_run(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+def recipe_run(request: HttpRequest, pk: int) -> HttpResponse:
     """Start a new job with a recipe's parameters, through the same form as every create."""
     recipe = get_object_or_404(Recipe, pk=pk)
     data, files = recipe.form_input()
@@ -276,8 +275,6 @@ def recipe_run(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         return redirect("recipes")
     generation = form.create_generation(request.user, extra={"recipe": recipe.pk})
     recipe.record_run(generation)
-    if request.htmx:
-        return HttpResponseClientRedirect(generation.get_absolute_url())
     return redirect(generation.get_absolute_url())
 
 
