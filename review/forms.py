@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django import forms
@@ -20,6 +20,11 @@ from .models import Rating, SavedSearch, Star, Tagging, normalise_tag
 
 PAGE_SIZES = [10, 25, 50, 100]
 BLANK = [("", "any")]
+
+
+def day_start(day: date) -> datetime:
+    """Midnight at the start of a day in the studio's time zone: date filters are [from, to+1)."""
+    return datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
 
 
 def _choices(pairs: Any) -> list[tuple[str, str]]:
@@ -98,15 +103,11 @@ class HistoryFilterForm(forms.Form):
         if data.get("mine"):
             queryset = queryset.filter(owner=user)
         if data.get("date_from"):
-            start = datetime.combine(
-                data["date_from"], time.min, tzinfo=timezone.get_current_timezone()
-            )
-            queryset = queryset.filter(created_at__gte=start)
+            queryset = queryset.filter(created_at__gte=day_start(data["date_from"]))
         if data.get("date_to"):
-            end = datetime.combine(
-                data["date_to"], time.min, tzinfo=timezone.get_current_timezone()
+            queryset = queryset.filter(
+                created_at__lt=day_start(data["date_to"] + timedelta(days=1))
             )
-            queryset = queryset.filter(created_at__lt=end + timedelta(days=1))
         if data.get("starred"):
             queryset = queryset.filter(pk__in=Star.objects.filter(user=user).values("generation"))
         if data.get("rating"):
@@ -249,13 +250,12 @@ class UsageForm(forms.Form):
 
     def period(self) -> tuple[datetime, datetime]:
         """[start, end) of the chosen period."""
-        tz = timezone.get_current_timezone()
         data = self.cleaned_data
         end = timezone.now()
         if data.get("date_to"):
-            end = datetime.combine(data["date_to"] + timedelta(days=1), time.min, tzinfo=tz)
+            end = day_start(data["date_to"] + timedelta(days=1))
         if data.get("date_from"):
-            start = datetime.combine(data["date_from"], time.min, tzinfo=tz)
+            start = day_start(data["date_from"])
         else:
             start = end - timedelta(days=data.get("days") or 30)
         return start, end
