@@ -295,7 +295,10 @@ class ApiKey(models.Model):
                     external_task_id=external_task_id,
                     base_url=base_url,
                 )
-        except IntegrityError as exc:  # a concurrent create took the same external_task_id
+        except IntegrityError as exc:
+            if not external_task_id:
+                raise  # not the one constraint a client can hit: a bug, not a 400
+            # A concurrent create took the same external_task_id after the check above.
             raise bad_field(
                 "external_task_id", f"{external_task_id!r} is already used by another task"
             ) from exc
