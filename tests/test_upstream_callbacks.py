@@ -123,25 +123,35 @@ def test_an_unsigned_callback_is_refused_when_a_secret_is_set(
 ) -> None:
     url = reverse("upstream_callback", args=[running.pk, running.callback_token])
     response = Client().post(url, task_body(sim, running), content_type="application/json")
-    assert response.status_code == 401
+    missing = "missing webhook-id, webhook-timestamp or webhook-signature"
+    assert response.status_code == 401 and response.json() == {"error": missing}
+    assert sim.counts["query"] == 0
+    assert not running.events.filter(kind="callback").exists()
+    assert running.events.last().message == f"callback rejected: {missing}"
 
 
 def test_a_wrong_token_is_not_found(sim: Simulator, running: Generation) -> None:
+    events = running.events.count()
     url = reverse("upstream_callback", args=[running.pk, "guessed-token"])
     response = Client().post(url, b"{}", content_type="application/json")
-    assert response.status_code == 404 and sim.counts["query"] == 0
+    assert response.status_code == 404 and response.json() == {"error": "unknown callback"}
+    assert sim.counts["query"] == 0 and running.events.count() == events
 
 
-def test_it_takes_only_post(running: Generation) -> None:
+def test_it_takes_only_post(sim: Simulator, running: Generation) -> None:
+    events = running.events.count()
     url = reverse("upstream_callback", args=[running.pk, running.callback_token])
     assert Client().get(url).status_code == 405
+    assert sim.counts["query"] == 0 and running.events.count() == events
 
 
 def test_without_a_secret_the_token_alone_suffices(sim: Simulator, running: Generation) -> None:
     Provider.objects.filter(pk=running.provider_id).update(webhook_secret_encrypted="")
     url = reverse("upstream_callback", args=[running.pk, running.callback_token])
     response = Client().post(url, task_body(sim, running), content_type="application/json")
-    assert response.status_code == 200 and sim.counts["query"] == 1
+    assert response.status_code == 200 and response.json() == {"ok": True}
+    assert sim.counts["query"] == 1
+    assert running.events.get(kind="callback").data["task_status"] == "submitted"
 
 
 def test_a_late_stale_callback_changes_nothing(sim: Simulator, running: Generation) -> None:

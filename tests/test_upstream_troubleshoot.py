@@ -56,9 +56,12 @@ def test_poll_now_asks_the_upstream_and_returns_the_panel(staff_client, sim, run
     ).exists()
 
 
-def test_poll_now_without_htmx_goes_back_to_the_page(staff_client, running) -> None:
+def test_poll_now_without_htmx_goes_back_to_the_page(staff_client, sim, running) -> None:
+    sim.reset_counts()
     response = staff_client.post(reverse("troubleshoot_poll", args=[running.pk]))
     assert response.status_code == 302 and response["Location"] == running.get_absolute_url()
+    assert sim.counts["query"] == 1  # the poll ran all the same
+    assert running.events.filter(kind="admin", message="poll now, asked by root").exists()
 
 
 def test_the_panel_shows_raw_upstream_answers(staff_client, running) -> None:
@@ -70,10 +73,14 @@ def test_the_panel_shows_raw_upstream_answers(staff_client, running) -> None:
 
 
 @pytest.mark.parametrize("name", ["troubleshoot_poll", "troubleshoot_retry", "troubleshoot_fail"])
-def test_members_cannot_troubleshoot(alice_client, running, name: str) -> None:
+def test_members_cannot_troubleshoot(alice_client, sim, running, name: str) -> None:
+    sim.reset_counts()
     response = alice_client.post(reverse(name, args=[running.pk]), {"reason": "x"})
     assert response.status_code == 403
     assert Generation.objects.count() == 1
+    running.refresh_from_db()
+    assert running.status == Status.SUBMITTED and sim.counts["total"] == 0
+    assert not running.events.filter(kind="admin").exists()
 
 
 def test_anonymous_visitors_are_sent_to_login(client, running) -> None:
@@ -129,7 +136,7 @@ def test_the_provider_test_button_probes_and_logs(staff_client, staff_user, sim,
 
 def test_members_cannot_test_providers(alice_client, sim, provider) -> None:
     assert alice_client.post(reverse("provider_test", args=[provider.pk])).status_code == 403
-    assert sim.counts["list"] == 0
+    assert sim.counts["list"] == 0 and not LogEntry.objects.exists()
 
 
 def test_the_admin_shows_the_test_button_and_masked_credentials(
