@@ -121,7 +121,9 @@ def test_it_answers_404_for_an_unknown_lineage(alice_client: Client) -> None:
     assert alice_client.get("/review/12345/lineage/").status_code == 404
 
 
-def test_a_hand_shared_comma_separated_link_compares_too(alice_client, make_generation) -> None:
+def test_a_hand_shared_comma_separated_link_compares_too(
+    alice_client: Client, make_generation: Any
+) -> None:
     first, second = make_generation(prompt="one red fox"), make_generation(prompt="two red foxes")
     html = alice_client.get(f"/compare/?ids={first.pk},{second.pk}").content.decode()
     assert "Generation ids are numbers" not in html

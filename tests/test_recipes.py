@@ -80,7 +80,7 @@ def test_it_starts_a_new_job_from_a_recipe(bob_client: Client, recipe: Recipe) -
     generation = Generation.objects.exclude(pk=700).get()
     assert response["Location"] == f"/generations/{generation.pk}/"
     assert generation.owner.username == "bob" and generation.status == "queued"
-    assert generation.parameters() == {**Generation.objects.get(pk=700).parameters()}
+    assert generation.parameters() == Generation.objects.get(pk=700).parameters()
     assert generation.extra == {"recipe": recipe.pk}
     assert RecipeRun.objects.get().generation == generation
 

@@ -147,6 +147,6 @@ def test_it_shows_the_audit_log_of_keys_and_providers_only(
     assert "changed user" not in html.lower()
 
 
-def test_the_period_select_shows_the_default_thirty_days(staff_client) -> None:
+def test_the_period_select_shows_the_default_thirty_days(staff_client: Client) -> None:
     html = staff_client.get("/usage/").content.decode()
     assert '<option value="30" selected>last 30 days</option>' in html
