@@ -20,6 +20,7 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,7 +89,7 @@ def fill(owners: list[User], start: int, count: int, rng: random.Random) -> None
                 duration=10 if n % 3 == 0 else 5,
                 aspect_ratio=["16:9", "9:16", "1:1"][n % 3],
                 status=STATUSES[n % len(STATUSES)],
-                created_at=now - timezone.timedelta(seconds=seconds_ago),
+                created_at=now - timedelta(seconds=seconds_ago),
             )
         )
         if len(rows) == BATCH:
