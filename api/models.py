@@ -262,7 +262,29 @@ class ApiKey(models.Model):
             raise bad_field(
                 "external_task_id", f"{external_task_id!r} is already used by another task"
             )
+        from videos.forms import discard_staged_on_error
+
         estimate = form.estimated_units() or Decimal(0)
+        # Frames go to storage before the key row is locked: storage may be a network
+        # service, and nothing slow may run inside the transaction.
+        generation = form.stage_generation(
+            self.owner, api_key=self, client_callback_url=callback_url
+        )
+        with discard_staged_on_error(generation):
+            self._commit_within_limits(generation, family, base_url, external_task_id, estimate)
+        return generation
+
+    def _commit_within_limits(
+        self,
+        generation: Generation,
+        family: str,
+        base_url: str,
+        external_task_id: str,
+        estimate: Decimal,
+    ) -> None:
+        """Insert a staged generation if the key's concurrency and budget allow it."""
+        from videos.forms import GenerationForm
+
         try:
             with transaction.atomic():
                 # Lock the key row: two creates racing for the last slot or the last
@@ -285,9 +307,7 @@ class ApiKey(models.Model):
                             f"unit budget spent: {spent} of {key.unit_budget} units used, "
                             f"this task needs {estimate}",
                         )
-                generation = form.create_generation(
-                    self.owner, api_key=self, client_callback_url=callback_url
-                )
+                GenerationForm.commit_generation(generation)
                 ApiTask.objects.create(
                     generation=generation,
                     owner_id=self.owner_id,
@@ -302,7 +322,6 @@ class ApiKey(models.Model):
             raise bad_field(
                 "external_task_id", f"{external_task_id!r} is already used by another task"
             ) from exc
-        return generation
 
 
 class RequestBucket(models.Model):

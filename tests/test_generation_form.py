@@ -226,3 +226,30 @@ def test_a_frame_is_stored_under_its_decoded_format_not_its_name(user) -> None:
     assert form.is_valid(), form.errors
     generation = form.create_generation(user)
     assert generation.image.name.endswith("/image.png")
+
+
+def test_frames_staged_for_a_row_that_was_not_written_are_removed(user, monkeypatch) -> None:
+    from pathlib import Path
+
+    from django.conf import settings
+
+    from videos import forms as forms_module
+    from videos.models import Generation
+
+    def broken_queue(pk: int) -> None:
+        raise RuntimeError("queue unavailable")
+
+    def stored_files() -> set[Path]:
+        return {p for p in Path(settings.MEDIA_ROOT).rglob("*") if p.is_file()}
+
+    monkeypatch.setattr(forms_module, "enqueue_submit", broken_queue)
+    form = GenerationForm(i2v(), {"image": upload()})
+    assert form.is_valid(), form.errors
+    before = stored_files()
+    staged = form.stage_generation(user)
+    assert (Path(settings.MEDIA_ROOT) / staged.image.name).is_file()  # staging does store
+    Path(settings.MEDIA_ROOT, staged.image.name).unlink()
+    with pytest.raises(RuntimeError):
+        form.create_generation(user)
+    assert Generation.objects.count() == 0
+    assert stored_files() == before

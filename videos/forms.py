@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
 from django import forms
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
@@ -341,7 +344,7 @@ class GenerationForm(forms.Form):
             self.cleaned_data["mode"], self.cleaned_data["duration"]
         )
 
-    def create_generation(
+    def stage_generation(
         self,
         owner: AbstractBaseUser,
         *,
@@ -350,42 +353,71 @@ class GenerationForm(forms.Form):
         client_callback_url: str = "",
         extra: dict[str, Any] | None = None,
     ) -> Generation:
-        """Write the generation and its input files in one transaction, then queue it."""
+        """An unsaved generation whose new input frames are already in storage.
+
+        Storage may be S3, so writing the frames is network I/O: it happens here,
+        before (never inside) the transaction that inserts the row.
+        """
         data = self.cleaned_data
+        generation = Generation(
+            owner=owner,
+            api_key=api_key,
+            parent=parent,
+            kind=data["kind"],
+            provider=data.get("provider"),
+            model_name=data["model_name"],
+            mode=data["mode"],
+            prompt=data.get("prompt") or "",
+            negative_prompt=data.get("negative_prompt") or "",
+            cfg_scale=data.get("cfg_scale"),
+            duration=data["duration"],
+            aspect_ratio=data["aspect_ratio"],
+            camera_control=data.get("camera_control"),
+            image_url=data.get("image_url") or "",
+            image_tail_url=data.get("image_tail_url") or "",
+            dynamic_masks=data.get("dynamic_masks") or [],
+            client_callback_url=client_callback_url,
+            extra=extra or {},
+            estimated_units=self.estimated_units(),
+            next_poll_at=timezone.now(),
+        )
+        generation.staged_files = []
+        for field in ("image", "image_tail", "static_mask"):
+            upload = data.get(field)
+            if upload:
+                name = f"{field}.{self.frames[field][2]}"
+                getattr(generation, field).save(name, upload, save=False)
+                generation.staged_files.append(getattr(generation, field).name)
+            elif field != "static_mask" and (inherited := self.inherited_frame(field)):
+                getattr(generation, field).name = inherited  # shared with the parent
+        return generation
+
+    @staticmethod
+    def commit_generation(generation: Generation) -> Generation:
+        """Insert a staged generation and queue it once the transaction commits."""
         with transaction.atomic():
-            generation = Generation(
-                owner=owner,
-                api_key=api_key,
-                parent=parent,
-                kind=data["kind"],
-                provider=data.get("provider"),
-                model_name=data["model_name"],
-                mode=data["mode"],
-                prompt=data.get("prompt") or "",
-                negative_prompt=data.get("negative_prompt") or "",
-                cfg_scale=data.get("cfg_scale"),
-                duration=data["duration"],
-                aspect_ratio=data["aspect_ratio"],
-                camera_control=data.get("camera_control"),
-                image_url=data.get("image_url") or "",
-                image_tail_url=data.get("image_tail_url") or "",
-                dynamic_masks=data.get("dynamic_masks") or [],
-                client_callback_url=client_callback_url,
-                extra=extra or {},
-                estimated_units=self.estimated_units(),
-                next_poll_at=timezone.now(),
-            )
-            for field in ("image", "image_tail", "static_mask"):
-                upload = data.get(field)
-                if upload:
-                    name = f"{field}.{self.frames[field][2]}"
-                    getattr(generation, field).save(name, upload, save=False)
-                elif field != "static_mask" and (inherited := self.inherited_frame(field)):
-                    getattr(generation, field).name = inherited
             generation.save(force_insert=True)
-            generation.record("info", "created" + (f" as a remix of {parent.pk}" if parent else ""))
+            parent = generation.parent_id
+            generation.record("info", "created" + (f" as a remix of {parent}" if parent else ""))
             enqueue_submit(generation.pk)
         return generation
+
+    def create_generation(self, owner: AbstractBaseUser, **kwargs: Any) -> Generation:
+        """Store the input frames, then insert and queue the generation; nothing stays on error."""
+        generation = self.stage_generation(owner, **kwargs)
+        with discard_staged_on_error(generation):
+            return self.commit_generation(generation)
+
+
+@contextmanager
+def discard_staged_on_error(generation: Generation) -> Iterator[None]:
+    """Delete the frames staged for a generation whose row was not written after all."""
+    try:
+        yield
+    except BaseException:
+        for name in getattr(generation, "staged_files", []):
+            default_storage.delete(name)
+        raise
 
 
 def initial_from(generation: Generation) -> dict[str, Any]:
