@@ -20,8 +20,9 @@ from django.utils import timezone
 
 from videos.forms import GenerationForm, TextField, camera_fields_from_json
 from videos.images import decode_base64_image
-from videos.models import ASPECT_RATIOS, CAMERA_AXES, Kind, VideoModel
+from videos.models import CAMERA_AXES, Kind, VideoModel
 from videos.providers.fetch import address_allowed
+from videos.rendering.spec import nearest_aspect
 
 from .errors import ApiError, bad_field
 
@@ -41,16 +42,6 @@ def whole_seconds(value: Any) -> int:
     if not number.is_integer():
         raise ValidationError(f"must be a whole number of seconds, not {value!r}")
     return int(number)
-
-
-def nearest_aspect_ratio(width: int, height: int) -> str:
-    target = width / height
-
-    def ratio(r: str) -> float:
-        a, b = r.split(":")
-        return int(a) / int(b)
-
-    return min(ASPECT_RATIOS, key=lambda r: abs(ratio(r) - target))
 
 
 def validate_callback_url(url: str) -> str:
@@ -307,7 +298,7 @@ class GenericCreateForm(ApiCreateForm):
         data = {name: meta.get(name) for name in self.METADATA}
         width, height = self.cleaned_data.get("width"), self.cleaned_data.get("height")
         if data["aspect_ratio"] is None and width and height:
-            data["aspect_ratio"] = nearest_aspect_ratio(width, height)
+            data["aspect_ratio"] = nearest_aspect(width, height)
         return {
             **data,
             "prompt": self.cleaned_data.get("prompt") or "",
@@ -367,7 +358,7 @@ class OpenAICreateForm(ApiCreateForm):
         return {
             "prompt": self.cleaned_data["prompt"],
             "duration": self.cleaned_data["seconds"],
-            "aspect_ratio": nearest_aspect_ratio(*size) if size else None,
+            "aspect_ratio": nearest_aspect(*size) if size else None,
         }
 
 
