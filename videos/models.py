@@ -17,6 +17,7 @@ from django_q.tasks import async_task
 
 from .crypto import decrypt_json, encrypt_json, mask
 from .ids import new_task_id
+from .rendering.spec import ASPECT_RATIOS as RENDER_ASPECT_RATIOS
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -34,7 +35,8 @@ class Mode(models.TextChoices):
     PRO = "pro", "Professional (pro)"
 
 
-ASPECT_RATIOS = ["16:9", "9:16", "1:1", "3:2", "2:3", "3:4", "4:3"]
+# Kling's aspect ratios (kling-api.md §1.3) are the renderer's: one list for both.
+ASPECT_RATIOS = list(RENDER_ASPECT_RATIOS)
 CAMERA_TYPES = ["simple", "down_back", "forward_up", "right_turn_forward", "left_turn_forward"]
 CAMERA_AXES = ["horizontal", "vertical", "pan", "tilt", "roll", "zoom"]
 
