@@ -284,3 +284,22 @@ def test_a_frame_sent_to_text2video_is_refused_with_a_visible_message(alice_clie
     html = response.content.decode()
     assert 'id="field-image_url"' in html and "Images belong to image-to-video" in html
     assert Generation.objects.count() == 0
+
+
+def test_rerun_keeps_the_camera_move_and_motion_masks(alice_client, make_generation) -> None:
+    masks = [
+        {"mask": "https://x.example/m.png", "trajectories": [{"x": 1, "y": 2}, {"x": 3, "y": 4}]}
+    ]
+    camera = {
+        "type": "simple",
+        "config": {"horizontal": 0, "vertical": 0, "pan": 0, "tilt": 3, "roll": 0, "zoom": 0},
+    }
+    parent = make_generation(prompt="tilt up", camera_control=camera)
+    alice_client.post(f"/generations/{parent.pk}/rerun/")
+    child = Generation.objects.exclude(pk=parent.pk).get()
+    assert child.camera_control == camera
+    masked = make_generation(
+        kind="image2video", prompt="", image_url="https://x.example/a.jpg", dynamic_masks=masks
+    )
+    alice_client.post(f"/generations/{masked.pk}/rerun/")
+    assert Generation.objects.get(parent=masked).dynamic_masks == masks

@@ -433,10 +433,9 @@ def initial_from(generation: Generation) -> dict[str, Any]:
         "cfg_scale": generation.cfg_scale,
         "image_url": generation.image_url,
         "image_tail_url": generation.image_tail_url,
+        "dynamic_masks": generation.dynamic_masks or None,
     }
-    camera = generation.camera_control or {}
-    if camera:
-        initial["camera_type"] = camera.get("type", "")
-        for axis, value in (camera.get("config") or {}).items():
-            initial[f"camera_{axis}"] = value
+    camera = camera_fields_from_json(generation.camera_control)
+    camera.pop("_camera_has_config", None)
+    initial.update(camera)
     return initial
