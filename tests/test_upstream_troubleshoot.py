@@ -173,3 +173,14 @@ def test_only_admins_are_told_about_unhealthy_providers(provider, staff_user, us
     assert [p.name for p in unhealthy_providers(request)["unhealthy_providers"]] == ["kling-sim"]
     request.user = user
     assert unhealthy_providers(request) == {}
+
+
+def test_retry_refuses_parameters_no_longer_valid(staff_client, running) -> None:
+    from videos.models import VideoModel
+
+    VideoModel.objects.filter(name=running.model_name).update(enabled=False)
+    response = staff_client.post(reverse("troubleshoot_retry", args=[running.pk]), **HTMX)
+    assert (
+        "Cannot retry" in response.content.decode() and "Unknown model" in response.content.decode()
+    )
+    assert not Generation.objects.filter(parent=running).exists()

@@ -314,7 +314,11 @@ class GenerationForm(forms.Form):
                 "image",
                 ValidationError("Image-to-video needs a first or a last frame.", code="required"),
             )
-        has_masks = bool(data.get("static_mask") or data.get("dynamic_masks"))
+        has_masks = bool(
+            data.get("static_mask")
+            or self.inherited_frame("static_mask")
+            or data.get("dynamic_masks")
+        )
         exclusive = [
             name
             for name, on in (
@@ -388,7 +392,7 @@ class GenerationForm(forms.Form):
                 name = f"{field}.{self.frames[field][2]}"
                 getattr(generation, field).save(name, upload, save=False)
                 generation.staged_files.append(getattr(generation, field).name)
-            elif field != "static_mask" and (inherited := self.inherited_frame(field)):
+            elif inherited := self.inherited_frame(field):
                 getattr(generation, field).name = inherited  # shared with the parent
         return generation
 
@@ -439,3 +443,16 @@ def initial_from(generation: Generation) -> dict[str, Any]:
     camera.pop("_camera_has_config", None)
     initial.update(camera)
     return initial
+
+
+def rerun(parent: Generation, owner: AbstractBaseUser) -> Generation:
+    """Queue a generation's parameters again, linked to it as its parent.
+
+    The parameters go through the form as new input, so a model since disabled or a
+    rule since tightened is refused (ValidationError) rather than sent upstream.
+    """
+    data = {k: v for k, v in initial_from(parent).items() if v is not None}
+    form = GenerationForm(data, inherit_frames_from=parent)
+    if not form.is_valid():
+        raise ValidationError(form.errors.as_text())
+    return form.create_generation(owner, parent=parent, extra=parent.extra)

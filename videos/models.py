@@ -562,38 +562,6 @@ class Generation(models.Model):
         Generation.objects.filter(pk=self.pk, status__in=self.PENDING).update(next_poll_at=now)
         self.next_poll_at = now
 
-    def retry_copy(self) -> Generation:
-        """A new queued generation with the same parameters and input files, linked to this one."""
-        copy = Generation(
-            owner_id=self.owner_id,
-            parent=self,
-            next_poll_at=timezone.now(),
-            **{
-                name: getattr(self, name)
-                for name in (
-                    "kind",
-                    "model_name",
-                    "mode",
-                    "prompt",
-                    "negative_prompt",
-                    "cfg_scale",
-                    "duration",
-                    "aspect_ratio",
-                    "camera_control",
-                    "image",
-                    "image_url",
-                    "image_tail",
-                    "image_tail_url",
-                    "static_mask",
-                    "dynamic_masks",
-                    "extra",
-                    "estimated_units",
-                )
-            },
-        )
-        copy.save(force_insert=True)
-        return copy
-
     def claim(self, seconds: float | None = None) -> bool:
         """Take the lease on this job for one step; False if another worker holds it."""
         now = timezone.now()

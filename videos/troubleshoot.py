@@ -9,15 +9,16 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.contrib.admin.models import CHANGE, LogEntry
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from .forms import rerun
 from .models import Generation, Provider
-from .tasks import enqueue_next_step, enqueue_submit, probe_provider
+from .tasks import enqueue_next_step, probe_provider
 
 TEMPLATE = "videos/troubleshoot.html"
 
@@ -71,10 +72,13 @@ def poll_now(request: HttpRequest, pk: int) -> HttpResponse:
 def retry(request: HttpRequest, pk: int) -> HttpResponse:
     """Start a new generation with the same parameters, linked to this one as its parent."""
     original = get_object_or_404(Generation, pk=pk)
-    copy = original.retry_copy()
+    try:
+        # On the owner's behalf: the retry is theirs, like the original.
+        copy = rerun(original, original.owner)
+    except ValidationError as exc:
+        return _panel(request, original, notice=f"Cannot retry: {' '.join(exc.messages)}")
     copy.record("admin", f"retry of #{original.pk}, asked by {request.user.get_username()}")
     original.record("admin", f"retried as #{copy.pk} by {request.user.get_username()}")
-    enqueue_submit(copy.pk)
     if request.htmx:
         return HttpResponseClientRedirect(copy.get_absolute_url())
     return redirect(copy)

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
@@ -14,7 +15,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from studio.typing import HtmxHttpRequest
 
-from .forms import GenerationForm, initial_from
+from .forms import GenerationForm, initial_from, rerun
 from .media import serve_stored_file, unsign_media_name
 from .models import Generation, Kind, Status, VideoModel
 
@@ -142,12 +143,11 @@ def generation_remix(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def generation_rerun(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Run the same parameters again as a new generation linked to the original."""
     parent = get_object_or_404(Generation.objects.visible_to(request.user), pk=pk)
-    data = {k: v for k, v in initial_from(parent).items() if v is not None}
-    form = GenerationForm(data, inherit_frames_from=parent)
-    if not form.is_valid():
-        messages.error(request, f"Cannot re-run: {form.errors.as_text()}")
+    try:
+        child = rerun(parent, request.user)
+    except ValidationError as exc:
+        messages.error(request, f"Cannot re-run: {' '.join(exc.messages)}")
         return redirect(parent)
-    child = form.create_generation(request.user, parent=parent)
     messages.success(request, "Re-run queued.")
     return redirect(child)
 
