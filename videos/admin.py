@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from .models import Generation, GenerationEvent, Provider, VideoModel
-from .troubleshoot import probe_and_audit
+from .tasks import probe_and_audit
 
 
 @admin.register(VideoModel)

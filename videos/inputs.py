@@ -11,13 +11,16 @@ from .images import MAX_IMAGE_BYTES, check_frame
 from .models import Generation
 from .providers.fetch import FetchError, open_url
 
+
+class InputFetchError(Exception):
+    """A first or last frame given by URL could not be fetched or is not a usable image."""
+
+
 IMAGE_TYPES = ("image/jpeg", "image/jpg", "image/png")
 
 
 def ensure_input_stored(generation: Generation, field: str) -> str | None:
     """The storage name of an input frame, fetching it from its URL the first time."""
-    from .tasks import InputFetchError
-
     stored = getattr(generation, field)
     if stored:
         return stored.name

@@ -17,6 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -24,6 +25,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django_q.tasks import async_task
 
+from .inputs import InputFetchError
 from .models import Generation, Provider, Status
 from .providers import TaskState, UpstreamError, get_upstream, kling
 from .rendering import RenderError, RenderSpec, render_video
@@ -373,6 +375,24 @@ def probe_provider(pk: int) -> tuple[bool, str]:
     return True, message
 
 
+def probe_and_audit(provider: Provider, user_id: int | None) -> tuple[bool, str]:
+    """Probe a provider (a cheap real call) and record the test in the admin's audit log.
+
+    LogEntry needs a user: without one (a shell with no superuser yet) nothing is logged.
+    """
+    ok, message = probe_provider(provider.pk)
+    if user_id is None:
+        return ok, message
+    LogEntry.objects.log_actions(
+        user_id=user_id,
+        queryset=[provider],
+        action_flag=CHANGE,
+        change_message=f"Tested: {'OK' if ok else 'failed'}: {message}"[:500],
+        single_object=True,
+    )
+    return ok, message
+
+
 def probe_unhealthy_providers() -> None:
     """Re-probe unhealthy providers now and then: one that answers again is re-enabled."""
     cutoff = timezone.now() - timedelta(seconds=PROBE_EVERY_SECONDS)
@@ -433,10 +453,6 @@ def render_locally(pk: int) -> None:
         # Lost a race (cancelled or failed meanwhile): do not leave orphan files.
         default_storage.delete(video_name)
         default_storage.delete(poster_name)
-
-
-class InputFetchError(Exception):
-    """A first or last frame given by URL could not be fetched or is not a usable image."""
 
 
 def _render_spec(generation: Generation, tmp: Path) -> RenderSpec:

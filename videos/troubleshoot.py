@@ -8,7 +8,6 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.contrib.admin.models import CHANGE, LogEntry
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -18,7 +17,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from .forms import rerun
 from .models import Generation, Provider
-from .tasks import enqueue_next_step, probe_provider
+from .tasks import enqueue_next_step, probe_and_audit
 
 TEMPLATE = "videos/troubleshoot.html"
 
@@ -97,24 +96,6 @@ def mark_failed(request: HttpRequest, pk: int) -> HttpResponse:
         return _panel(request, generation, notice=f"It is already {generation.status}.")
     generation.record("admin", f"marked failed by {request.user.get_username()}")
     return _panel(request, generation, notice="Marked failed.")
-
-
-def probe_and_audit(provider: Provider, user_id: int | None) -> tuple[bool, str]:
-    """Probe a provider (a cheap real call) and record the test in the admin's audit log.
-
-    LogEntry needs a user: without one (a shell with no superuser yet) nothing is logged.
-    """
-    ok, message = probe_provider(provider.pk)
-    if user_id is None:
-        return ok, message
-    LogEntry.objects.log_actions(
-        user_id=user_id,
-        queryset=[provider],
-        action_flag=CHANGE,
-        change_message=f"Tested: {'OK' if ok else 'failed'}: {message}"[:500],
-        single_object=True,
-    )
-    return ok, message
 
 
 @require_POST

@@ -463,8 +463,7 @@ def _takes_cfg_scale(model_name: str, generation: Generation) -> bool:
 
 def _base64_of(generation: Generation, field: str) -> str:
     """A stored input file as raw Base64, without a data: prefix (§1.4, §6.5)."""
-    from ..inputs import ensure_input_stored
-    from ..tasks import InputFetchError
+    from ..inputs import InputFetchError, ensure_input_stored
 
     try:
         name = (

@@ -15,7 +15,7 @@ from django.db import transaction
 
 from videos.admin import ProviderForm
 from videos.models import Provider
-from videos.troubleshoot import probe_and_audit
+from videos.tasks import probe_and_audit
 
 SECRET_OPTIONS = ("access_key", "secret_key", "api_key", "webhook_secret")
 
