@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -14,18 +12,15 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from tests.processes import ROOT, kill, start_qcluster
 from videos.models import Generation, Status
-
-ROOT = Path(__file__).resolve().parent.parent
+from videos.simulator.testing import wait_until
 
 
 @pytest.mark.skipif(
     connection.vendor != "sqlite", reason="runs against the SQLite test database file"
 )
 def test_the_qcluster_process_renders_a_queued_job(transactional_db, make_generation) -> None:
-    from django.core.management import call_command
-
-    call_command("studio_setup", stdout=open(os.devnull, "w"))  # the schedule make run installs
     generation = make_generation(
         prompt="a windmill in the wind", duration=5, next_poll_at=timezone.now()
     )
@@ -53,24 +48,12 @@ def test_the_qcluster_process_renders_a_queued_job(transactional_db, make_genera
         check=True,
         capture_output=True,
     )
-    worker = subprocess.Popen(
-        [sys.executable, "manage.py", "qcluster"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    worker = start_qcluster(env)
     try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            generation.refresh_from_db()
-            if generation.is_terminal:
-                break
-            time.sleep(0.5)
+        wait_until(lambda: Generation.objects.get(pk=generation.pk).is_terminal, timeout=90)
     finally:
-        os.killpg(worker.pid, signal.SIGKILL)
-        worker.wait()
+        kill(worker)
+    generation.refresh_from_db()
     assert generation.status == Status.SUCCEEDED, generation.status_message
     assert Generation.objects.get(pk=generation.pk).video_width == 1280
     assert (

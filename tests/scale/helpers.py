@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.db import connection
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.processes import ROOT, kill, start_qcluster  # noqa: F401  (used by the scale tests)
 
 
 def scale_skip_reason() -> str | None:
@@ -56,24 +52,3 @@ def worker_env(**extra: str) -> dict[str, str]:
     env.pop("STUDIO_Q_SYNC", None)
     env.update(extra)
     return env
-
-
-def kill(proc: subprocess.Popen) -> None:
-    """SIGKILL a qcluster and its children: a worker machine that dies."""
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    proc.wait()
-
-
-def start_qcluster(env: dict[str, str]) -> subprocess.Popen:
-    """`manage.py qcluster` in its own process group, so a kill takes all its processes."""
-    return subprocess.Popen(
-        [sys.executable, "manage.py", "qcluster"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
