@@ -85,6 +85,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "videos.context_processors.unhealthy_providers",
+                "videos.context_processors.running_jobs",
             ],
         },
     },

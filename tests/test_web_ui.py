@@ -303,3 +303,11 @@ def test_rerun_keeps_the_camera_move_and_motion_masks(alice_client, make_generat
     )
     alice_client.post(f"/generations/{masked.pk}/rerun/")
     assert Generation.objects.get(parent=masked).dynamic_masks == masks
+
+
+def test_every_page_shows_your_running_jobs(alice_client, make_generation, other_user) -> None:
+    make_generation()
+    make_generation(owner=other_user)  # a teammate's job is not yours
+    for path in ["/", "/history/", "/recipes/", "/generations/new/"]:
+        html = alice_client.get(path).content.decode()
+        assert re.search(r'<a id="running-badge" class="badge busy"[^>]*>1 running</a>', html), path

@@ -24,3 +24,15 @@ def unhealthy_providers(request: HttpRequest) -> dict[str, Any]:
             )
         )
     }
+
+
+def running_jobs(request: HttpRequest) -> dict[str, Any]:
+    """The signed-in user's pending jobs, for the badge every page shows (counted only if shown)."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    from .models import Generation
+
+    return {
+        "running": SimpleLazyObject(lambda: Generation.objects.pending().filter(owner=user).count())
+    }

@@ -47,7 +47,6 @@ def gallery(request: HtmxHttpRequest) -> HttpResponse:
         "generations": generations,
         "watch": [g.pk for g in generations if g.is_pending],
         "newest": generations[0].pk if generations else 0,
-        "running": Generation.objects.pending().filter(owner=request.user).count(),
     }
     return render(request, "videos/gallery.html", context)
 
@@ -65,7 +64,6 @@ def _gallery_poll(request: HtmxHttpRequest) -> HttpResponse:
         "fresh": fresh,
         "watch": [g.pk for g in fresh + updated if g.is_pending],
         "newest": max([newest] + [g.pk for g in fresh]),
-        "running": Generation.objects.pending().filter(owner=request.user).count(),
     }
     return render(request, "videos/gallery.html#gallery-poll", context)
 
@@ -161,7 +159,6 @@ def generation_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         "can_edit": Generation.objects.editable_by(request.user).filter(pk=pk).exists(),
         "events": generation.events.all(),
         "children": generation.children.order_by("-id")[:20],
-        "running": Generation.objects.pending().filter(owner=request.user).count(),
     }
     template = "videos/generation_detail.html"
     if request.htmx and request.htmx.target == "generation-status":
