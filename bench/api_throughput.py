@@ -22,7 +22,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,26 +30,11 @@ import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from benchkit import ROOT, free_port, server_env, wait_for
+
 GOAL = 0.7
 ROUNDS = 3
 ROWS = 20_000
-
-
-def server_env(folder: str) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "apibench.settings",
-        "PYTHONPATH": f"{ROOT / 'bench'}{os.pathsep}{ROOT}",
-        "STUDIO_READ_ENV_FILE": "0",
-        "SECRET_KEY": "bench-only-secret-key-" + "x" * 30,
-        "DEBUG": "0",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "SQLITE_PATH": os.path.join(folder, "bench.sqlite3"),
-        "MEDIA_ROOT": os.path.join(folder, "media"),
-        "DATABASE_URL": "",
-    }
-    return env
 
 
 def setup_database() -> None:
@@ -80,23 +64,6 @@ def setup_database() -> None:
     Generation.objects.bulk_create(rows, batch_size=2000)
     target = Generation.objects.order_by("id")[ROWS // 2]
     print(json.dumps({"task_id": target.pk, "secret": secret}))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(port: int, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError("the server did not start")
 
 
 def client_run(port: int, path: str, headers: dict[str, str], count: int, concurrency: int) -> dict:
@@ -165,7 +132,7 @@ def percentile(values: list[float], q: float) -> float:
 
 def main(args: argparse.Namespace) -> int:
     folder = tempfile.mkdtemp(prefix="api-bench-")
-    env = server_env(folder)
+    env = server_env("apibench.settings", folder)
     server = None
     try:
         setup = subprocess.run(

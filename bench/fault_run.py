@@ -37,7 +37,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-ROOT = Path(__file__).resolve().parent.parent
+from benchkit import ROOT, free_port
+
 sys.path.insert(0, str(ROOT))
 FAULTS = [
     "500",
@@ -50,12 +51,6 @@ FAULTS = [
     "drop_after_accept",  # creates only: the task IS created, the answer never arrives
     "accept_then_500",  # creates only: the task IS created, the answer is a 500
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def scale_database(url: str, name: str) -> str:

@@ -26,7 +26,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,26 +34,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from benchkit import ROOT, free_port, server_env, wait_for
+
 GOAL_MB = 20.0
 MB = 1024 * 1024
-
-
-def server_env(folder: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "mediabench.settings",
-        "PYTHONPATH": f"{ROOT / 'bench'}{os.pathsep}{ROOT}",
-        "STUDIO_READ_ENV_FILE": "0",
-        "SECRET_KEY": "bench-only-secret-key-" + "x" * 30,
-        "DEBUG": "0",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "SQLITE_PATH": os.path.join(folder, "bench.sqlite3"),
-        "MEDIA_ROOT": os.path.join(folder, "media"),
-        "DATABASE_URL": "",
-        "SESSION_COOKIE_SECURE": "0",
-        "STUDIO_MAX_DOWNLOAD_BYTES": str(4096 * MB),
-    }
 
 
 def setup_database(megabytes: int) -> None:
@@ -99,23 +82,6 @@ def setup_database(megabytes: int) -> None:
         "cookie": f"{settings.SESSION_COOKIE_NAME}={session.session_key}",
     }
     print(json.dumps(facts))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(port: int, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError("the server did not start")
 
 
 def worker_pid(master: int, timeout: float = 30) -> int:
@@ -235,7 +201,12 @@ def measure_ranges(port: int, pid: int, path: str, facts: dict, size: int) -> tu
 
 def main(args: argparse.Namespace) -> int:
     folder = tempfile.mkdtemp(prefix="media-bench-")
-    env = server_env(folder)
+    env = server_env(
+        "mediabench.settings",
+        folder,
+        SESSION_COOKIE_SECURE="0",
+        STUDIO_MAX_DOWNLOAD_BYTES=str(4096 * MB),
+    )
     server = None
     try:
         setup = subprocess.run(
