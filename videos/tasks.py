@@ -27,8 +27,9 @@ from django_q.tasks import async_task
 
 from .inputs import InputFetchError
 from .models import Generation, Provider, Status
-from .providers import TaskState, UpstreamError, get_upstream, kling
-from .rendering import RenderError, RenderSpec, render_video
+from .providers import TaskState, UpstreamError, get_upstream
+from .providers.fetch import FetchError, open_url
+from .rendering import RenderError, RenderSpec, make_poster, probe_video, render_video
 
 log = logging.getLogger(__name__)
 
@@ -336,7 +337,7 @@ def store_upstream_result(generation: Generation) -> None:
     and downloads again); after the last attempt the generation fails with the reason.
     """
     try:
-        kling.store_result(generation)
+        copy_upstream_video(generation)
     except UpstreamError as exc:
         Generation.objects.filter(pk=generation.pk).update(
             download_attempts=F("download_attempts") + 1
@@ -351,6 +352,52 @@ def store_upstream_result(generation: Generation) -> None:
             return
         generation.record("error", f"{exc.message} (attempt {tries}; retrying)")
         generation.release(next_poll_in=(exc.retry_after or 30) * 2 ** (tries - 1))
+
+
+# What upstreams may label an MP4 as (some gateways send a generic binary type).
+VIDEO_TYPES = ("video/mp4", "application/octet-stream", "binary/octet-stream", "video/quicktime")
+
+
+def copy_upstream_video(generation: Generation) -> None:
+    """Copy a finished task's video (upstream_video_url) into storage, make the poster, succeed.
+
+    The body is streamed to a temporary file (never whole in memory) under a size cap,
+    a content-type check and an overall deadline. Success is only recorded once both
+    files are stored, with the units the upstream reported. Raises UpstreamError
+    (retryable) when the download fails.
+    """
+    url = generation.upstream_video_url
+    max_bytes = settings.STUDIO_MAX_DOWNLOAD_BYTES
+    deadline = time.monotonic() + settings.STUDIO_DOWNLOAD_TIMEOUT
+    read_timeout = settings.STUDIO_UPSTREAM_TIMEOUT
+    with tempfile.TemporaryDirectory(prefix="studio-download-") as tmp:
+        video_path, poster_path = Path(tmp) / "video.mp4", Path(tmp) / "poster.jpg"
+        try:
+            with (
+                open_url(
+                    url, max_bytes=max_bytes, allowed_types=VIDEO_TYPES, timeout=read_timeout
+                ) as chunks,
+                open(video_path, "wb") as out,
+            ):
+                for chunk in chunks:
+                    out.write(chunk)
+                    if time.monotonic() > deadline:
+                        raise FetchError("the download took longer than allowed")
+            meta = probe_video(str(video_path))
+            make_poster(str(video_path), str(poster_path))
+        except FetchError as exc:
+            raise UpstreamError(f"download failed: {exc}", retry_after=30) from exc
+        except RenderError as exc:
+            raise UpstreamError(
+                f"the downloaded file is not a playable video: {exc}", retry_after=30
+            ) from exc
+        video_name, poster_name = store_files(generation, video_path, poster_path)
+    if not generation.mark_succeeded(
+        video=video_name, poster=poster_name, meta=meta, units=generation.units
+    ):
+        # Lost a race (failed or cancelled meanwhile, or another worker stored it): no orphans.
+        default_storage.delete(video_name)
+        default_storage.delete(poster_name)
 
 
 def probe_provider(pk: int) -> tuple[bool, str]:

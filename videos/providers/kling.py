@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import base64
 import logging
-import tempfile
 import threading
 import time
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -24,7 +22,7 @@ from django.core.files.storage import default_storage
 from django.urls import reverse
 
 from .base import TaskState, UpstreamError
-from .fetch import USER_AGENT, FetchError, open_url
+from .fetch import USER_AGENT
 
 if TYPE_CHECKING:
     from ..models import Generation, Provider
@@ -60,7 +58,6 @@ HTTP_STATUS_FOR_CODE = {1103: 403, 1202: 404, 1203: 404}
 PAGE_SIZE = 500  # the list endpoint's maximum (§1.2)
 JWT_LIFETIME = 1800
 JWT_RENEW_BEFORE = 300
-VIDEO_TYPES = ("video/mp4", "application/octet-stream", "binary/octet-stream", "video/quicktime")
 
 
 def normalise_status(word: Any) -> str | None:
@@ -512,51 +509,3 @@ def build_body(generation: Generation, provider: Provider) -> dict[str, Any]:
         body["callback_url"] = callback
     body["external_task_id"] = str(generation.pk)
     return body
-
-
-# ---- results ----------------------------------------------------------------------------
-
-
-def store_result(generation: Generation) -> None:
-    """Copy a finished task's video (upstream_video_url) into storage, make the poster, succeed.
-
-    The body is streamed to a temporary file (never whole in memory) under a size cap,
-    a content-type check and an overall deadline. Success is only recorded once both
-    files are stored, with the units the upstream reported. Raises UpstreamError
-    (retryable) when the download fails.
-    """
-    from ..rendering import RenderError, make_poster, probe_video
-    from ..tasks import store_files
-
-    url = generation.upstream_video_url
-    max_bytes = settings.STUDIO_MAX_DOWNLOAD_BYTES
-    deadline = time.monotonic() + settings.STUDIO_DOWNLOAD_TIMEOUT
-    read_timeout = settings.STUDIO_UPSTREAM_TIMEOUT
-    with tempfile.TemporaryDirectory(prefix="studio-download-") as tmp:
-        video_path, poster_path = Path(tmp) / "video.mp4", Path(tmp) / "poster.jpg"
-        try:
-            with (
-                open_url(
-                    url, max_bytes=max_bytes, allowed_types=VIDEO_TYPES, timeout=read_timeout
-                ) as chunks,
-                open(video_path, "wb") as out,
-            ):
-                for chunk in chunks:
-                    out.write(chunk)
-                    if time.monotonic() > deadline:
-                        raise FetchError("the download took longer than allowed")
-            meta = probe_video(str(video_path))
-            make_poster(str(video_path), str(poster_path))
-        except FetchError as exc:
-            raise UpstreamError(f"download failed: {exc}", retry_after=30) from exc
-        except RenderError as exc:
-            raise UpstreamError(
-                f"the downloaded file is not a playable video: {exc}", retry_after=30
-            ) from exc
-        video_name, poster_name = store_files(generation, video_path, poster_path)
-    if not generation.mark_succeeded(
-        video=video_name, poster=poster_name, meta=meta, units=generation.units
-    ):
-        # Lost a race (failed or cancelled meanwhile, or another worker stored it): no orphans.
-        default_storage.delete(video_name)
-        default_storage.delete(poster_name)
