@@ -352,6 +352,8 @@ class Generation(models.Model):
         indexes = [
             models.Index(fields=["status", "next_poll_at"], name="generation_due"),
             models.Index(fields=["owner", "-id"], name="generation_owner_recent"),
+            # The running-jobs badge on every page counts one user's pending jobs.
+            models.Index(fields=["owner", "status"], name="generation_owner_status"),
         ]
 
     def __str__(self) -> str:
