@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
 from django.contrib.auth.decorators import login_not_required
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.middleware import HtmxDetails
+
+from studio.typing import HtmxHttpRequest
 
 from .forms import KeyCreateForm
 from .http import public_base_url
 from .models import ApiKey, CallbackDelivery
 from .openapi_spec import openapi_document
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
 
 
 @login_not_required
@@ -47,21 +46,31 @@ def my_keys(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, template_name, _keys_context(request))
 
 
+def _audit(request: HttpRequest, key: ApiKey, action: int, message: str) -> None:
+    """Log an owner's change to their key where the admin's changes go (the usage page's log)."""
+    LogEntry.objects.log_actions(request.user.pk, [key], action, change_message=message)
+
+
 @require_POST
 def key_create(request: HtmxHttpRequest) -> HttpResponse:
     """Create a key for the signed-in user; its secret is in this answer and nowhere else."""
     form = KeyCreateForm(request.POST)
     context = _keys_context(request)
     if form.is_valid():
-        key, secret = ApiKey.issue(request.user, **form.key_fields())
+        with transaction.atomic():  # no key without its audit entry
+            key, secret = ApiKey.issue(request.user, **form.key_fields())
+            _audit(request, key, ADDITION, "Created by its owner on the My keys page.")
         context.update(created=key, secret=secret, webhook_secret=key.get_webhook_secret())
     else:
         context["form"] = form
     # Rendered, not redirected: a secret in a flash message would sit in a cookie or the session.
-    template_name = "api/my_keys.html"
-    if request.htmx:
-        template_name += "#key-create"
-    return render(request, template_name, context)
+    if not request.htmx:
+        return render(request, "api/my_keys.html", context)
+    html = render_to_string("api/my_keys.html#key-create", context, request)
+    if form.is_valid():
+        # The new key joins the list in the same answer (an out-of-band swap), not on reload.
+        html += render_to_string("api/my_keys.html#key-list", {**context, "oob": True}, request)
+    return HttpResponse(html)
 
 
 @require_POST
@@ -69,12 +78,7 @@ def key_revoke(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Revoke one of the user's own keys (another user's key is a 404)."""
     key = get_object_or_404(ApiKey.objects.owned_by(request.user), pk=pk)
     if key.revoke():
-        LogEntry.objects.log_actions(
-            request.user.pk,
-            [key],
-            CHANGE,
-            change_message="Revoked by its owner on the My keys page.",
-        )
+        _audit(request, key, CHANGE, "Revoked by its owner on the My keys page.")
     if request.htmx:
         return render(request, "api/my_keys.html#key-list", _keys_context(request))
     return redirect("my_keys")

@@ -163,7 +163,7 @@ def report(start: datetime, end: datetime) -> dict[str, Any]:
 
 
 def audit_log(limit: int = 100) -> QuerySet[LogEntry]:
-    """Admin actions on studio keys and upstream providers, newest first."""
+    """Changes to studio keys (by admins and on My keys) and upstream providers, newest first."""
     types = ContentType.objects.get_for_models(ApiKey, Provider).values()
     return (
         LogEntry.objects.filter(content_type__in=list(types))

@@ -215,6 +215,36 @@ def test_creating_a_key_with_htmx_returns_the_partial(alice_client: Client) -> N
     assert "<html" not in html
 
 
+def test_creating_a_key_with_htmx_also_swaps_in_the_new_key_list(
+    alice_client: Client, user
+) -> None:
+    issue(user, "older key")
+    response = alice_client.post("/keys/new/", {"name": "fresh"}, HTTP_HX_REQUEST="true")
+    html = response.content.decode()
+    key = ApiKey.objects.get(name="fresh")
+    # One answer, two targets: the form's section, and the list out of band (htmx oob swap).
+    assert html.lstrip().startswith('<section id="key-create"')
+    oob = html[html.index('<section id="key-list"') :]
+    assert oob.startswith('<section id="key-list" hx-swap-oob="true"')
+    assert f'id="key-{key.pk}"' in oob and "fresh" in oob and "older key" in oob
+    assert 'id="new-secret"' not in oob  # the secret stays in its one place
+
+
+def test_an_invalid_htmx_key_form_leaves_the_list_alone(alice_client: Client) -> None:
+    html = alice_client.post("/keys/new/", {"name": ""}, HTTP_HX_REQUEST="true").content.decode()
+    assert "has-error" in html and 'id="key-list"' not in html
+
+
+def test_keys_created_on_my_keys_are_in_the_audit_log(alice_client: Client, user) -> None:
+    alice_client.post("/keys/new/", {"name": "audited"})
+    key = ApiKey.objects.get(name="audited")
+    entry = LogEntry.objects.get(object_id=str(key.pk))
+    assert (entry.user, entry.action_flag, entry.object_repr) == (user, ADDITION, str(key))
+    assert entry.change_message == "Created by its owner on the My keys page."
+    alice_client.post("/keys/new/", {"name": ""})  # refused: nothing to audit
+    assert LogEntry.objects.count() == 1
+
+
 def test_an_invalid_key_form_rerenders_with_errors_and_creates_nothing(
     alice_client: Client,
 ) -> None:

@@ -13,6 +13,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
 
+from api.models import ApiKey
 from tests.api_helpers import issue
 from videos.models import Provider
 
@@ -135,7 +136,7 @@ def test_it_shows_the_audit_log_of_keys_and_providers_only(
     )
     html = section(
         staff_client.get("/usage/").content.decode(),
-        "Audit log: admin actions on keys and providers",
+        "Audit log: changes to keys and providers",
     )
     assert (
         "deploy" in html
@@ -145,6 +146,24 @@ def test_it_shows_the_audit_log_of_keys_and_providers_only(
     assert "local" in html and "Changed Priority." in html
     assert "password reset" not in html
     assert "changed user" not in html.lower()
+
+
+def test_the_audit_log_shows_keys_created_and_revoked_on_my_keys(
+    staff_client: Client, alice_client: Client
+) -> None:
+    alice_client.post("/keys/new/", {"name": "alice laptop"})
+    key = ApiKey.objects.get(name="alice laptop")
+    alice_client.post(f"/keys/{key.pk}/revoke/")
+    html = section(
+        staff_client.get("/usage/").content.decode(), "Audit log: changes to keys and providers"
+    )
+    rows = re.findall(r"<tr><td><time.*?</tr>", html, re.S)
+    assert len(rows) == 2
+    texts = [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row)) for row in rows]
+    assert "alice changed studio API key alice laptop" in texts[0]  # newest first
+    assert "Revoked by its owner on the My keys page." in texts[0]
+    assert "alice added studio API key alice laptop" in texts[1]
+    assert "Created by its owner on the My keys page." in texts[1]
 
 
 def test_the_period_select_shows_the_default_thirty_days(staff_client: Client) -> None:
