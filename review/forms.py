@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -141,33 +142,52 @@ class HistoryFilterForm(forms.Form):
         return self.cleaned_data.get("per") or 25
 
 
+# Generation ids are BigAutoField primary keys: an id past this cannot exist, and the
+# database driver raises OverflowError (a 500) if asked for one.
+MAX_ID = 2**63 - 1
+ASCII_DIGITS = re.compile(r"[0-9]+")  # not \d or str.isdigit(): they accept "²" and "١"
+
+
 class IdListField(forms.Field):
     """Several generation ids (?ids=1&ids=2, or ?ids=1,2 in a hand-shared link)."""
 
     widget = forms.MultipleHiddenInput
 
+    default_error_messages = {
+        "invalid": "“{value}” is not a generation id.",
+        "too_few": "Select at least {min} generations.",
+        "too_many": "Select at most {max} generations; {count} were selected.",
+    }
+
     def __init__(self, *, min_count: int, max_count: int, **kwargs: Any) -> None:
         self.min_count, self.max_count = min_count, max_count
-        super().__init__(**kwargs)
+        # min_count says what is required, with a message that names the action.
+        super().__init__(required=False, **kwargs)
 
     def to_python(self, value: Any) -> list[int]:
         values = value if isinstance(value, list | tuple) else ([value] if value else [])
-        values = [part for v in values for part in str(v).split(",") if part.strip()]
-        try:
-            ids = list(dict.fromkeys(int(v) for v in values))  # keep order, drop repeats
-        except (TypeError, ValueError) as exc:
-            raise ValidationError("Generation ids are numbers.", code="invalid") from exc
+        values = [part.strip() for v in values for part in str(v).split(",") if part.strip()]
+        for v in values:
+            if len(v) > 19 or not ASCII_DIGITS.fullmatch(v) or not 0 < int(v) <= MAX_ID:
+                self.fail("invalid", value=v[:30])
+        ids = list(dict.fromkeys(int(v) for v in values))  # keep order, drop repeats
         if len(ids) < self.min_count:
-            raise ValidationError(f"Select at least {self.min_count} generations.", code="too_few")
+            self.fail("too_few", min=self.min_count, count=len(ids))
         if len(ids) > self.max_count:
-            raise ValidationError(f"Select at most {self.max_count} generations.", code="too_many")
+            self.fail("too_many", max=self.max_count, count=len(ids))
         return ids
+
+    def fail(self, code: str, **values: Any) -> None:
+        raise ValidationError(self.error_messages[code].format(**values), code=code)
 
 
 class SelectionForm(forms.Form):
     """A selection of generations visible to the user, in the order they were picked."""
 
-    ids = IdListField(min_count=1, max_count=500)
+    ids = IdListField(
+        min_count=1, max_count=500,
+        error_messages={"too_few": "Select at least one generation to download."},
+    )  # fmt: skip
 
     def __init__(self, *args: Any, visible: QuerySet[Generation], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -183,7 +203,13 @@ class SelectionForm(forms.Form):
 
 
 class CompareForm(SelectionForm):
-    ids = IdListField(min_count=2, max_count=4)
+    ids = IdListField(
+        min_count=2, max_count=4,
+        error_messages={
+            "too_few": "Select at least 2 generations to compare.",
+            "too_many": "Compare shows at most 4 generations; {count} were selected.",
+        },
+    )  # fmt: skip
 
 
 class RatingForm(forms.Form):

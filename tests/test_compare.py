@@ -66,10 +66,16 @@ def test_it_shows_two_to_four_generations_side_by_side(
 @pytest.mark.parametrize(
     ("ids", "message"),
     [
-        (["1"], "Select at least 2 generations."),
-        (["1", "2", "3", "4", "5"], "Select at most 4 generations."),
+        (["1"], "Select at least 2 generations to compare."),
+        (["1", "2", "3", "4", "5"], "Compare shows at most 4 generations; 5 were selected."),
         (["1", "999"], "No such generation: 999."),
-        (["1", "x"], "Generation ids are numbers."),
+        (["1", "x"], "“x” is not a generation id."),
+        (["1", "99999999999999999999999"], "“99999999999999999999999” is not a generation id."),
+        (["1", "18446744073709551616"], "“18446744073709551616” is not a generation id."),
+        (["1", "-2"], "“-2” is not a generation id."),
+        (["1", "9" * 5000], f"“{'9' * 30}” is not a generation id."),  # past int()'s digit cap
+        (["1", "²"], "“²” is not a generation id."),  # str.isdigit() says yes; int() says no
+        (["1", "١"], "“١” is not a generation id."),  # int() reads Arabic-Indic 1 as 1
     ],
 )
 def test_it_explains_a_bad_selection(
@@ -81,6 +87,19 @@ def test_it_explains_a_bad_selection(
     assert response.status_code == 200
     html = response.content.decode()
     assert message in html and "compare-cell" not in html
+
+
+@pytest.mark.parametrize("count", [2, 3, 4])
+def test_it_sets_the_column_count_with_a_class_the_csp_allows(
+    alice_client: Client, make_generation: Any, count: int
+) -> None:
+    ids = [str(make_generation().pk) for _ in range(count)]
+    response = alice_client.get("/compare/", {"ids": ids})
+    html = response.content.decode()
+    assert f'<div class="compare-grid cols-{count}">' in html
+    # The studio's CSP has no 'unsafe-inline' for styles: a style attribute is ignored.
+    assert "'unsafe-inline'" not in response["Content-Security-Policy"]
+    assert " style=" not in html
 
 
 def test_it_needs_a_login_to_compare(client: Client, make_generation: Any) -> None:
@@ -126,6 +145,6 @@ def test_a_hand_shared_comma_separated_link_compares_too(
 ) -> None:
     first, second = make_generation(prompt="one red fox"), make_generation(prompt="two red foxes")
     html = alice_client.get(f"/compare/?ids={first.pk},{second.pk}").content.decode()
-    assert "Generation ids are numbers" not in html
+    assert "is not a generation id" not in html
     assert f'href="/generations/{first.pk}/">#{first.pk}</a>' in html
     assert f'href="/generations/{second.pk}/">#{second.pk}</a>' in html

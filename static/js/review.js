@@ -52,6 +52,31 @@
     if (playing && playing.catch) playing.catch(function () {});
   });
 
+  // ---- the history's selection: refuse what the server would refuse, and say why ----------
+  // <form data-selection="message-id">; each submit button carries data-select-min/-max and
+  // the messages data-too-few / data-too-many ("{count}" is replaced by the number ticked).
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    var button = event.submitter;
+    if (!form.matches || !form.matches("form[data-selection]") || !button || !button.dataset.selectMin) return;
+    var count = document.querySelectorAll('input[name=ids][form="' + form.id + '"]:checked').length;
+    var message = "";
+    if (count < Number(button.dataset.selectMin)) message = button.dataset.tooFew;
+    else if (count > Number(button.dataset.selectMax)) message = button.dataset.tooMany.replace("{count}", count);
+    var out = document.getElementById(form.dataset.selection);
+    if (out) out.textContent = message;
+    if (message) event.preventDefault();
+  });
+
+  // A changed selection makes the last refusal stale.
+  document.addEventListener("change", function (event) {
+    var box = event.target;
+    if (!box.matches || !box.matches("input[name=ids][form]")) return;
+    var form = document.getElementById(box.getAttribute("form"));
+    var out = form && form.dataset.selection && document.getElementById(form.dataset.selection);
+    if (out) out.textContent = "";
+  });
+
   // ---- compare: several videos that play, pause and seek as one ---------------------------
   var DRIFT = 0.08; // seconds a follower may lag before it is re-aligned
 
