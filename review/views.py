@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.forms import Form
@@ -314,7 +314,7 @@ def history_export(request: HttpRequest, fmt: str) -> HttpResponse:
         raise Http404("unknown export format")
     form = HistoryFilterForm(request.GET)
     if not form.is_valid():
-        return _bad_request(form)
+        return _bad_request(request, form)
     content_type, stream = EXPORT_TYPES[fmt]
     rows = with_review(form.results(_visible(request), request.user), request.user)
     return _download(stream(rows), content_type, "studio-history", fmt)
@@ -325,14 +325,29 @@ def history_zip(request: HttpRequest) -> HttpResponse:
     """The selected generations' videos in one zip, streamed."""
     form = SelectionForm(request.GET, visible=_visible(request))
     if not form.is_valid():
-        return _bad_request(form)
+        return _bad_request(request, form)
     return _download(
         export.zip_stream(form.cleaned_data["ids"]), "application/zip", "studio-videos", "zip"
     )
 
 
-def _bad_request(form: Form) -> HttpResponse:
-    return HttpResponse(form.errors.as_text(), status=400, content_type="text/plain")
+def _bad_request(request: HttpRequest, form: Form) -> HttpResponse:
+    """A refused export as a page that says why and leads back to the history as it was."""
+    errors = [
+        f"{form.fields[name].label or name.replace('_', ' ').capitalize()}: {message}"
+        if name not in ("ids", NON_FIELD_ERRORS)
+        else message
+        for name, messages_ in form.errors.items()
+        for message in messages_
+    ]
+    query = request.GET.copy()
+    query.pop("ids", None)
+    context = {
+        "title": "Nothing exported",
+        "errors": errors,
+        "back_url": f"{reverse('history')}?{query.urlencode()}" if query else reverse("history"),
+    }
+    return render(request, "400.html", context, status=400)
 
 
 def _download(chunks: Iterator[Any], content_type: str, name: str, ext: str) -> HttpResponse:

@@ -104,9 +104,13 @@ def test_it_exports_an_empty_list_when_nothing_matches(
     )
 
 
-def test_it_rejects_invalid_export_filters(alice_client: Client) -> None:
+def test_it_rejects_invalid_export_filters_on_a_page(alice_client: Client) -> None:
     response = alice_client.get("/history/export.csv", {"status": "bogus"})
-    assert response.status_code == 400 and b"status" in response.content
+    html = response.content.decode()
+    assert response.status_code == 400 and response["Content-Type"].startswith("text/html")
+    assert "<title>Nothing exported · Studio</title>" in html
+    assert "Status: Select a valid choice. bogus is not one of the available choices." in html
+    assert 'href="/history/?status=bogus"' in html  # back to the filters, to fix them
 
 
 def test_it_refuses_unknown_export_formats(alice_client: Client) -> None:
@@ -157,7 +161,19 @@ def test_it_refuses_a_zip_of_unknown_generations(
     _with_video(make_generation, 41, b"x", "x")
     response = alice_client.get("/history/videos.zip", {"ids": ["41", "404"]})
     assert response.status_code == 400 and b"No such generation: 404." in response.content
-    assert alice_client.get("/history/videos.zip").status_code == 400
+
+
+def test_a_zip_of_nothing_says_so_on_a_page_not_in_raw_text(
+    alice_client: Client, make_generation: Any
+) -> None:
+    response = alice_client.get("/history/videos.zip", {"q": "fox"})
+    html = response.content.decode()
+    assert response.status_code == 400 and response["Content-Type"].startswith("text/html")
+    assert "<title>Nothing exported · Studio</title>" in html
+    assert '<link rel="stylesheet" href="/static/css/studio.css">' in html
+    assert "Select at least one generation to download." in html
+    assert "This field is required" not in html
+    assert 'href="/history/?q=fox"' in html  # back to the history as it was
 
 
 def test_it_needs_a_login_for_the_zip(client: Client, make_generation: Any) -> None:

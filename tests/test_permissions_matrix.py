@@ -129,6 +129,7 @@ GENERIC_BODY = {"model": "kling-v1", "prompt": "a fox"}
 RULES: dict[str, list[Rule]] = {
     # -- sign in and out
     "login/": [Rule("GET", "/login/", everyone(page("<title>Log in · Studio</title>")))],
+    "favicon.ico": [Rule("GET", "/favicon.ico", everyone(page("PNG")))],  # PNG frames in an .ico
     "logout/": [
         Rule("POST", "/logout/", everyone(redirect("/login/"))),
         Rule("GET", "/logout/", {**everyone(Expect(405)), "anonymous": LOGIN, "other_key": LOGIN}),
