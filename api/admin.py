@@ -10,11 +10,15 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
+from videos.admin import CatalogueModelsField
+
 from .models import ApiKey, CallbackDelivery
 
 
 class ApiKeyForm(forms.ModelForm):
     """Everything but the secrets: those are generated, hashed and shown once."""
+
+    allowed_models = CatalogueModelsField()
 
     class Meta:
         model = ApiKey
@@ -27,6 +31,10 @@ class ApiKeyForm(forms.ModelForm):
             "requests_per_minute",
             "unit_budget",
         ]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["allowed_models"].keep_stored(self.instance.allowed_models)
 
 
 @admin.register(ApiKey)

@@ -88,7 +88,6 @@ def test_secrets_are_not_in_the_database_in_plain_text(client: Client, user, sta
         {
             "owner": user.pk,
             "name": "from admin",
-            "allowed_models": "[]",
             "max_concurrent": 3,
             "requests_per_minute": 60,
         },
@@ -115,7 +114,7 @@ def test_the_admin_issues_a_key_and_shows_the_secret_once(
         {
             "owner": user.pk,
             "name": "render farm",
-            "allowed_models": '["kling-v1"]',
+            "allowed_models": ["kling-v1"],
             "max_concurrent": 4,
             "requests_per_minute": 30,
             "unit_budget": "100",

@@ -31,18 +31,61 @@ class VideoModelAdmin(admin.ModelAdmin):
     search_fields = ["name", "label"]
 
 
+class CatalogueModelsField(forms.MultipleChoiceField):
+    """allowed_models ticked from the catalogue; stored as the JSON list of names it always was."""
+
+    widget = forms.CheckboxSelectMultiple
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("help_text", "none ticked: every model")
+        super().__init__(choices=self.catalogue, required=False, **kwargs)
+
+    @staticmethod
+    def catalogue() -> list[tuple[str, str]]:
+        return [
+            (m.name, m.name if m.enabled else f"{m.name} (disabled)")
+            for m in VideoModel.objects.order_by("sort_order", "name")
+        ]
+
+    def keep_stored(self, names: list[str]) -> None:
+        """Offer (ticked) the stored names the catalogue no longer has.
+
+        Dropping them unseen would shorten the list on the next save, and an emptied list
+        means "every model": a restriction must only ever be lifted by unticking it.
+        """
+        known = {name for name, _ in self.choices}
+        gone = [name for name in names or [] if name not in known]
+        self.choices = [*self.choices, *((n, f"{n} (not in the catalogue)") for n in gone)]
+
+
 class ProviderForm(forms.ModelForm):
     """Secrets are write-only: blank keeps the stored value, and they are never shown again."""
 
+    # Typed secrets survive a form error (render_value=True): retyping three keys because the
+    # base URL was missing loses them, or gets them wrong. The value goes back only in the
+    # answer to the POST of the admin who just typed it, same origin, on an admin page that
+    # is never cached (never_cache), framed (X-Frame-Options DENY) or scripted from elsewhere
+    # (CSP). Stored secrets never reach these fields (they are not model fields), so a GET of
+    # the change form shows none. The other way, stashing them server-side for the retry,
+    # would put plain secrets in the session table: worse.
     access_key = forms.CharField(required=False, help_text="Kling AK (leave blank to keep)")
     secret_key = forms.CharField(
-        required=False, widget=forms.PasswordInput, help_text="Kling SK (leave blank to keep)"
+        required=False,
+        widget=forms.PasswordInput(render_value=True),
+        help_text="Kling SK (leave blank to keep)",
     )
     api_key = forms.CharField(
-        required=False, widget=forms.PasswordInput, help_text="gateway or Kling API key"
+        required=False,
+        widget=forms.PasswordInput(render_value=True),
+        help_text="gateway or Kling API key",
     )
     webhook_secret = forms.CharField(
-        required=False, widget=forms.PasswordInput, help_text="whsec_… for callbacks"
+        required=False,
+        widget=forms.PasswordInput(render_value=True),
+        help_text="whsec_… for callbacks",
+    )
+    allowed_models = CatalogueModelsField(
+        help_text="models this provider serves; none ticked: every catalogue model"
     )
 
     class Meta:
@@ -58,6 +101,10 @@ class ProviderForm(forms.ModelForm):
             "allowed_models",
             "model_map",
         ]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["allowed_models"].keep_stored(self.instance.allowed_models)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

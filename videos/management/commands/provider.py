@@ -89,10 +89,9 @@ class Command(BaseCommand):
                 "enabled": True,
                 "priority": options["priority"],
                 "max_concurrent": options["max_concurrent"],
+                # Names, as the admin's checkboxes send them (the form checks the catalogue).
+                "allowed_models": models or (instance.allowed_models if instance else []),
                 # JSON text: the form's JSONField reads {} and [] as "no value".
-                "allowed_models": json.dumps(
-                    models or (instance.allowed_models if instance else [])
-                ),
                 "model_map": json.dumps(instance.model_map if instance else {}),
                 **{key: options[key] for key in SECRET_OPTIONS},
             },
