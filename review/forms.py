@@ -20,6 +20,7 @@ from . import search
 from .models import Rating, SavedSearch, Star, Tagging, normalise_tag
 
 PAGE_SIZES = [10, 25, 50, 100]
+DEFAULT_PAGE_SIZE = 25
 BLANK = [("", "any")]
 
 
@@ -59,7 +60,7 @@ class HistoryFilterForm(forms.Form):
     tag = forms.CharField(required=False, max_length=50)
     source = forms.ChoiceField(required=False, label="API key or web")
     per = forms.TypedChoiceField(
-        coerce=int, required=False, empty_value=25, label="Per page",
+        coerce=int, required=False, empty_value=DEFAULT_PAGE_SIZE, label="Per page",
         choices=[(str(n), str(n)) for n in PAGE_SIZES],
     )  # fmt: skip
     before = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
@@ -139,7 +140,7 @@ class HistoryFilterForm(forms.Form):
 
     @property
     def page_size(self) -> int:
-        return self.cleaned_data.get("per") or 25
+        return self.cleaned_data.get("per") or DEFAULT_PAGE_SIZE
 
 
 # Generation ids are BigAutoField primary keys: an id past this cannot exist, and the

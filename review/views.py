@@ -24,6 +24,7 @@ from videos.models import Generation
 from . import export, usage
 from .diff import compare as compare_generations
 from .forms import (
+    DEFAULT_PAGE_SIZE,
     CommentForm,
     CompareForm,
     HistoryFilterForm,
@@ -60,7 +61,11 @@ def _visible(request: HttpRequest) -> object:
 @require_GET
 def history(request: HtmxHttpRequest) -> HttpResponse:
     """The team's generations, searched and filtered from the URL, one keyset page at a time."""
-    form = HistoryFilterForm(request.GET)
+    data = request.GET.copy()
+    # So the select shows the size in use: with none selected the browser shows, and the
+    # next filter change submits, its first option (10).
+    data.setdefault("per", str(DEFAULT_PAGE_SIZE))
+    form = HistoryFilterForm(data)
     rows: list[Generation] = []
     next_cursor = None
     if form.is_valid():
