@@ -16,8 +16,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.middleware import HtmxDetails
 
+from studio.typing import HtmxHttpRequest
 from videos.forms import GenerationForm
 from videos.models import Generation
 
@@ -47,10 +47,6 @@ from .models import (
     Tagging,
     with_review,
 )
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
 
 
 def _visible(request: HttpRequest) -> object:
