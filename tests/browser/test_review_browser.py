@@ -121,7 +121,7 @@ def test_a_member_filters_history_and_compares_two_videos_in_sync(
     deadline = time.monotonic() + 2.5
     while time.monotonic() < deadline:
         samples.append(page.evaluate(times))
-        time.sleep(0.25)
+        page.wait_for_timeout(250)  # never time.sleep: Playwright's loop must keep running
     assert samples[-1][0] > 1.0 and samples[-1][1] > 1.0, samples
     assert all(b[0] >= a[0] for a, b in zip(samples, samples[1:], strict=False)), samples
     drift = max(abs(x - y) for x, y in samples)

@@ -106,6 +106,8 @@ def signed_in_page(context: Any, live_server: Any, user: Any) -> Any:
     page = context.new_page()
     page.errors = []
     page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+    page.failed = []  # answers of 400 and above: a missing favicon, stylesheet or script
+    page.on("response", lambda r: r.status >= 400 and page.failed.append(f"{r.status} {r.url}"))
     return page
 
 
@@ -147,7 +149,7 @@ def test_the_api_docs_and_the_one_time_secret_are_readable(
     page.wait_for_selector("#new-secret")
     assert page.evaluate(CONTRAST, ".secret-once code") != []
     assert too_faint(page) == []
-    assert csp_violations(page) == [] and page.errors == []
+    assert csp_violations(page) == [] and page.errors == [] and page.failed == []
 
 
 def test_a_key_created_on_my_keys_joins_the_list_without_a_reload(
@@ -206,7 +208,7 @@ def test_compare_lays_out_each_clip_in_its_own_column(
     assert len({box["x"] for box in boxes}) == count, boxes  # one column each
     grid = page.locator(".compare-grid").evaluate("g => g.getBoundingClientRect().width")
     assert all(box["width"] < grid / count + 1 for box in boxes), (boxes, grid)
-    assert csp_violations(page) == [] and page.errors == []
+    assert csp_violations(page) == [] and page.errors == [] and page.failed == []
 
 
 def test_the_history_refuses_a_fifth_clip_and_an_empty_zip_with_a_message(
