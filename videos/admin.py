@@ -95,6 +95,7 @@ class ProviderAdmin(admin.ModelAdmin):
         "enabled",
         "healthy",
         "health_message",
+        "consecutive_failures",
         "priority",
         "max_concurrent",
     ]
@@ -103,6 +104,7 @@ class ProviderAdmin(admin.ModelAdmin):
         "stored_credentials",
         "healthy",
         "health_message",
+        "consecutive_failures",
         "health_checked_at",
         "test_button",
     ]
