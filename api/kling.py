@@ -7,7 +7,7 @@ from typing import Any
 
 from django.http import HttpRequest, JsonResponse
 
-from videos.models import Generation, Status
+from videos.models import Generation, Status, waiting_message_of
 
 from .auth import api_endpoint
 from .forms import KlingCreateForm, KlingListForm, raise_for_own_errors
@@ -35,6 +35,7 @@ def units_text(units: Decimal | None) -> str:
 KLING_FIELDS = (
     "id", "status", "status_message", "created_at", "updated_at", "video", "poster",
     "video_duration", "duration", "units", "api_task__external_task_id", "api_task__base_url",
+    "waiting_reason", "waiting_attempts", "next_poll_at",
 )  # fmt: skip
 
 
@@ -45,7 +46,8 @@ def kling_task(row: TaskRow, base_url: str, status: str | None = None) -> dict[s
     task: dict[str, Any] = {
         "task_id": str(row["id"]),
         "task_status": KLING_STATUS[status],
-        "task_status_msg": row["status_message"] if terminal else "",
+        # While pending: what holds it up ("waiting for kling-sg: connection refused, …").
+        "task_status_msg": row["status_message"] if terminal else waiting_message_of(row),
         "task_info": {"external_task_id": row["api_task__external_task_id"] or ""},
         "created_at": millis(row["created_at"]),
         "updated_at": millis(row["updated_at"]),

@@ -210,6 +210,9 @@ STUDIO_POLL_SCALE = float(os.environ.get("STUDIO_POLL_SCALE", "1"))
 STUDIO_LOOKUP_GRACE_SECONDS = float(os.environ.get("STUDIO_LOOKUP_GRACE_SECONDS", "35"))
 # From this many running tasks on one provider, poll them with the list endpoint.
 STUDIO_BATCH_MIN_RUNNING = int(os.environ.get("STUDIO_BATCH_MIN_RUNNING", "4"))
+# With every provider that serves a job unhealthy, how long the job waits for one to recover
+# (they are re-probed every minute) before it fails with the reason; 0 fails it at once.
+STUDIO_NO_PROVIDER_FAIL_SECONDS = int(os.environ.get("STUDIO_NO_PROVIDER_FAIL_SECONDS", "300"))
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

@@ -107,9 +107,13 @@ def test_it_waits_and_retries_on_1302_and_1303(sim: Simulator, user, fault: str)
     assert generation.status == Status.QUEUED and generation.status_message == ""
     assert generation.next_poll_at > timezone.now()  # backing off, not hammering
     assert generation.create_provider is None  # certainly not created: free to try anywhere
+    # The card and the API say why it waits; the status message stays for the outcome.
+    assert generation.waiting_message().startswith("waiting for kling-sim: ")
+    assert "(code 130" in generation.waiting_reason and generation.waiting_attempts == 1
     retry_now(generation)
     generation.refresh_from_db()
     assert generation.status == Status.SUBMITTED
+    assert generation.waiting_reason == "" and generation.waiting_message() == ""
     assert len(sim.tasks_for(str(generation.pk))) == 1
 
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 
 import jwt
 import pytest
+from django.conf import settings
+from django.utils import timezone
 
 from videos import tasks
-from videos.models import Provider, Status
+from videos.models import Generation, Provider, Status
 from videos.providers import kling
 from videos.providers.kling import client_for
 from videos.simulator import Simulator
@@ -78,16 +81,29 @@ def test_a_chosen_provider_is_the_only_one_tried(pair, user) -> None:
     assert generation.provider == chosen and first.counts["create"] == 0
 
 
+def give_up_waiting(generation: Generation) -> None:
+    """STUDIO_NO_PROVIDER_FAIL_SECONDS have passed since the job began waiting for a provider."""
+    Generation.objects.filter(pk=generation.pk).update(
+        waiting_since=timezone.now() - timedelta(seconds=settings.STUDIO_NO_PROVIDER_FAIL_SECONDS),
+        next_poll_at=timezone.now(),
+        lease_until=None,
+    )
+    tasks.submit_generation(generation.pk)
+    generation.refresh_from_db()
+
+
 def test_disabled_and_unhealthy_providers_are_skipped(pair, user) -> None:
     first, second = pair
     provider_for(first, "off", priority=1, enabled=False)
     provider_for(second, "sick", priority=2).mark_unhealthy("code 1101")
     generation = submitted_generation(user)
-    assert generation.status == Status.FAILED
-    assert (
-        generation.status_message
-        == "every provider serving 'kling-v1' is unhealthy: sick: code 1101"
+    reason = "every provider serving 'kling-v1' is unhealthy: sick: code 1101"
+    assert generation.status == Status.QUEUED  # waits a few minutes for a re-probe to cure it
+    assert generation.waiting_message().startswith(  # no attempt made: none to count
+        f"waiting for a provider to recover: {reason}, next in "
     )
+    give_up_waiting(generation)
+    assert generation.status == Status.FAILED and generation.status_message == reason
     assert first.counts["total"] == second.counts["total"] == 0
 
 
@@ -112,6 +128,8 @@ def test_the_local_renderer_is_not_a_silent_fallback_for_real_upstreams(pair, us
     assert submitted_generation(user).provider == real  # the real upstream takes the job
     real.mark_unhealthy("1101: account in arrears")
     refused = submitted_generation(user)
+    assert refused.status == Status.QUEUED and refused.provider is None  # waits, not local
+    give_up_waiting(refused)
     assert refused.status == Status.FAILED and refused.provider is None
     assert (
         "every provider serving 'kling-v1' is unhealthy: kling-main: 1101" in refused.status_message

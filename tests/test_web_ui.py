@@ -311,3 +311,57 @@ def test_every_page_shows_your_running_jobs(alice_client, make_generation, other
     for path in ["/", "/history/", "/recipes/", "/generations/new/"]:
         html = alice_client.get(path).content.decode()
         assert re.search(r'<a id="running-badge" class="badge busy"[^>]*>1 running</a>', html), path
+
+
+BIG = "9" * 37  # a 37-digit number: beyond any integer column
+
+
+@pytest.mark.parametrize(
+    ("query", "named"),
+    [
+        ("watch=1&newest=abc", "newest"),
+        ("watch=1&newest=1.5", "newest"),
+        ("watch=1&newest=%00", "newest"),
+        ("watch=1&newest=%C2%B2", "newest"),  # "²": str.isdigit() says yes, int() says no
+        ("watch=1&newest=" + BIG, "newest"),
+        ("watch=abc&newest=1", "watch"),
+        ("watch=1,1.5&newest=1", "watch"),
+        ("watch=%00&newest=1", "watch"),
+        ("watch=%C2%B2&newest=1", "watch"),
+        ("watch=1," + BIG + "&newest=1", "watch"),
+    ],
+)
+def test_a_poll_with_a_malformed_number_is_refused_by_name(
+    alice_client, make_generation, query: str, named: str
+) -> None:
+    make_generation(prompt="a job nobody asked about")
+    response = alice_client.get(f"/?{query}", HTTP_HX_TARGET="gallery-poll", **HTMX)
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert f"{named}:" in html and "<html" not in html
+    assert "a job nobody asked about" not in html  # no cards on a refused poll
+
+
+@pytest.mark.parametrize(
+    ("duration", "message"),
+    [
+        (BIG, "less than or equal to 60"),
+        ("-5", "greater than or equal to 1"),
+        ("1.5", "Enter a whole number"),
+        ("%C2%B2", "Enter a whole number"),
+    ],
+)
+def test_the_estimate_refuses_a_duration_it_cannot_price(
+    alice_client, duration: str, message: str
+) -> None:
+    response = alice_client.get(
+        f"/generations/estimate/?model_name=kling-v1&mode=std&duration={duration}", **HTMX
+    )
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert "duration:" in html and message in html and "units" not in html
+
+
+def test_a_form_prefilled_with_a_bad_duration_estimates_the_default(alice_client) -> None:
+    html = alice_client.get(f"/generations/new/?duration={BIG}").content.decode()
+    assert "Estimated cost <strong>1.00 units</strong>" in html  # 5 s, what the select shows

@@ -142,6 +142,7 @@ class ProviderAdmin(admin.ModelAdmin):
         "enabled",
         "healthy",
         "health_message",
+        "consecutive_failures",
         "priority",
         "max_concurrent",
     ]
@@ -150,6 +151,7 @@ class ProviderAdmin(admin.ModelAdmin):
         "stored_credentials",
         "healthy",
         "health_message",
+        "consecutive_failures",
         "health_checked_at",
         "test_button",
     ]

@@ -456,3 +456,66 @@ def rerun(parent: Generation, owner: AbstractBaseUser) -> Generation:
     if not form.is_valid():
         raise ValidationError(form.errors.as_text())
     return form.create_generation(owner, parent=parent, extra=parent.extra)
+
+
+# ---- query strings of the web UI ---------------------------------------------------------
+
+MAX_ID = 2**63 - 1  # ids are 64-bit integer columns; a larger number cannot match any row
+MAX_WATCHED = 200  # cards one gallery poll brings up to date
+
+
+def ascii_integer(text: str) -> bool:
+    """Digits 0-9 with an optional minus: str.isdigit() also says yes to "²" and "١٢"."""
+    digits = text[1:] if text.startswith("-") else text
+    return digits.isascii() and digits.isdigit()
+
+
+class QueryIntegerField(forms.IntegerField):
+    """A whole number typed in ASCII digits: int() alone also takes "١٢", "1_0" and " +1 "."""
+
+    def to_python(self, value: Any) -> int | None:
+        if value in self.empty_values:
+            return None
+        if not ascii_integer(str(value)):
+            raise ValidationError(self.error_messages["invalid"], code="invalid")
+        try:
+            return int(str(value))
+        except ValueError as exc:  # more digits than int() reads (4300)
+            raise ValidationError(self.error_messages["invalid"], code="invalid") from exc
+
+
+class IdListField(forms.CharField):
+    """Comma-separated generation ids, as the gallery's poll URL carries them.
+
+    Past MAX_WATCHED the rest are left for a later page load, as before: a long watch
+    list is what a busy team's own gallery sends, not an error.
+    """
+
+    def to_python(self, value: Any) -> list[int]:
+        text = super().to_python(value)
+        ids = []
+        for part in text.split(",") if text else []:
+            if (
+                not ascii_integer(part)
+                or part.startswith("-")
+                or len(part) > 19
+                or int(part) > MAX_ID
+            ):
+                raise ValidationError(f"{part[:30]!r} is not a generation id.", code="invalid")
+            ids.append(int(part))
+        return ids[:MAX_WATCHED]
+
+
+class GalleryPollForm(forms.Form):
+    """The gallery poll's query: the pending cards it watches and the newest card it has."""
+
+    watch = IdListField(required=False)
+    newest = QueryIntegerField(min_value=0, max_value=MAX_ID, required=False)
+
+
+class EstimateForm(forms.Form):
+    """The cost estimate's query: the form's model, mode and duration as they are chosen."""
+
+    model_name = forms.CharField(max_length=100, required=False)
+    mode = forms.ChoiceField(choices=Mode.choices, required=False)
+    duration = QueryIntegerField(min_value=1, max_value=60, required=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 from datetime import timedelta
 from decimal import Decimal
@@ -10,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import models, transaction
-from django.db.models import Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 from django_q.tasks import async_task
@@ -20,6 +22,9 @@ from .ids import new_task_id
 from .rendering.spec import ASPECT_RATIOS as RENDER_ASPECT_RATIOS
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from datetime import datetime
+
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
     from .rendering import VideoMeta
@@ -85,6 +90,10 @@ class VideoModel(models.Model):
         return (per_five * Decimal(duration) / Decimal(5)).quantize(Decimal("0.01"))
 
 
+# Calls in a row without an answer before a provider counts as down (one is a blip).
+UNHEALTHY_AFTER_FAILURES = 3
+
+
 class ProviderQuerySet(models.QuerySet["Provider"]):
     def serving(self, model_name: str) -> list[Provider]:
         """Usable providers that serve a model, in priority order.
@@ -108,6 +117,10 @@ class ProviderQuerySet(models.QuerySet["Provider"]):
                 model_name, "; ".join(f"{p.name}: {p.health_message}" for p in sick)
             )
         return f"no enabled provider serves the model {model_name!r}"
+
+    def recovering(self, model_name: str) -> bool:
+        """Whether an enabled provider serves a model but is unhealthy (a re-probe may cure it)."""
+        return any(p.serves(model_name) for p in self.filter(enabled=True, healthy=False))
 
 
 class Provider(models.Model):
@@ -141,6 +154,8 @@ class Provider(models.Model):
     healthy = models.BooleanField(default=True)
     health_message = models.TextField(blank=True)
     health_checked_at = models.DateTimeField(null=True, blank=True)
+    # Calls in a row that got no answer at all (refused, DNS, timeout); any answer resets it.
+    consecutive_failures = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     # One worker at a time polls a provider's running tasks in a batch (tasks.poll_provider).
     poll_lease_until = models.DateTimeField(null=True, blank=True, editable=False)
@@ -183,7 +198,50 @@ class Provider(models.Model):
     def mark_healthy(self, message: str = "") -> None:
         self.healthy, self.health_message = True, message
         self.health_checked_at = timezone.now()
-        self.save(update_fields=["healthy", "health_message", "health_checked_at"])
+        self.consecutive_failures = 0
+        self.save(
+            update_fields=["healthy", "health_message", "health_checked_at", "consecutive_failures"]
+        )
+
+    def note_unreachable(self, reason: str) -> bool:
+        """Count a call that got no answer; the UNHEALTHY_AFTER_FAILURES-th in a row marks the
+        provider unhealthy (the staff banner shows it, the due loop re-probes it). True if so.
+
+        Several workers fail on the same dead upstream at once: the count is an atomic
+        increment, and only the UPDATE that still finds the provider healthy flips it, so
+        the reason is written once and a probe's later verdict is not overwritten.
+        """
+        Provider.objects.filter(pk=self.pk).update(
+            consecutive_failures=F("consecutive_failures") + 1
+        )
+        flipped = Provider.objects.filter(
+            pk=self.pk, healthy=True, consecutive_failures__gte=UNHEALTHY_AFTER_FAILURES
+        ).update(
+            healthy=False,
+            health_message=f"{reason} ({UNHEALTHY_AFTER_FAILURES} failures in a row)",
+            health_checked_at=timezone.now(),
+        )
+        self.refresh_from_db(
+            fields=["consecutive_failures", "healthy", "health_message", "health_checked_at"]
+        )
+        return bool(flipped)
+
+    def note_reachable(self) -> None:
+        """An answer came back: the failures in a row are over (health itself returns by probe).
+
+        Checked on the row as loaded first: every successful poll passes here, and most
+        find nothing to reset, so they cost no write.
+        """
+        if self.consecutive_failures:
+            Provider.objects.filter(pk=self.pk, consecutive_failures__gt=0).update(
+                consecutive_failures=0
+            )
+            self.consecutive_failures = 0
+
+    def note_probe_failed(self, message: str) -> None:
+        """A probe that got no usable answer, for a reason other than the credentials."""
+        self.health_message, self.health_checked_at = f"probe failed: {message}", timezone.now()
+        self.save(update_fields=["health_message", "health_checked_at"])
 
     def running_count(self) -> int:
         return self.generations.filter(status__in=Generation.RUNNING).count()
@@ -345,6 +403,12 @@ class Generation(models.Model):
     create_attempted_at = models.DateTimeField(null=True, blank=True, editable=False)
     download_attempts = models.PositiveSmallIntegerField(default=0, editable=False)
 
+    # What a pending job is held up by ("kling-sg: connection refused"), since when, and
+    # after how many failed tries: its card, page and API task say it (waiting_message).
+    waiting_reason = models.CharField(max_length=1000, blank=True, editable=False)
+    waiting_since = models.DateTimeField(null=True, blank=True, editable=False)
+    waiting_attempts = models.PositiveIntegerField(default=0, editable=False)
+
     objects = GenerationQuerySet.as_manager()
 
     class Meta:
@@ -378,6 +442,18 @@ class Generation(models.Model):
     def elapsed_seconds(self) -> int:
         end = self.finished_at or timezone.now()
         return max(0, int((end - self.created_at).total_seconds()))
+
+    def waiting_message(self) -> str:
+        """E.g. "waiting for kling-sg: connection refused, 3 attempts, next in 40 s"; or empty."""
+        if not self.is_pending:
+            return ""
+        return describe_wait(self.waiting_reason, self.waiting_attempts, self.next_poll_at)
+
+    def waited_seconds(self) -> float:
+        """How long this job has been held up by failures (0 when it is not)."""
+        if self.waiting_since is None:
+            return 0.0
+        return max(0.0, (timezone.now() - self.waiting_since).total_seconds())
 
     def catalogue_entry(self) -> VideoModel | None:
         return VideoModel.objects.filter(name=self.model_name).first()
@@ -461,6 +537,7 @@ class Generation(models.Model):
             submitted_at=now,
             next_poll_at=now + timedelta(seconds=next_poll_in),
             **lease,
+            **NOT_WAITING,
         )
 
     def mark_processing(self, progress: int = 0) -> bool:
@@ -558,6 +635,30 @@ class Generation(models.Model):
         )
         self.create_provider, self.create_attempted_at = None, None
 
+    def note_waiting(self, reason: str, *, failed_try: bool = True) -> None:
+        """Say what this pending job waits for and why; a failed try also counts an attempt.
+
+        Conditional on the job still being pending: a callback or another worker may have
+        finished it meanwhile, and a finished job waits for nothing.
+        """
+        now = timezone.now()
+        attempts = F("waiting_attempts") + 1 if failed_try else F("waiting_attempts")
+        Generation.objects.filter(pk=self.pk, status__in=self.PENDING).update(
+            waiting_reason=reason[:1000],
+            waiting_attempts=attempts,
+            # The first failure of a wait starts its clock; later ones leave it running.
+            waiting_since=Coalesce(F("waiting_since"), Value(now)),
+        )
+        self.refresh_from_db(fields=["waiting_reason", "waiting_attempts", "waiting_since"])
+
+    def stop_waiting(self) -> None:
+        """The upstream answered: nothing holds the job up any more (no write when nothing did)."""
+        if self.waiting_reason or self.waiting_since:
+            # Unconditional: clearing twice is harmless, and a later failure writes its own.
+            Generation.objects.filter(pk=self.pk).update(**NOT_WAITING)
+            for name, value in NOT_WAITING.items():
+                setattr(self, name, value)
+
     def nudge(self) -> None:
         """Make the next step due now (an upstream callback arrived, or an admin asked)."""
         now = timezone.now()
@@ -607,6 +708,29 @@ class Generation(models.Model):
         if won:
             self.lease_until, self.next_poll_at = None, next_at
         return bool(won)
+
+
+NOT_WAITING: dict[str, Any] = {"waiting_reason": "", "waiting_since": None, "waiting_attempts": 0}
+
+
+def describe_wait(reason: str, attempts: int, next_at: datetime | None) -> str:
+    """The line that says what holds a job up; from fields, so API rows can use it too."""
+    if not reason:
+        return ""
+    parts = [f"waiting for {reason}"]
+    if attempts:  # none yet when a job arrives with every provider already down
+        parts.append(f"{attempts} attempt{'' if attempts == 1 else 's'}")
+    if next_at is not None:
+        seconds = math.ceil((next_at - timezone.now()).total_seconds())
+        parts.append(f"next in {seconds} s" if seconds > 0 else "next try due now")
+    return ", ".join(parts)
+
+
+def waiting_message_of(row: Mapping[str, Any]) -> str:
+    """describe_wait for a values() row (API task objects); a row without the fields is silent."""
+    return describe_wait(
+        row.get("waiting_reason", ""), row.get("waiting_attempts", 0), row.get("next_poll_at")
+    )
 
 
 class GenerationEvent(models.Model):

@@ -26,7 +26,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from .inputs import InputFetchError
-from .models import Generation, Provider, Status
+from .models import NOT_WAITING, Generation, Provider, Status
 from .providers import TaskState, UpstreamError, get_upstream
 from .providers.fetch import FetchError, open_url
 from .rendering import RenderError, RenderSpec, make_poster, probe_video, render_video
@@ -37,7 +37,9 @@ RUN_DUE_SECONDS = 55  # the loop's length: just under the schedule's one-minute 
 BATCH_POLL_SECONDS = 10  # how often a batched provider is listed again (times the poll scale)
 MAX_LIST_PAGES = 8  # 8 pages of 500: 4,000 tasks of a kind per cycle
 MAX_SINGLE_POLLS = 5  # tasks missing from the list, queried one by one per cycle
-PROBE_EVERY_SECONDS = 300
+# A minute: a recovered provider gets a few chances to take the jobs that wait for one
+# before STUDIO_NO_PROVIDER_FAIL_SECONDS (five minutes by default) fails them.
+PROBE_EVERY_SECONDS = 60
 
 
 def enqueue_submit(pk: int) -> None:
@@ -71,13 +73,9 @@ def submit_generation(pk: int) -> None:
     ):
         generation.mark_failed("never found a free provider slot; try again later")
         return
-    providers = (
-        [generation.provider]
-        if generation.provider
-        else Provider.objects.serving(generation.model_name)
-    )
+    providers = _usable_providers(generation)
     if not providers:
-        generation.mark_failed(Provider.objects.unavailable_reason(generation.model_name))
+        _wait_for_a_provider(generation)
         return
     waiting, refusals = False, []
     for provider in providers:
@@ -98,6 +96,44 @@ def submit_generation(pk: int) -> None:
         generation.mark_failed("no provider could take this job: " + "; ".join(refusals))
 
 
+def _usable_providers(generation: Generation) -> list[Provider]:
+    """The providers to try, in order: the one the user chose (while healthy), or any serving."""
+    chosen = generation.provider
+    if chosen is not None:
+        return [chosen] if chosen.healthy else []
+    return Provider.objects.serving(generation.model_name)
+
+
+def _wait_for_a_provider(generation: Generation) -> None:
+    """No healthy provider can take the job: wait a few minutes for one to recover, then fail.
+
+    Failing at once would lose every queued job to an upstream blip of a few seconds;
+    waiting for STUDIO_STUCK_AFTER_SECONDS (an hour) hid a dead upstream behind "Queued".
+    Meanwhile the due loop re-probes the sick providers, and the card says what is awaited.
+    """
+    chosen = generation.provider
+    if chosen is not None:
+        reason, recoverable = f"{chosen.name} is unhealthy: {chosen.health_message}", True
+    else:
+        reason = Provider.objects.unavailable_reason(generation.model_name)
+        recoverable = Provider.objects.recovering(generation.model_name)
+    left = settings.STUDIO_NO_PROVIDER_FAIL_SECONDS - generation.waited_seconds()
+    if not recoverable or left <= 0:
+        generation.mark_failed(reason)
+        return
+    generation.note_waiting(f"a provider to recover: {reason}", failed_try=False)
+    generation.release(next_poll_in=min(backoff_delay(generation), left))
+
+
+def note_health(provider: Provider, exc: UpstreamError | None = None) -> None:
+    """Count an upstream call toward the provider's health: no answer counts, an answer resets."""
+    if exc is not None and exc.unreachable:
+        if provider.note_unreachable(exc.message):
+            log.warning("provider %s marked unhealthy: %s", provider.name, provider.health_message)
+    else:
+        provider.note_reachable()
+
+
 def _submit_to(generation: Generation, provider: Provider) -> str:
     """Send the create to one provider: "done", "wait" (back off) or the reason it refused."""
     upstream = get_upstream(provider)
@@ -110,9 +146,11 @@ def _submit_to(generation: Generation, provider: Provider) -> str:
         state = upstream.submit(generation)
     except UpstreamError as exc:
         generation.record("error", f"{provider.name}: {exc.message}", exc.raw)
+        note_health(provider, exc)
         if exc.ambiguous:
             # The create may have reached the upstream: keep the attempt recorded so the
             # next try looks it up first (never a blind re-create, §6.10).
+            generation.note_waiting(f"{provider.name}: {exc.message}")
             generation.release(
                 next_poll_in=max(settings.STUDIO_LOOKUP_GRACE_SECONDS, exc.retry_after or 0)
             )
@@ -125,8 +163,10 @@ def _submit_to(generation: Generation, provider: Provider) -> str:
             provider.mark_unhealthy(exc.message)
             log.warning("provider %s marked unhealthy: %s", provider.name, exc.message)
         if exc.retry_after is not None and not exc.provider_problem:
+            generation.note_waiting(f"{provider.name}: {exc.message}")
             return "wait"  # 1302/1303/5xx/connection: a wait, not a failure (§4.2)
         return f"{provider.name}: {exc.message}"
+    note_health(provider)
     generation.record("upstream", f"{provider.name} accepted task {state.task_id}", state.raw)
     # hold: this worker still acts on the answer; apply_state gives the lease back.
     generation.mark_submitted(
@@ -152,17 +192,19 @@ def _resolve_earlier_create(generation: Generation) -> bool:
     try:
         state = get_upstream(provider).find_by_external_id(generation)
     except UpstreamError as exc:
-        generation.record(
-            "error", f"{provider.name}: looking up the earlier create: {exc.message}", exc.raw
-        )
+        why = f"{provider.name}: looking up the earlier create: {exc.message}"
+        generation.record("error", why, exc.raw)
+        note_health(provider, exc)
         if age > settings.STUDIO_STUCK_AFTER_SECONDS:
             generation.mark_failed(
                 f"{provider.name} never confirmed whether it accepted this job; it was not sent "
                 "again so as not to pay twice. Check the upstream account, then retry."
             )
         else:
+            generation.note_waiting(why)
             generation.release(next_poll_in=exc.retry_after or backoff_delay(generation))
         return False
+    note_health(provider)
     if state is None:
         generation.record("info", f"{provider.name} has no task {generation.pk}: creating it")
         generation.clear_create_attempt()
@@ -196,14 +238,18 @@ def poll_generation(pk: int) -> None:
         generation.release(next_poll_in=_render_lease())
         upstream.fetch_status(generation)
         return
+    provider = generation.provider
     try:
         state = upstream.fetch_status(generation)
     except UpstreamError as exc:
-        generation.record("error", exc.message, exc.raw)
+        generation.record("error", f"{provider.name}: {exc.message}", exc.raw)
+        note_health(provider, exc)
         if exc.provider_problem:
-            generation.provider.mark_unhealthy(exc.message)
+            provider.mark_unhealthy(exc.message)
+        generation.note_waiting(f"{provider.name}: {exc.message}")
         generation.release(next_poll_in=exc.retry_after or next_poll_delay(generation))
         return
+    note_health(provider)
     apply_state(generation, state)
 
 
@@ -244,8 +290,10 @@ def _poll_provider(provider: Provider) -> None:
                     max_pages=MAX_LIST_PAGES,
                 )
             )
+            note_health(provider)
         except UpstreamError as exc:
             log.warning("listing %s tasks on %s failed: %s", kind, provider.name, exc.message)
+            note_health(provider, exc)
             if exc.provider_problem:
                 provider.mark_unhealthy(exc.message)
     now = timezone.now()
@@ -263,9 +311,10 @@ def _poll_provider(provider: Provider) -> None:
             apply_state(generation, changed[pk], download_inline=False)
     next_at = now + timedelta(seconds=BATCH_POLL_SECONDS * poll_scale())
     for start in range(0, len(unchanged), 500):
+        # The upstream answered about them: whatever held them up (a failed poll) is over.
         Generation.objects.filter(
             pk__in=unchanged[start : start + 500], lease_until__isnull=True
-        ).update(polls=F("polls") + 1, next_poll_at=next_at)
+        ).update(polls=F("polls") + 1, next_poll_at=next_at, **NOT_WAITING)
     # Not in the list (too old for the pages read, or a gateway without a list):
     # query a few due ones one by one; the rest wait for the next cycle.
     due = [row for row in missing if row["next_poll_at"] is None or row["next_poll_at"] <= now]
@@ -275,6 +324,7 @@ def _poll_provider(provider: Provider) -> None:
 
 def apply_state(generation: Generation, state: TaskState, *, download_inline: bool = True) -> None:
     """Move a generation along after an upstream answer; schedule the next poll if still running."""
+    generation.stop_waiting()  # an answer came: nothing holds the job up any more
     changes: dict = {"upstream_status": (state.status or "unknown")[:64], "polls": F("polls") + 1}
     if state.units is not None:
         changes["units"] = state.units  # final_unit_deduction: what the task really cost
@@ -413,10 +463,10 @@ def probe_provider(pk: int) -> tuple[bool, str]:
         if exc.provider_problem:
             provider.mark_unhealthy(exc.message)
         else:
-            # Not a credential problem (a timeout, a 5xx): report it, keep the health flag.
-            Provider.objects.filter(pk=pk).update(
-                health_message=f"probe failed: {exc.message}", health_checked_at=timezone.now()
-            )
+            # Not a credential problem (no answer, a 5xx): report it; no answer at all also
+            # counts toward health, so testing a dead upstream in the admin flags it too.
+            provider.note_probe_failed(exc.message)
+            note_health(provider, exc)
         return False, exc.message
     provider.mark_healthy(message)
     return True, message

@@ -8,23 +8,19 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
-from django.http import Http404, HttpResponse, QueryDict
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from studio.typing import HtmxHttpRequest
 
-from .forms import GenerationForm, initial_from, rerun
+from .forms import EstimateForm, GalleryPollForm, GenerationForm, initial_from, rerun
 from .media import serve_stored_file, unsign_media_name
 from .models import Generation, Kind, Status, VideoModel
 
 GALLERY_SIZE = 48
 MEDIA_VARIANTS = {"video", "poster", "image", "image_tail"}
-
-
-def _ids(value: str) -> list[int]:
-    return [int(v) for v in value.split(",") if v.isdigit()][:200]
 
 
 def with_typical_times(generations: list[Generation]) -> list[Generation]:
@@ -53,8 +49,12 @@ def gallery(request: HtmxHttpRequest) -> HttpResponse:
 
 def _gallery_poll(request: HtmxHttpRequest) -> HttpResponse:
     """Cards that changed since the last poll: watched pending ones and brand-new ones."""
-    watched = _ids(request.GET.get("watch", ""))
-    newest = int(request.GET.get("newest", "0") or 0)
+    query = GalleryPollForm(request.GET)
+    if not query.is_valid():
+        # Our own poll URLs are always valid: this is a hand-made one. No default would
+        # do for `newest` (0 would add the whole gallery again), so say what is wrong.
+        return render(request, "videos/query_errors.html", {"form": query}, status=400)
+    watched, newest = query.cleaned_data["watch"], query.cleaned_data["newest"] or 0
     visible = Generation.objects.visible_to(request.user).recent()
     updated = list(visible.filter(pk__in=watched)) if watched else []
     fresh = list(visible.filter(pk__gt=newest)[:GALLERY_SIZE])
@@ -68,24 +68,25 @@ def _gallery_poll(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, "videos/gallery.html#gallery-poll", context)
 
 
-def _estimate(form_data: QueryDict | dict[str, Any]) -> dict[str, Any]:
-    entry = VideoModel.objects.filter(name=form_data.get("model_name") or "kling-v1").first()
+def _estimate(query: EstimateForm) -> dict[str, Any]:
+    """The cost of the chosen model, mode and duration; a refused value counts as its default."""
+    query.is_valid()
+    chosen = query.cleaned_data
+    entry = VideoModel.objects.filter(name=chosen.get("model_name") or "kling-v1").first()
     if entry is None:
         return {"entry": None}
-    mode = form_data.get("mode") or "std"
-    try:
-        duration = int(form_data.get("duration") or 5)
-    except ValueError:
-        duration = 5
+    mode, duration = chosen.get("mode") or "std", chosen.get("duration") or 5
     return {"entry": entry, "units": entry.estimate_units(mode, duration), "duration": duration}
 
 
 @require_GET
 def estimate(request: HtmxHttpRequest) -> HttpResponse:
     """The cost and typical time of a job, shown in the form before submitting."""
-    return render(
-        request, "videos/generation_form.html#estimate", {"estimate": _estimate(request.GET)}
-    )
+    query = EstimateForm(request.GET)
+    if not query.is_valid():
+        # The form's selects only offer valid values: this is a hand-made request.
+        return render(request, "videos/query_errors.html", {"form": query}, status=400)
+    return render(request, "videos/generation_form.html#estimate", {"estimate": _estimate(query)})
 
 
 def _form_page(
@@ -97,7 +98,8 @@ def _form_page(
         "kind": kind,
         "parent": parent,
         "models": VideoModel.objects.enabled(),
-        "estimate": _estimate(form.data or form.initial),
+        # A prefilled value the page's selects cannot show counts as the default they show.
+        "estimate": _estimate(EstimateForm(form.data or form.initial)),
     }
     template = "videos/generation_form.html"
     if request.htmx and request.htmx.target == "generation-form":

@@ -2,16 +2,21 @@
 // "studio:poll" event at its interval, only while the tab is visible. htmx does
 // the request (hx-trigger="studio:poll"); when the server answers with an element
 // that has no data-poll (nothing pending), polling stops by itself.
+//
+// The time of the last poll is kept here by element id, not on the element: the
+// answer replaces the element (hx-swap="outerHTML"), and a mark on it would be lost
+// with it, making every 500 ms tick poll again (4x the documented interval).
 (function () {
   "use strict";
+  var polledAt = {};
   function tick() {
     if (document.visibilityState !== "visible") return;
     var now = Date.now();
     document.querySelectorAll("[data-poll]").forEach(function (el) {
       var every = parseInt(el.getAttribute("data-poll"), 10) || 2000;
-      var last = parseInt(el.dataset.polledAt || "0", 10);
-      if (now - last >= every && !el.classList.contains("htmx-request")) {
-        el.dataset.polledAt = String(now);
+      var key = el.id || el.getAttribute("hx-get") || "";
+      if (now - (polledAt[key] || 0) >= every && !el.classList.contains("htmx-request")) {
+        polledAt[key] = now;
         htmx.trigger(el, "studio:poll");
       }
     });

@@ -124,3 +124,73 @@ def test_a_member_watches_a_new_job_become_a_playing_video(
     page.goto(f"{live_server.url}/generations/{generation.pk}/")
     page.wait_for_selector("video#player")
     assert violations == []  # every page so far satisfied the Content-Security-Policy
+
+
+def log_in(page, live_server, username: str) -> None:
+    """Sign in through the real login form (sets the session cookie in the browser)."""
+    from django.contrib.auth.models import User
+
+    User.objects.create_user(username, password=f"pw-{username}-123")
+    page.goto(f"{live_server.url}/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", f"pw-{username}-123")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/")
+
+
+def count_during(page, requests: list[str], seconds: int) -> int:
+    """How many poll requests the page sent during a window of `seconds` (browser time)."""
+    before = len(requests)
+    page.wait_for_timeout(seconds * 1000)
+    return len(requests) - before
+
+
+def hide_tab(page, hidden: bool) -> None:
+    """What a browser does when the tab goes to the background, and back."""
+    state = "hidden" if hidden else "visible"
+    page.evaluate(
+        """state => {
+            const define = (name, value) =>
+                Object.defineProperty(document, name, {value: value, configurable: true});
+            define("visibilityState", state);
+            define("hidden", state === "hidden");
+            document.dispatchEvent(new Event("visibilitychange"));
+        }""",
+        state,
+    )
+
+
+@pytest.mark.parametrize("where", ["gallery", "detail"])
+def test_a_pending_job_is_polled_every_two_seconds_and_not_in_a_hidden_tab(
+    live_server, page, transactional_db, where: str
+) -> None:
+    from django.contrib.auth.models import User
+
+    from videos.models import Generation
+
+    log_in(page, live_server, "dave")
+    # A queued job and no worker: it stays pending, so the page keeps polling for it.
+    pending = Generation.objects.create(
+        owner=User.objects.get(username="dave"), prompt="a kite over dunes"
+    )
+    poll_marker = "watch=" if where == "gallery" else f"/generations/{pending.pk}/"
+    polls: list[str] = []
+    page.on(
+        "request",
+        lambda r: r.headers.get("hx-request") and poll_marker in r.url and polls.append(r.url),
+    )
+    page.goto(live_server.url + ("/" if where == "gallery" else pending.get_absolute_url()))
+    page.wait_for_selector(f"#card-{pending.pk}" if where == "gallery" else "#generation-status")
+
+    # The template promises one request per 2 s: at most N/2 + 1 in any N seconds, and
+    # at least one (so the page does poll). A slow machine only makes fewer requests.
+    window = 8
+    sent = count_during(page, polls, window)
+    assert 1 <= sent <= window // 2 + 1, f"{sent} poll requests in {window} s"
+
+    hide_tab(page, True)
+    page.wait_for_timeout(1000)  # a request already in flight may still be reported
+    assert count_during(page, polls, 6) == 0  # nothing while nobody can see the page
+
+    hide_tab(page, False)
+    assert count_during(page, polls, 4) >= 1  # polling resumes when the tab is shown again

@@ -31,6 +31,7 @@ class UpstreamError(Exception):
     provider_problem: the credential/account is unusable (mark the provider unhealthy, fail over).
     retry_after: seconds to wait before trying again (rate or concurrency limits, 5xx).
     ambiguous: the create may have reached the upstream (look it up before re-creating).
+    unreachable: no answer at all (refused, DNS, timeout): counts toward the provider's health.
     """
 
     def __init__(
@@ -43,6 +44,7 @@ class UpstreamError(Exception):
         provider_problem: bool = False,
         retry_after: float | None = None,
         ambiguous: bool = False,
+        unreachable: bool = False,
         raw: Any = None,
     ) -> None:
         super().__init__(message)
@@ -53,6 +55,7 @@ class UpstreamError(Exception):
         self.provider_problem = provider_problem
         self.retry_after = retry_after
         self.ambiguous = ambiguous
+        self.unreachable = unreachable
         self.raw = raw
 
 

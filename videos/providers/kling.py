@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import socket
 import threading
 import time
 from collections.abc import Iterable
@@ -218,6 +219,20 @@ def error_for(
     return UpstreamError(text, retry_after=retry_after or 10.0, ambiguous=create, **common)
 
 
+def connect_failure(exc: httpx.TransportError, host: str, connect_timeout: float | None) -> str:
+    """Why a connection could not be made, in a few words for the job's card and the admin."""
+    if isinstance(exc, httpx.ConnectTimeout):
+        return f"no connection within {connect_timeout:g} s"
+    cause: BaseException | None = exc
+    while cause is not None:  # httpx wraps httpcore's error, which wraps the socket's
+        if isinstance(cause, socket.gaierror):
+            return f"DNS lookup failed for {host}"
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        cause = cause.__cause__ or cause.__context__
+    return f"cannot connect: {exc}"
+
+
 def _retry_after(response: httpx.Response) -> float | None:
     try:
         return float(response.headers.get("retry-after", ""))
@@ -309,19 +324,30 @@ class KlingClient:
         headers = {"Authorization": self._authorization()}
         try:
             response = self.http.request(method, path, json=json, params=params, headers=headers)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            # Nothing was sent: safe to retry, even a create.
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            # Nothing was sent: safe to retry, even a create. Several in a row mean the
+            # upstream is down (or its address wrong): the jobs count them toward health.
             raise UpstreamError(
-                f"cannot connect to {self.provider.name}: {exc}", retry_after=5
+                connect_failure(exc, self.http.base_url.host, self.http.timeout.connect),
+                retry_after=5,
+                unreachable=True,
+            ) from exc
+        except httpx.PoolTimeout as exc:
+            # Our own connection pool is busy: says nothing about the upstream.
+            raise UpstreamError(
+                f"no free connection to {self.provider.name}", retry_after=5
             ) from exc
         except httpx.TimeoutException as exc:
             raise UpstreamError(
-                f"{self.provider.name} did not answer in time", retry_after=5, ambiguous=create
+                f"no answer within {self.http.timeout.read:g} s",
+                retry_after=5,
+                ambiguous=create,
+                unreachable=True,
             ) from exc
         except httpx.HTTPError as exc:
             # Reset, dropped connection, protocol error: a create may have been accepted.
             raise UpstreamError(
-                f"connection to {self.provider.name} failed: {exc}", retry_after=5, ambiguous=create
+                f"connection failed: {exc}", retry_after=5, ambiguous=create
             ) from exc
         try:
             body = response.json()
