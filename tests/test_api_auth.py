@@ -13,7 +13,6 @@ from api import ratelimit
 from api.models import ApiKey, RecentKeys, RequestBucket
 from api.ratelimit import flush_all
 from tests.api_helpers import bearer, hs256_jwt, issue
-from videos.models import Generation
 
 pytestmark = pytest.mark.django_db
 
@@ -119,7 +118,7 @@ def test_a_key_whose_owner_is_inactive_is_401_1000_for_bearer_and_jwt(
         body = '{"prompt": "from a disabled account"}'
         create = client.post(LIST, data=body, content_type="application/json", **headers)
         assert kling_error(create) == (401, 1000)
-    assert not Generation.objects.exists()
+    assert not user.generations.exists()
     assert ApiKey.objects.get(pk=key.pk).last_used_at is None  # not even recorded as a use
 
 
@@ -131,7 +130,7 @@ def test_an_owner_disabled_elsewhere_cannot_create_even_with_a_cached_key(
     type(user).objects.filter(pk=user.pk).update(is_active=False)  # another process
     body = '{"prompt": "after the account was disabled"}'
     create = client.post(LIST, data=body, content_type="application/json", **bearer(secret))
-    assert kling_error(create) == (401, 1000) and not Generation.objects.exists()
+    assert kling_error(create) == (401, 1000) and not user.generations.exists()
 
 
 def test_a_rotated_secret_stops_the_old_one(client: Client, key_and_secret) -> None:

@@ -20,9 +20,7 @@ from api.models import CallbackDelivery
 from api.tasks import RETRY_DELAYS, deliver_callback, sign
 from tests.api_helpers import issue, post_json
 from videos.models import Generation
-from videos.providers import TaskState
 from videos.rendering import VideoMeta
-from videos.tasks import apply_state
 
 pytestmark = pytest.mark.django_db
 
@@ -129,38 +127,6 @@ def test_every_status_change_is_posted_signed_with_studio_ids(
         assert verify(key.get_webhook_secret(), headers, body)
     deliveries = CallbackDelivery.objects.filter(generation=generation)
     assert deliveries.count() == 3 and all(d.ok and d.http_status == 204 for d in deliveries)
-
-
-def test_a_status_the_upstream_repeats_is_posted_once(
-    client: Client, key_and_secret, receiver, local_provider, django_capture_on_commit_callbacks
-) -> None:
-    """Polls see "processing" again and again: the client hears of it once, with each status."""
-    _key, secret = key_and_secret
-    generation = create_with_callback(client, secret, receiver.url)
-    answers = [
-        TaskState("upstream-9", "processing", progress=20),
-        TaskState("upstream-9", "processing", progress=60),
-        TaskState("upstream-9", "processing", progress=None),
-    ]
-    with django_capture_on_commit_callbacks(execute=True):
-        generation.mark_submitted(local_provider, "upstream-9", hold=True)
-    for answer in answers:  # one poll each, as the due loop makes them
-        assert generation.claim(seconds=60)
-        with django_capture_on_commit_callbacks(execute=True):
-            apply_state(generation, answer)
-    assert Generation.objects.get(pk=generation.pk).progress == 60  # later progress is kept
-    with django_capture_on_commit_callbacks(execute=True):
-        assert not generation.mark_submitted(local_provider, "upstream-10")
-        generation.mark_succeeded(video=f"videos/{generation.pk}/video.mp4", poster="", meta=META)
-        assert not generation.mark_succeeded(video="other.mp4", poster="", meta=META)
-    assert [b["task_status"] for b in receiver.bodies()] == ["submitted", "processing", "succeed"]
-    per_status = CallbackDelivery.objects.filter(generation=generation).values_list(
-        "task_status", flat=True
-    )
-    assert sorted(per_status) == ["processing", "submitted", "succeeded"]
-    generation.refresh_from_db()
-    assert generation.upstream_task_id == "upstream-9" and generation.video.name.endswith(".mp4")
-    assert generation.events.filter(kind="status", status="processing").count() == 1
 
 
 def test_a_failed_delivery_is_retried_with_backoff_under_the_same_id(

@@ -277,7 +277,7 @@ RULES: dict[str, list[Rule]] = {
         })  # fmt: skip
     ],
     "keys/new/": [
-        Rule("POST", "/keys/new/", signed_in(page("<title>My keys · Studio</title>")), data={"name": "new key"}, effect=added("api.apikey", owner_id=ACTOR, name="new key", revoked_at=None))
+        Rule("POST", "/keys/new/", signed_in(page("<title>My keys · Studio</title>")), data={"name": "new key"}, effect=added("api.apikey", "admin.logentry", owner_id=ACTOR, name="new key", revoked_at=None))
     ],
     "keys/<int:pk>/revoke/": [
         # Only the owner revokes from this page; admins use the admin.
