@@ -105,6 +105,34 @@ def test_an_expired_key_is_401_1000(client: Client, user) -> None:
     assert kling_error(response) == (401, 1000) and "expired" in response.json()["message"]
 
 
+def test_a_key_whose_owner_is_inactive_is_401_1000_for_bearer_and_jwt(
+    client: Client, key_and_secret, user
+) -> None:
+    key, secret = key_and_secret
+    user.is_active = False  # the account was disabled; its keys stop with it
+    user.save(update_fields=["is_active"])
+    token = hs256_jwt(key.access_id, secret)
+    for headers in (bearer(secret), {"HTTP_AUTHORIZATION": f"Bearer {token}"}):
+        response = client.get(LIST, **headers)
+        assert kling_error(response) == (401, 1000) and "inactive" in response.json()["message"]
+        body = '{"prompt": "from a disabled account"}'
+        create = client.post(LIST, data=body, content_type="application/json", **headers)
+        assert kling_error(create) == (401, 1000)
+    assert not user.generations.exists()
+    assert ApiKey.objects.get(pk=key.pk).last_used_at is None  # not even recorded as a use
+
+
+def test_an_owner_disabled_elsewhere_cannot_create_even_with_a_cached_key(
+    client: Client, key_and_secret, user
+) -> None:
+    _key, secret = key_and_secret
+    assert client.get(LIST, **bearer(secret)).status_code == 200  # the key is now cached
+    type(user).objects.filter(pk=user.pk).update(is_active=False)  # another process
+    body = '{"prompt": "after the account was disabled"}'
+    create = client.post(LIST, data=body, content_type="application/json", **bearer(secret))
+    assert kling_error(create) == (401, 1000) and not user.generations.exists()
+
+
 def test_a_rotated_secret_stops_the_old_one(client: Client, key_and_secret) -> None:
     key, old = key_and_secret
     new = key.rotate()

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from tests.images import upload
+from tests.images import image_bytes, upload
 from videos.forms import GenerationForm, camera_fields_from_json
+from videos.models import Provider
 
 pytestmark = pytest.mark.django_db
 
@@ -253,3 +256,155 @@ def test_frames_staged_for_a_row_that_was_not_written_are_removed(user, monkeypa
         form.create_generation(user)
     assert Generation.objects.count() == 0
     assert stored_files() == before
+
+
+# ---- the rules across fields: each at its valid boundary and just past it ----------------------
+# A mask is an image of the first frame's aspect (kling-api.md §1.4), given as raw Base64.
+MASK = base64.b64encode(image_bytes(640, 360, fmt="PNG")).decode()
+ONE_OF = "Use at most one of last frame, motion masks and camera control (got {})."
+
+
+def masks(count: int = 1, points: int = 2) -> str:
+    path = [{"x": 10 + n, "y": 20 + n} for n in range(points)]
+    return json.dumps([{"mask": MASK, "trajectories": path} for _ in range(count)])
+
+
+def valid(data: dict[str, Any], files: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+    form = GenerationForm(data, files or {}, **kwargs)
+    assert form.is_valid(), form.errors
+    return form.cleaned_data
+
+
+def only_error(data: dict[str, Any], files: dict[str, Any] | None, field: str) -> str:
+    """The single error of an invalid form: on `field`, and nowhere else."""
+    found = errors(data, files)
+    assert list(found) == [field], found
+    [message] = found[field]
+    return message
+
+
+@pytest.mark.parametrize(
+    ("extra", "files"),
+    [
+        ({}, {"static_mask": "mask.png"}),
+        ({"dynamic_masks": masks()}, {}),
+        ({}, {"image_tail": "tail.jpg"}),
+        ({"image_tail_url": "https://images.example.com/tail.jpg"}, {}),
+        ({"camera_type": "forward_up"}, {}),
+    ],
+    ids=["static-mask", "dynamic-masks", "last-frame", "last-frame-url", "camera"],
+)
+def test_it_accepts_each_of_last_frame_masks_and_camera_alone(
+    extra: dict[str, str], files: dict[str, str]
+) -> None:
+    uploads = {"image": upload(), **{field: upload(name) for field, name in files.items()}}
+    data = valid(i2v(**extra), uploads)
+    assert bool(data["dynamic_masks"]) == ("dynamic_masks" in extra)
+
+
+CAMERA, DYNAMIC = {"camera_type": "forward_up"}, {"dynamic_masks": masks()}
+TAIL_URL = {"image_tail_url": "https://images.example.com/t.jpg"}
+STATIC, TAIL = {"static_mask": "m.png"}, {"image_tail": "t.jpg"}
+MASKS_CAMERA, LAST_MASKS = "motion masks and camera control", "last frame and motion masks"
+
+
+@pytest.mark.parametrize(
+    ("extra", "files", "field", "got"),
+    [
+        pytest.param(CAMERA, STATIC, "camera_type", MASKS_CAMERA, id="static+camera"),
+        pytest.param({**CAMERA, **DYNAMIC}, {}, "camera_type", MASKS_CAMERA, id="dynamic+camera"),
+        pytest.param(DYNAMIC, TAIL, "image_tail", LAST_MASKS, id="last+dynamic"),
+        pytest.param(TAIL_URL, STATIC, "image_tail", LAST_MASKS, id="last-url+static"),
+        pytest.param(CAMERA, TAIL, "image_tail", "last frame and camera control", id="last+camera"),
+        pytest.param(
+            {**CAMERA, **DYNAMIC},
+            TAIL,
+            "image_tail",
+            "last frame and motion masks and camera control",
+            id="all-three",
+        ),
+    ],
+)
+def test_motion_masks_count_in_the_one_of_rule(
+    extra: dict[str, str], files: dict[str, str], field: str, got: str
+) -> None:
+    uploads = {"image": upload(), **{name: upload(file) for name, file in files.items()}}
+    assert only_error(i2v(**extra), uploads, field) == ONE_OF.format(got)
+
+
+def test_a_mask_inherited_by_a_remix_counts_in_the_one_of_rule(make_generation) -> None:
+    parent = make_generation(
+        kind="image2video", image="inputs/1/image.png", static_mask="inputs/1/static_mask.png"
+    )
+    form = GenerationForm(i2v(camera_type="forward_up"), {}, inherit_frames_from=parent)
+    assert not form.is_valid()
+    assert form.errors["camera_type"] == [ONE_OF.format("motion masks and camera control")]
+    assert GenerationForm(i2v(), {}, inherit_frames_from=parent).is_valid()
+
+
+@pytest.fixture
+def v1_only(db: None) -> Provider:
+    return Provider.objects.create(name="kling-a", kind="kling", allowed_models=["kling-v1"])
+
+
+def test_it_accepts_a_chosen_provider_that_serves_the_model(v1_only: Provider) -> None:
+    assert valid(t2v(provider=str(v1_only.pk)))["provider"] == v1_only
+    every_model = Provider.objects.create(name="kling-b", kind="kling", allowed_models=[])
+    data = valid(t2v(model_name="kling-v1-6", provider=str(every_model.pk)))
+    assert data["provider"] == every_model
+
+
+def test_it_refuses_a_chosen_provider_that_does_not_serve_the_model(v1_only: Provider) -> None:
+    data = t2v(model_name="kling-v1-6", provider=str(v1_only.pk))
+    assert only_error(data, {}, "provider") == "kling-a does not serve kling-v1-6."
+
+
+@pytest.mark.parametrize("field", ["image", "image_tail"])
+def test_it_refuses_an_upload_and_a_url_for_the_same_frame(field: str) -> None:
+    files = {"image": upload(), field: upload("both.jpg")}
+    data = i2v(**{f"{field}_url": "https://images.example.com/both.jpg"})
+    message = only_error(data, files, f"{field}_url")
+    assert message == "Give the frame as an upload or a URL, not both."
+
+
+def test_it_accepts_an_upload_for_one_frame_and_a_url_for_the_other() -> None:
+    data = valid(i2v(image_tail_url="https://images.example.com/t.jpg"), {"image": upload()})
+    assert data["image"] and data["image_tail_url"] == "https://images.example.com/t.jpg"
+    data = valid(i2v(image_url="https://images.example.com/f.jpg"), {"image_tail": upload()})
+    assert data["image_url"] and data["image_tail"]
+
+
+@pytest.mark.parametrize("first", ["upload", "url", "none"])
+def test_it_refuses_a_last_frame_url_on_a_model_without_last_frames(first: str) -> None:
+    data = i2v(model_name="kling-v2-1-master", image_tail_url="https://images.example.com/t.jpg")
+    files = {"image": upload()} if first == "upload" else {}
+    if first == "url":
+        data["image_url"] = "https://images.example.com/f.jpg"
+    message = only_error(data, files, "image_tail")
+    assert message == "kling-v2-1-master does not support a last frame."
+
+
+def test_it_accepts_a_last_frame_url_on_a_model_with_last_frames() -> None:
+    data = valid(i2v(model_name="kling-v1-6", image_tail_url="https://images.example.com/t.jpg"))
+    assert data["image_tail_url"] == "https://images.example.com/t.jpg"
+
+
+def test_it_accepts_six_dynamic_masks_and_refuses_seven() -> None:
+    assert len(valid(i2v(dynamic_masks=masks(6)), {"image": upload()})["dynamic_masks"]) == 6
+    message = only_error(i2v(dynamic_masks=masks(7)), {"image": upload()}, "dynamic_masks")
+    assert message == "At most 6 dynamic masks are allowed."
+
+
+@pytest.mark.parametrize("points", [2, 77])
+def test_it_accepts_two_to_seventy_seven_trajectory_points(points: int) -> None:
+    data = valid(i2v(dynamic_masks=masks(1, points)), {"image": upload()})
+    assert len(data["dynamic_masks"][0]["trajectories"]) == points
+
+
+@pytest.mark.parametrize("points", [0, 1, 78])
+def test_it_refuses_trajectories_outside_two_to_seventy_seven_points(points: int) -> None:
+    good = json.loads(masks(1, 2))[0]
+    bad = json.loads(masks(1, points))[0]
+    data = i2v(dynamic_masks=json.dumps([good, bad]))  # the second mask: the index is named
+    message = only_error(data, {"image": upload()}, "dynamic_masks")
+    assert message == "dynamic_masks[1] needs 2 to 77 trajectory points."

@@ -71,3 +71,44 @@ def test_a_signed_link_serves_without_a_session_and_a_forged_one_does_not(stored
 def test_it_offers_a_download_name(alice_client, stored) -> None:
     response = alice_client.get(url(stored) + "?download=1")
     assert f'filename="generation-{stored.pk}.mp4"' in response["Content-Disposition"]
+
+
+def ranged(client, generation, header: str) -> tuple[int, dict[str, str], bytes]:
+    """Status, the range headers and the whole body of one Range request."""
+    response = client.get(url(generation), HTTP_RANGE=header)
+    content = body(response) if response.streaming else response.content
+    names = ("Content-Range", "Content-Length", "Accept-Ranges", "Content-Type")
+    return response.status_code, {n: response[n] for n in names if response.has_header(n)}, content
+
+
+@pytest.mark.parametrize(
+    ("header", "first", "last"),
+    [
+        ("bytes=10000-99999", 10000, 10239),  # an end beyond the file: clamped to the last byte
+        ("bytes=10000-10240", 10000, 10239),  # one past the last byte
+        ("bytes=10239-10239", 10239, 10239),  # exactly the last byte
+        ("bytes=0-0", 0, 0),
+        ("bytes=-99999", 0, 10239),  # a suffix longer than the file: the whole file
+        ("bytes=-10240", 0, 10239),  # a suffix exactly the file's length
+        ("bytes=-1", 10239, 10239),
+    ],
+)
+def test_a_range_at_or_past_the_edges_answers_exactly_the_bytes_it_says(
+    alice_client, stored, header: str, first: int, last: int
+) -> None:
+    status, headers, content = ranged(alice_client, stored, header)
+    assert status == 206
+    assert headers == {
+        "Content-Range": f"bytes {first}-{last}/{len(BODY)}",
+        "Content-Length": str(last - first + 1),  # never longer than the body sent
+        "Accept-Ranges": "bytes",
+        "Content-Type": "video/mp4",
+    }
+    assert content == BODY[first : last + 1]
+
+
+@pytest.mark.parametrize("header", ["bytes=10240-", "bytes=10240-20000", "bytes=-0"])
+def test_a_range_that_selects_no_byte_is_416_with_the_size(alice_client, stored, header) -> None:
+    status, headers, content = ranged(alice_client, stored, header)
+    assert status == 416 and headers["Content-Range"] == f"bytes */{len(BODY)}"
+    assert content == b""

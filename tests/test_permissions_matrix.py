@@ -5,7 +5,9 @@ RULES fails test_every_route_declares_its_access_rule: each new route must say w
 use it. Actors: anonymous, a member (bob: signed in, not the owner), the owner (alice:
 signed in, and her API key on API routes), an admin (staff), and another user's API key
 (bob's key, no session). Objects belong to alice. Pages are checked for their content
-(a marker string), not only their status.
+(a marker string), not only their status, and every request for what it did to the
+database: a refused one changes no row, an allowed one makes exactly its declared change
+(the row added, changed or gone) and nothing else.
 """
 
 # The rules table keeps one rule per line: easier to scan and extend than wrapped.
@@ -19,17 +21,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import Model
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from api.models import ApiKey
-from review.models import Comment, Recipe, SavedSearch, Tagging
+from api.models import ApiKey, ApiTask, CallbackDelivery
+from review.models import Comment, Rating, Recipe, RecipeRun, SavedSearch, Star, Tag, Tagging
 from tests.api_helpers import issue
 from videos.media import signed_media_path
-from videos.models import Generation, Provider
+from videos.models import Generation, GenerationEvent, Provider
 
 ACTORS = ("anonymous", "member", "owner", "admin", "other_key")
 VIDEO_BYTES = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40
@@ -114,6 +118,50 @@ def key_only(owner: Expect, other: Expect, missing: Expect = NO_KEY) -> dict[str
     }
 
 
+# ---- what an allowed request does to the database ------------------------------------------------
+ACTOR = "<the acting user>"  # an Effect value: the pk of the user the request acts for
+SET = "<any value but None>"  # an Effect value: the field was filled in (a time, say)
+EVENTS = "videos.generationevent"  # a generation's timeline, written beside most changes
+
+
+@dataclass(frozen=True)
+class Effect:
+    """The one change an allowed request makes; every table not named stays exactly as it was.
+
+    table + row: that row of the world changes (to `values`) or is `gone`; table alone: one
+    row is added (with `values`). No table: the request changes nothing. `also` names tables
+    it may write besides (timelines, cascades of a delete, the admin's audit log).
+    """
+
+    table: str = ""
+    row: str = ""  # the world's key of the row, e.g. "queued"
+    gone: bool = False
+    values: dict[str, Any] = field(default_factory=dict)  # formatted with the world's ids
+    also: tuple[str, ...] = ()
+
+
+NOTHING = Effect()
+# A generation's delete takes its timeline, tags and comments along, and unlinks its recipes.
+GENERATION_GONE = Effect(
+    "videos.generation",
+    row="gen",
+    gone=True,
+    also=(EVENTS, "review.tagging", "review.comment", "review.recipe"),
+)
+
+
+def added(table: str, *also: str, **values: Any) -> Effect:
+    return Effect(table, values=values, also=also)
+
+
+def changed(table: str, row: str, *also: str, **values: Any) -> Effect:
+    return Effect(table, row=row, values=values, also=also)
+
+
+def gone(table: str, row: str, *also: str) -> Effect:
+    return Effect(table, row=row, gone=True, also=also)
+
+
 @dataclass(frozen=True)
 class Rule:
     method: str
@@ -121,6 +169,7 @@ class Rule:
     expect: dict[str, Expect]
     data: dict[str, Any] = field(default_factory=dict)
     json: Any = None
+    effect: Effect = NOTHING  # what it does for the actors it allows (refused ones: nothing)
 
 
 T2V_BODY = {"kind": "text2video", "model_name": "kling-v1", "prompt": "a fox"}
@@ -138,7 +187,7 @@ RULES: dict[str, list[Rule]] = {
     "": [Rule("GET", "/", signed_in(page("<title>Gallery · Studio</title>")))],
     "generations/new/": [
         Rule("GET", "/generations/new/", signed_in(page("<title>Text to video · Studio</title>"))),
-        Rule("POST", "/generations/new/", signed_in(redirect("/")), data=T2V_BODY),
+        Rule("POST", "/generations/new/", signed_in(redirect("/")), data=T2V_BODY, effect=added("videos.generation", EVENTS, owner_id=ACTOR, prompt="a fox", status="queued")),
     ],
     "generations/estimate/": [
         Rule("GET", "/generations/estimate/?model_name=kling-v1&duration=10", signed_in(page("Estimated cost")))
@@ -150,13 +199,13 @@ RULES: dict[str, list[Rule]] = {
         Rule("GET", "/generations/{gen}/remix/", signed_in(page("Remix of <a href=\"/generations/{gen}/\">")))
     ],
     "generations/<int:pk>/rerun/": [
-        Rule("POST", "/generations/{gen}/rerun/", signed_in(redirect("/generations/")))
+        Rule("POST", "/generations/{gen}/rerun/", signed_in(redirect("/generations/")), effect=added("videos.generation", EVENTS, owner_id=ACTOR, parent_id="{gen}", prompt="a red fox running through snow"))
     ],
     "generations/<int:pk>/cancel/": [
-        Rule("POST", "/generations/{queued}/cancel/", owner_or_admin(redirect("/generations/{queued}/")))
+        Rule("POST", "/generations/{queued}/cancel/", owner_or_admin(redirect("/generations/{queued}/")), effect=changed("videos.generation", "queued", EVENTS, status="cancelled"))
     ],
     "generations/<int:pk>/delete/": [
-        Rule("POST", "/generations/{gen}/delete/", owner_or_admin(redirect("/")))
+        Rule("POST", "/generations/{gen}/delete/", owner_or_admin(redirect("/")), effect=GENERATION_GONE)
     ],
     "generations/<int:pk>/media/<str:variant>/": [
         Rule("GET", "/generations/{gen}/media/video/", signed_in(page("ftypmp42"))),
@@ -169,7 +218,7 @@ RULES: dict[str, list[Rule]] = {
         Rule("GET", "/media/s/forged-token/", everyone(NOT_FOUND)),
     ],
     "upstream/callback/<int:pk>/<str:token>/": [
-        Rule("POST", "/upstream/callback/{gen}/{callback_token}/", everyone(page('"ok": true')), json={"task_id": "x"}),
+        Rule("POST", "/upstream/callback/{gen}/{callback_token}/", everyone(page('"ok": true')), json={"task_id": "x"}, effect=added(EVENTS, generation_id="{gen}", kind="callback")),
         Rule("POST", "/upstream/callback/{gen}/wrong-token/", everyone(Expect(404, marker="unknown callback")), json={}),
     ],
     "generations/<int:pk>/troubleshoot/": [
@@ -179,18 +228,18 @@ RULES: dict[str, list[Rule]] = {
         Rule("POST", "/generations/{gen}/troubleshoot/poll/", admins_only(redirect("/generations/{gen}/")))
     ],
     "generations/<int:pk>/troubleshoot/retry/": [
-        Rule("POST", "/generations/{gen}/troubleshoot/retry/", admins_only(redirect("/generations/")))
+        Rule("POST", "/generations/{gen}/troubleshoot/retry/", admins_only(redirect("/generations/")), effect=added("videos.generation", EVENTS, owner_id="{alice}", parent_id="{gen}"))
     ],
     "generations/<int:pk>/troubleshoot/fail/": [
-        Rule("POST", "/generations/{queued}/troubleshoot/fail/", admins_only(redirect("/generations/{queued}/")), data={"reason": "stuck"})
+        Rule("POST", "/generations/{queued}/troubleshoot/fail/", admins_only(redirect("/generations/{queued}/")), data={"reason": "stuck"}, effect=changed("videos.generation", "queued", EVENTS, status="failed", status_message="marked failed by an admin: stuck"))
     ],
     "providers/<int:pk>/test/": [
-        Rule("POST", "/providers/{provider}/test/", admins_only(redirect("/admin/videos/provider/{provider}/change/")))
+        Rule("POST", "/providers/{provider}/test/", admins_only(redirect("/admin/videos/provider/{provider}/change/")), effect=changed("videos.provider", "provider", "admin.logentry", healthy=True, health_checked_at=SET))
     ],
     # -- the studio API: Kling-native, under /kling and at the root
     "kling/v1/videos/<kind:kind>": [
         Rule("GET", "/kling/v1/videos/text2video", key_only(page('"task_id": "{gen}"'), page('"data": []', absent='"{gen}"'))),
-        Rule("POST", "/kling/v1/videos/text2video", key_only(page('"code": 0'), page('"code": 0')), json=T2V_BODY),
+        Rule("POST", "/kling/v1/videos/text2video", key_only(page('"code": 0'), page('"code": 0')), json=T2V_BODY, effect=added("videos.generation", EVENTS, "api.apitask", owner_id=ACTOR, prompt="a fox", status="queued")),
     ],
     "kling/v1/videos/<kind:kind>/<str:task_id>": [
         Rule("GET", "/kling/v1/videos/text2video/{gen}", key_only(page('"task_id": "{gen}"'), TASK_NOT_FOUND))
@@ -203,7 +252,7 @@ RULES: dict[str, list[Rule]] = {
     ],
     # -- the generic route
     "v1/video/generations": [
-        Rule("POST", "/v1/video/generations", key_only(page('"task_id"'), page('"task_id"')), json=GENERIC_BODY)
+        Rule("POST", "/v1/video/generations", key_only(page('"task_id"'), page('"task_id"')), json=GENERIC_BODY, effect=added("videos.generation", EVENTS, "api.apitask", owner_id=ACTOR, prompt="a fox", status="queued"))
     ],
     "v1/video/generations/<str:task_id>": [
         Rule("GET", "/v1/video/generations/{gen}", key_only(page('"status": "succeeded"'), TASK_NOT_FOUND))
@@ -214,7 +263,7 @@ RULES: dict[str, list[Rule]] = {
     ],
     "v1/videos/<str:video_id>": [
         Rule("GET", "/v1/videos/{gen}", key_only(page('"status": "completed"'), VIDEO_NOT_FOUND, NO_KEY_OPENAI)),
-        Rule("DELETE", "/v1/videos/{gen}", key_only(page('"deleted": true'), VIDEO_NOT_FOUND, NO_KEY_OPENAI)),
+        Rule("DELETE", "/v1/videos/{gen}", key_only(page('"deleted": true'), VIDEO_NOT_FOUND, NO_KEY_OPENAI), effect=GENERATION_GONE),
     ],
     "v1/videos/<str:video_id>/content": [
         Rule("GET", "/v1/videos/{gen}/content", key_only(page("ftypmp42"), VIDEO_NOT_FOUND, NO_KEY_OPENAI))
@@ -229,11 +278,11 @@ RULES: dict[str, list[Rule]] = {
         })  # fmt: skip
     ],
     "keys/new/": [
-        Rule("POST", "/keys/new/", signed_in(page("<title>My keys · Studio</title>")), data={"name": "new key"})
+        Rule("POST", "/keys/new/", signed_in(page("<title>My keys · Studio</title>")), data={"name": "new key"}, effect=added("api.apikey", "admin.logentry", owner_id=ACTOR, name="new key", revoked_at=None))
     ],
     "keys/<int:pk>/revoke/": [
         # Only the owner revokes from this page; admins use the admin.
-        Rule("POST", "/keys/{alice_key}/revoke/", {**owner_or_admin(redirect("/keys/")), "admin": NOT_FOUND})
+        Rule("POST", "/keys/{alice_key}/revoke/", {**owner_or_admin(redirect("/keys/")), "admin": NOT_FOUND}, effect=changed("api.apikey", "alice_key", "admin.logentry", revoked_at=SET))
     ],
     "keys/<int:pk>/deliveries/": [
         Rule("GET", "/keys/{alice_key}/deliveries/", {
@@ -249,46 +298,48 @@ RULES: dict[str, list[Rule]] = {
     ],
     "history/videos.zip": [Rule("GET", "/history/videos.zip?ids={gen}", signed_in(page("PK")))],
     "history/saved/": [
-        Rule("POST", "/history/saved/", signed_in(redirect("/history/?")), data={"name": "foxes", "query": "q=fox"})
+        Rule("POST", "/history/saved/", signed_in(redirect("/history/?")), data={"name": "foxes", "query": "q=fox"}, effect=added("review.savedsearch", owner_id=ACTOR, name="foxes"))
     ],
     "history/saved/<int:pk>/delete/": [
         # Saved searches are personal: nobody else, admins included, sees or deletes them.
-        Rule("POST", "/history/saved/{saved}/delete/", {**owner_or_admin(redirect("/history/")), "admin": NOT_FOUND})
+        Rule("POST", "/history/saved/{saved}/delete/", {**owner_or_admin(redirect("/history/")), "admin": NOT_FOUND}, effect=gone("review.savedsearch", "saved"))
     ],
     "compare/": [
         Rule("GET", "/compare/?ids={gen}&ids={queued}", signed_in(page("<title>Compare · Studio</title>")))
     ],
     "review/<int:pk>/": [Rule("GET", "/review/{gen}/", signed_in(page('id="judging"')))],
-    "review/<int:pk>/star/": [Rule("POST", "/review/{gen}/star/", signed_in(redirect("/generations/{gen}/")))],
+    "review/<int:pk>/star/": [
+        Rule("POST", "/review/{gen}/star/", signed_in(redirect("/generations/{gen}/")), effect=added("review.star", user_id=ACTOR, generation_id="{gen}"))
+    ],
     "review/<int:pk>/rate/": [
-        Rule("POST", "/review/{gen}/rate/", signed_in(redirect("/generations/{gen}/")), data={"value": "4"})
+        Rule("POST", "/review/{gen}/rate/", signed_in(redirect("/generations/{gen}/")), data={"value": "4"}, effect=added("review.rating", user_id=ACTOR, generation_id="{gen}", value=4))
     ],
     "review/<int:pk>/tags/": [
-        Rule("POST", "/review/{gen}/tags/", signed_in(redirect("/generations/{gen}/")), data={"name": "keeper"})
+        Rule("POST", "/review/{gen}/tags/", signed_in(redirect("/generations/{gen}/")), data={"name": "keeper"}, effect=added("review.tagging", "review.tag", added_by_id=ACTOR, generation_id="{gen}"))
     ],
     "review/<int:pk>/tags/<int:tag_pk>/remove/": [
         # Who added the tag, the generation's owner or an admin.
-        Rule("POST", "/review/{gen}/tags/{tag}/remove/", owner_or_admin(redirect("/generations/{gen}/"), FORBIDDEN))
+        Rule("POST", "/review/{gen}/tags/{tag}/remove/", owner_or_admin(redirect("/generations/{gen}/"), FORBIDDEN), effect=gone("review.tagging", "tagging"))
     ],
     "review/<int:pk>/comments/": [
-        Rule("POST", "/review/{gen}/comments/", signed_in(redirect("/generations/{gen}/")), data={"body": "nice"})
+        Rule("POST", "/review/{gen}/comments/", signed_in(redirect("/generations/{gen}/")), data={"body": "nice"}, effect=added("review.comment", author_id=ACTOR, body="nice"))
     ],
     "review/comments/<int:pk>/delete/": [
-        Rule("POST", "/review/comments/{comment}/delete/", owner_or_admin(redirect("/generations/{gen}/"), FORBIDDEN))
+        Rule("POST", "/review/comments/{comment}/delete/", owner_or_admin(redirect("/generations/{gen}/"), FORBIDDEN), effect=gone("review.comment", "comment"))
     ],
     "review/<int:pk>/lineage/": [
         Rule("GET", "/review/{gen}/lineage/", signed_in(page("<title>Lineage of #{gen} · Studio</title>")))
     ],
     "review/<int:pk>/recipe/": [
-        Rule("POST", "/review/{gen}/recipe/", signed_in(redirect("/recipes/")), data={"name": "fox recipe"})
+        Rule("POST", "/review/{gen}/recipe/", signed_in(redirect("/recipes/")), data={"name": "fox recipe"}, effect=added("review.recipe", owner_id=ACTOR, name="fox recipe", source_id="{gen}"))
     ],
     "review/tags/": [Rule("GET", "/review/tags/?name=fav", signed_in(page('<option value="favourite">')))],
     "recipes/": [Rule("GET", "/recipes/", signed_in(page("<title>Recipes · Studio</title>")))],
     "recipes/<int:pk>/run/": [
-        Rule("POST", "/recipes/{recipe}/run/", signed_in(redirect("/generations/")))
+        Rule("POST", "/recipes/{recipe}/run/", signed_in(redirect("/generations/")), effect=added("videos.generation", EVENTS, "review.reciperun", owner_id=ACTOR, prompt="a red fox running through snow"))
     ],
     "recipes/<int:pk>/delete/": [
-        Rule("POST", "/recipes/{recipe}/delete/", owner_or_admin(redirect("/recipes/"), FORBIDDEN))
+        Rule("POST", "/recipes/{recipe}/delete/", owner_or_admin(redirect("/recipes/"), FORBIDDEN), effect=gone("review.recipe", "recipe"))
     ],
     "usage/": [Rule("GET", "/usage/", admins_only(page("<title>Usage · Studio</title>")))],
 }  # fmt: skip
@@ -383,6 +434,7 @@ def build_world(alice: User, bob: User) -> dict[str, Any]:
     recipe = Recipe.from_generation(gen, alice, name="fox recipe")
     saved = SavedSearch.objects.create(owner=alice, name="mine", query="q=fox")
     return {
+        "alice": alice.pk,
         "gen": gen.pk,
         "queued": queued.pk,
         "i2v": i2v.pk,
@@ -390,6 +442,7 @@ def build_world(alice: User, bob: User) -> dict[str, Any]:
         "alice_secret": alice_secret,
         "bob_secret": bob_secret,
         "tag": tagging.tag_id,
+        "tagging": tagging.pk,
         "comment": comment.pk,
         "recipe": recipe.pk,
         "saved": saved.pk,
@@ -440,12 +493,93 @@ def check(response: Any, expect: Expect, world: dict[str, Any], where: str) -> N
         assert json.loads(text)["error"]["code"] == expect.openai, where
 
 
+# Every table a request of the matrix could write (sessions and request counts aside).
+WORLD_MODELS: list[type[Model]] = [
+    Generation,
+    GenerationEvent,
+    Provider,
+    ApiKey,
+    ApiTask,
+    CallbackDelivery,
+    Tag,
+    Tagging,
+    Comment,
+    Star,
+    Rating,
+    Recipe,
+    RecipeRun,
+    SavedSearch,
+    LogEntry,
+]
+# An API key's last use is recorded by every request it authenticates, even one refused later.
+VOLATILE = {"api.apikey": ("last_used_at", "last_used_ip")}
+
+Snapshot = dict[str, dict[Any, dict[str, Any]]]
+
+
+def snapshot() -> Snapshot:
+    """Every row of the world's tables, by table label and primary key."""
+    tables: Snapshot = {}
+    for model in WORLD_MODELS:
+        label, pk = model._meta.label_lower, model._meta.pk.attname
+        rows = {row[pk]: row for row in model.objects.values()}
+        for row in rows.values():
+            for name in VOLATILE.get(label, ()):
+                row.pop(name)
+        tables[label] = rows
+    return tables
+
+
+def refused(expect: Expect) -> bool:
+    return expect.status >= 400 or expect.location in (LOGIN.location, ADMIN_LOGIN.location)
+
+
+def check_effect(
+    effect: Effect, before: Snapshot, after: Snapshot, world: dict[str, Any], actor: Any, where: str
+) -> None:
+    """The database after a request holds exactly `effect` (NOTHING for a refused one)."""
+    touched = {label for label in before if before[label] != after[label]}
+    allowed = {effect.table, *effect.also} - {""}
+    assert touched <= allowed, f"{where}: it also changed {sorted(touched - allowed)}"
+    if not effect.table:
+        return
+    old, new = before[effect.table], after[effect.table]
+    if effect.row:
+        pk = world[effect.row]
+        assert pk in old, f"{where}: the world has no {effect.row}"
+        others = {k: v for k, v in old.items() if k != pk}
+        assert {k: v for k, v in new.items() if k != pk} == others, f"{where}: other rows changed"
+        if effect.gone:
+            assert pk not in new, f"{where}: {effect.table} {effect.row} is still there"
+            return
+        assert pk in new, f"{where}: {effect.table} {effect.row} was deleted"
+        row = new[pk]
+    else:
+        fresh = set(new) - set(old)
+        assert len(fresh) == 1, f"{where}: {len(fresh)} rows added to {effect.table}"
+        assert {k: new[k] for k in old} == old, f"{where}: existing {effect.table} rows changed"
+        row = new[fresh.pop()]
+    for name, value in effect.values.items():
+        if value == ACTOR:
+            value = actor.pk
+        elif isinstance(value, str) and value != SET:
+            value = value.format(**world)
+        actual = row[name]
+        if value == SET:
+            assert actual is not None, f"{where}: {effect.table}.{name} is not set"
+        else:
+            assert actual == value or str(actual) == str(value), (
+                f"{where}: {effect.table}.{name} is {actual!r}, not {value!r}"
+            )
+
+
 @dataclass
 class Actor:
     """A client, who it signs in as (if anyone), and which of the world's secrets it sends."""
 
     who: User | None
     secret_name: str | None
+    acts_for: User | None = None  # whose rows its allowed requests write (a key's owner)
 
     def client(self) -> Client:
         # A fresh sign-in per request: a logout by one request must not leak into the next.
@@ -459,10 +593,10 @@ class Actor:
 def actors(user: User, other_user: User, staff_user: User) -> dict[str, Actor]:
     return {
         "anonymous": Actor(None, None),
-        "member": Actor(other_user, None),
-        "owner": Actor(user, "alice_secret"),
-        "admin": Actor(staff_user, None),
-        "other_key": Actor(None, "bob_secret"),
+        "member": Actor(other_user, None, other_user),
+        "owner": Actor(user, "alice_secret", user),
+        "admin": Actor(staff_user, None, staff_user),
+        "other_key": Actor(None, "bob_secret", other_user),
     }
 
 
@@ -500,8 +634,13 @@ def test_it_enforces_the_access_rule(
                         else {}
                     )
                     key = world.get(who.secret_name) if who.secret_name else None
-                    response = send(who.client(), rule, world, key)
-                    check(response, rule.expect[actor], world, f"{actor} {rule.method} {rule.url}")
+                    client = who.client()
+                    before = snapshot()
+                    response = send(client, rule, world, key)
+                    expect, where = rule.expect[actor], f"{actor} {rule.method} {rule.url}"
+                    check(response, expect, world, where)
+                    effect = NOTHING if refused(expect) else rule.effect
+                    check_effect(effect, before, snapshot(), world, who.acts_for, where)
                     raise Rollback
             except Rollback:
                 pass

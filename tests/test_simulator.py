@@ -204,6 +204,26 @@ def test_it_injects_faults_on_demand(sim: Simulator) -> None:
     assert len(sim.tasks_for("dropped")) == 1  # accepted, though the client never heard
 
 
+def test_an_ok_without_id_fault_creates_the_task_but_answers_no_task_id(sim: Simulator) -> None:
+    sim.add_fault("ok_without_id")
+    status, body = call(sim, "POST", "/v1/videos/text2video", {**VALID, "external_task_id": "e1"})
+    [task] = sim.tasks_for("e1")  # created, though the answer does not say which task
+    assert (status, body["code"]) == (200, 0)
+    assert "task_id" not in body["data"] and task.task_id not in json.dumps(body)
+    assert body["data"]["task_status"] == "submitted"
+    assert call(sim, "POST", "/v1/videos/text2video", VALID)[1]["data"]["task_id"]  # once only
+
+
+def test_seeded_tasks_fill_more_than_one_page_of_the_list(sim: Simulator) -> None:
+    older = sim.seed_tasks(3, age_seconds=7200)
+    newer = sim.seed_tasks(600)
+    first = call(sim, "GET", "/v1/videos/text2video?pageNum=1&pageSize=500")[1]["data"]
+    second = call(sim, "GET", "/v1/videos/text2video?pageNum=2&pageSize=500")[1]["data"]
+    assert [t["task_id"] for t in first + second] == (older + newer)[::-1]  # newest first
+    assert second[-1]["created_at"] < first[0]["created_at"] - 7_000_000  # backdated 2 hours
+    assert sim.counts["create"] == 0  # seeded without HTTP creates
+
+
 def test_it_answers_1303_over_its_concurrency_cap() -> None:
     with Simulator(min_seconds=60, max_seconds=60, max_concurrent=1) as capped:
         assert call(capped, "POST", "/v1/videos/text2video", VALID)[0] == 200

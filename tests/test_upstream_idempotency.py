@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from videos import tasks
 from videos.models import Generation, Status
-from videos.providers.kling import KlingClient
+from videos.providers.kling import PAGE_SIZE, KlingClient
 from videos.simulator import Simulator
 from videos.simulator.testing import (
     disable_local_providers,
@@ -58,6 +58,7 @@ def run_again(generation: Generation) -> None:
     [
         ("drop_after_accept", 1),  # accepted, then the connection died: adopted, never re-sent
         ("accept_then_500", 1),  # accepted, then a 5xx: adopted
+        ("ok_without_id", 1),  # accepted with a 200 that names no task: adopted
         ("slow", 1),  # our timeout fired while the upstream was still creating it
         ("500", 2),  # a 5xx before anything was created: looked up, absent, created once
         ("drop", 2),  # a reset before anything was created
@@ -91,6 +92,52 @@ def test_an_ambiguous_create_is_not_failed_over_to_another_provider(user) -> Non
         run_again(generation)
         assert generation.provider.name == "first"
         assert len(first.tasks_for(str(generation.pk))) == 1 and second.counts["create"] == 0
+
+
+def test_an_earlier_create_beyond_the_first_page_of_500_is_found_and_adopted(
+    sim: Simulator, user
+) -> None:
+    provider_for(sim)
+    sim.add_fault("drop_after_accept")
+    generation = submitted_generation(user)
+    sim.seed_tasks(PAGE_SIZE + 100)  # other clients' newer tasks push ours onto page 2
+    run_again(generation)
+    [task] = sim.tasks_for(str(generation.pk))
+    assert generation.status == Status.SUBMITTED and generation.upstream_task_id == task.task_id
+    assert sim.counts["list"] == 2 and sim.create_attempts[str(generation.pk)] == 1
+
+
+def test_an_earlier_create_absent_from_every_page_is_sent_once_more(sim: Simulator, user) -> None:
+    provider_for(sim)
+    sim.add_fault("500")  # refused before anything was created
+    generation = submitted_generation(user)
+    sim.seed_tasks(PAGE_SIZE + 100)
+    run_again(generation)
+    [task] = sim.tasks_for(str(generation.pk))
+    assert generation.status == Status.SUBMITTED and generation.upstream_task_id == task.task_id
+    assert sim.counts["list"] == 2  # both pages read before concluding it is absent
+    assert sim.counts["create"] == 2  # the refused one, then the one that made the task
+
+
+def test_the_lookup_stops_at_tasks_older_than_the_attempt(sim: Simulator, user) -> None:
+    provider_for(sim)
+    sim.seed_tasks(2 * PAGE_SIZE + 10, age_seconds=3 * 3600)  # hours before our create
+    sim.add_fault("500")
+    generation = submitted_generation(user)
+    run_again(generation)
+    assert generation.status == Status.SUBMITTED and len(sim.tasks_for(str(generation.pk))) == 1
+    assert sim.counts["list"] == 1  # page 1 already reached tasks too old to be ours
+
+
+def test_a_lookup_that_cannot_finish_within_its_pages_never_recreates(sim: Simulator, user) -> None:
+    provider_for(sim)
+    sim.add_fault("drop_after_accept")
+    generation = submitted_generation(user)
+    sim.seed_tasks(10 * PAGE_SIZE)  # ours is on page 11, past the lookup's 10 pages
+    run_again(generation)
+    assert generation.status == Status.QUEUED and generation.create_provider is not None
+    assert sim.counts["list"] == 10 and sim.create_attempts[str(generation.pk)] == 1
+    assert generation.events.filter(message__contains="within 10 pages").exists()
 
 
 def test_an_unanswered_lookup_never_leads_to_a_recreate(sim: Simulator, user) -> None:

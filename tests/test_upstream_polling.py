@@ -114,6 +114,33 @@ def test_a_gateway_without_a_list_falls_back_to_a_few_queries(user) -> None:
         assert gw.counts["list"] == 1 and gw.counts["query"] == tasks.MAX_SINGLE_POLLS
 
 
+def test_a_task_still_processing_at_the_next_poll_is_announced_once(
+    sim: Simulator, user, django_capture_on_commit_callbacks
+) -> None:
+    """Polls see "processing" again and again: one status change, one client callback."""
+    generation = submitted_generation(user, client_callback_url="https://hooks.example.org/k")
+    [task] = sim.tasks_for(str(generation.pk))
+
+    def poll_after(elapsed: float) -> int:
+        """One poll with the upstream task `elapsed` seconds old; the callbacks it enqueued."""
+        task.created = sim.now() - elapsed
+        make_due(generation)
+        with django_capture_on_commit_callbacks() as callbacks:
+            tasks.poll_generation(generation.pk)
+        generation.refresh_from_db()
+        return len(callbacks)
+
+    assert poll_after(300) == 1  # half of its 600 s: now processing
+    assert generation.status == Status.PROCESSING
+    assert poll_after(420) == 0  # still processing: nothing to announce
+    assert poll_after(480) == 0
+    assert generation.status == Status.PROCESSING and generation.upstream_status == "processing"
+    assert generation.events.filter(kind="status", status=Status.PROCESSING).count() == 1
+    assert generation.lease_until is None and generation.polls == 4  # the create answer + 3
+    sim.finish(task.task_id, "failed", "content moderation")
+    assert poll_after(420) == 1 and generation.status == Status.FAILED
+
+
 def test_polling_is_soon_after_submit_then_spread_over_the_typical_time(user) -> None:
     generation = queued_generation(user, model_name="kling-v1")  # typical 120 s
     now = timezone.now()

@@ -54,7 +54,9 @@ FAULTS = {
     "concurrency": (429, 1303, "parallel task count over resource pack limit"),
 }
 # Also: "slow", "drop" (close without answering), "malformed" (200 with a broken body),
-# and for creates "drop_after_accept" / "accept_then_500" (the task IS created).
+# and for creates "drop_after_accept" / "accept_then_500" / "ok_without_id" (the task IS
+# created; the last answers 200 with the task but without its task_id).
+CREATE_ONLY_FAULTS = ("drop_after_accept", "accept_then_500", "ok_without_id")
 RANDOM_FAULTS = ["500", "503", "rate_limit", "slow", "malformed", "drop_after_accept"]
 SHAPES = ("kling", "flat", "openai", "record")
 KLING_TASK_BASE = 831922345719271433
@@ -210,20 +212,28 @@ class Simulator:
             self.counts.clear()
 
     def seed_tasks(
-        self, count: int, *, kind: str = "text2video", run_seconds: float = 3600
+        self,
+        count: int,
+        *,
+        kind: str = "text2video",
+        run_seconds: float = 3600,
+        age_seconds: float = 0.0,
     ) -> list[str]:
-        """Create running tasks directly (for benchmarks); returns their task ids."""
+        """Create running tasks directly, without HTTP (benchmarks, and tests that need more
+        than a page of 500 tasks); age_seconds backdates them. Returns their task ids."""
         ids = []
         with self.lock:
-            for _ in range(count):
+            for n in range(count):
                 body = {
                     "model_name": "kling-v1",
                     "prompt": "seeded",
                     "mode": "std",
                     "duration": "5",
+                    "external_task_id": f"seeded-{self._next_id}-{n}",
                 }
                 task = self._new_task(kind, body)
                 task.run_seconds = run_seconds
+                task.created -= age_seconds
                 ids.append(task.task_id)
         return ids
 
@@ -363,7 +373,7 @@ class Simulator:
                 choices = [
                     f
                     for f in self.fault_choices
-                    if endpoint == "create" or f not in ("drop_after_accept", "accept_then_500")
+                    if endpoint == "create" or f not in CREATE_ONLY_FAULTS
                 ]
                 fault = self.random.choice(choices)
                 self.faults_served[fault] += 1
@@ -465,6 +475,13 @@ class _Server(ThreadingHTTPServer):
         super().handle_error(request, client_address)
 
 
+def without_task_id(answer: Any) -> Any:
+    """A create answer with every task id removed, wherever the answer shape keeps it."""
+    if isinstance(answer, dict):
+        return {k: without_task_id(v) for k, v in answer.items() if k not in ("task_id", "id")}
+    return answer
+
+
 def envelope(data: Any, code: int = 0, message: str = "SUCCEED") -> dict[str, Any]:
     return {"code": code, "message": message, "request_id": uuid.uuid4().hex, "data": data}
 
@@ -513,7 +530,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _apply_fault(self, fault: str | None) -> bool:
         """Answer with a fault; True when the request is finished."""
-        if fault is None or fault in ("drop_after_accept", "accept_then_500"):
+        if fault is None or fault in CREATE_ONLY_FAULTS:
             return False
         if fault == "slow":
             time.sleep(self.sim.slow_seconds)
@@ -620,6 +637,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._drop()
         elif fault == "accept_then_500":
             self._error(5000, "internal error", 500)
+        elif fault == "ok_without_id":
+            self._json(200, without_task_id(sim.shaped(task, fresh=True)))
         else:
             self._json(200, sim.shaped(task, fresh=True))
 
