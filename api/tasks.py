@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import logging
 import time
@@ -18,6 +15,7 @@ from django_q.models import Schedule
 
 from videos.models import Generation
 from videos.providers.fetch import guarded_client
+from videos.providers.webhooks import sign
 
 from .forms import validate_callback_url
 from .http import base_url_of, task_row
@@ -29,13 +27,6 @@ log = logging.getLogger(__name__)
 # Seconds to wait after the 1st, 2nd, … failed attempt; one attempt more than delays.
 RETRY_DELAYS = [10, 60, 300, 1800, 7200]
 TIMEOUT_SECONDS = 10
-
-
-def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
-    """Standard Webhooks v1 signature: Base64(HMAC-SHA256(secret bytes, "id.timestamp.body"))."""
-    key = base64.b64decode(secret.removeprefix("whsec_"))
-    digest = hmac.new(key, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
-    return "v1," + base64.b64encode(digest).decode()
 
 
 def deliver_callback(generation_pk: int, status: str) -> None:

@@ -17,9 +17,10 @@ from django.utils import timezone
 from django_q.models import Schedule
 
 from api.models import CallbackDelivery
-from api.tasks import RETRY_DELAYS, deliver_callback, sign
+from api.tasks import RETRY_DELAYS, deliver_callback
 from tests.api_helpers import issue, post_json
 from videos.models import Generation
+from videos.providers.webhooks import sign
 from videos.rendering import VideoMeta
 
 pytestmark = pytest.mark.django_db
@@ -102,6 +103,27 @@ def test_the_signature_matches_the_standard_webhooks_test_vector() -> None:
         "webhook-signature": VECTOR_SIGNATURE,
     }
     assert verify(VECTOR_SECRET, headers, VECTOR_BODY)
+
+
+def test_client_callbacks_are_signed_by_the_code_that_verifies_upstream_callbacks(
+    client: Client, key_and_secret, receiver
+) -> None:
+    from api import tasks as api_tasks
+    from videos.providers import webhooks
+
+    assert api_tasks.sign is webhooks.sign  # one Standard Webhooks signer in the studio
+    key, secret = key_and_secret
+    generation = create_with_callback(client, secret, receiver.url)
+    generation.mark_failed("x")
+    deliver_callback(generation.pk, "failed")
+    ((headers, body),) = receiver.received
+    webhooks.verify(
+        key.get_webhook_secret(),
+        headers["webhook-id"],
+        headers["webhook-timestamp"],
+        headers["webhook-signature"],
+        body,
+    )
 
 
 def test_every_status_change_is_posted_signed_with_studio_ids(
