@@ -210,6 +210,10 @@ STUDIO_POLL_SCALE = float(os.environ.get("STUDIO_POLL_SCALE", "1"))
 STUDIO_LOOKUP_GRACE_SECONDS = float(os.environ.get("STUDIO_LOOKUP_GRACE_SECONDS", "35"))
 # From this many running tasks on one provider, poll them with the list endpoint.
 STUDIO_BATCH_MIN_RUNNING = int(os.environ.get("STUDIO_BATCH_MIN_RUNNING", "4"))
+# Seconds before the 1st, 2nd, … retry of a failed callback to an API client; one attempt
+# more than delays. Empty means the default; tests use short delays.
+_retry_seconds = os.environ.get("STUDIO_CALLBACK_RETRY_SECONDS") or "10,60,300,1800,7200"
+STUDIO_CALLBACK_RETRY_SECONDS = [float(seconds) for seconds in _retry_seconds.split(",")]
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
