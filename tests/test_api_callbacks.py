@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import html
 import json
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -296,3 +298,36 @@ def test_the_clients_callback_url_and_external_id_are_never_sent_upstream(
     assert upstream["external_task_id"] == str(generation.pk)
     assert upstream["callback_url"].startswith("https://studio.example.org/")
     assert receiver.url not in json.dumps(upstream) and "client-42" not in json.dumps(upstream)
+
+
+def test_the_owner_finds_the_webhook_secret_on_the_keys_callbacks_page(
+    key_and_secret, alice_client, bob_client
+) -> None:
+    key, _secret = key_and_secret
+    page = alice_client.get(f"/keys/{key.pk}/deliveries/")
+    webhook_secret = key.get_webhook_secret()
+    assert webhook_secret.startswith("whsec_")
+    assert (
+        f'<code id="key-webhook-secret" class="mono">{webhook_secret}</code>'
+        in page.content.decode()
+    )
+    assert "no-store" in page["Cache-Control"]
+    assert webhook_secret not in bob_client.get(f"/keys/{key.pk}/deliveries/").content.decode()
+
+
+def test_the_api_docs_say_where_the_secret_is_and_their_verifier_accepts_a_real_callback(
+    client: Client, key_and_secret, receiver, alice_client
+) -> None:
+    key, secret = key_and_secret
+    docs = alice_client.get("/api/").content.decode()
+    assert f'<a id="key-callbacks" href="/keys/{key.pk}/deliveries/">' in docs
+    assert "apikey create" in docs
+    snippet = html.unescape(re.search(r'<pre[^>]*id="ex-verify">(.*?)</pre>', docs, re.S)[1])
+    namespace: dict = {}
+    exec(snippet, namespace)  # noqa: S102 (the documentation's own example, run as a client would)
+    generation = create_with_callback(client, secret, receiver.url)
+    generation.mark_failed("x")
+    deliver_callback(generation.pk, "failed")
+    ((headers, body),) = receiver.received
+    assert namespace["verify"](key.get_webhook_secret(), headers, body)
+    assert not namespace["verify"](key.get_webhook_secret(), headers, body + b" ")
