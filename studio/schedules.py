@@ -79,6 +79,8 @@ def schedule_problem(schedule: Schedule) -> str | None:
         kwargs = _kwargs_like_django_q(schedule.kwargs) if schedule.kwargs else {}
         if not isinstance(kwargs, dict):
             return f"kwargs is a {type(kwargs).__name__}, not keyword arguments"
+        if not all(isinstance(key, str) for key in kwargs):
+            return "kwargs has a key that is not a string"  # f(**kwargs) would raise
         if not isinstance(kwargs.get("q_options", {}), dict):
             return "q_options is not a dict"
         if schedule.schedule_type != Schedule.ONCE:

@@ -36,6 +36,7 @@ MALFORMED = {
     "args that are not Python": {"args": "228875, 'failed"},
     "kwargs that are a list": {"kwargs": "[1, 2]"},
     "q_options that are not a dict": {"kwargs": "q_options=5"},
+    "kwargs with a key that is not a string": {"kwargs": "{1: 'one'}"},
     "an unknown schedule type": {"schedule_type": "ZZ"},
 }
 
