@@ -391,8 +391,19 @@ class ApiTask(models.Model):
         return f"{self.family} task {self.generation_id}"
 
 
+class CallbackDeliveryQuerySet(models.QuerySet["CallbackDelivery"]):
+    def retry_due(self, now: Any = None) -> CallbackDeliveryQuerySet:
+        """Failed attempts whose retry is due, oldest first (the due loop sends them)."""
+        return self.filter(next_retry_at__lte=now or timezone.now()).order_by("next_retry_at")
+
+
 class CallbackDelivery(models.Model):
-    """One attempt to post a status change to a client's callback_url."""
+    """One attempt to post a status change to a client's callback_url.
+
+    A failed attempt that will be retried carries `next_retry_at` until its retry is made;
+    the due loop (videos.tasks.run_due_once) sends due retries. Not a django-q2 schedule:
+    a retry must never be able to stop the scheduler that polls every paid job.
+    """
 
     generation = models.ForeignKey(
         "videos.Generation", on_delete=models.CASCADE, related_name="callback_deliveries"
@@ -410,9 +421,50 @@ class CallbackDelivery(models.Model):
     error = models.TextField(blank=True)
     next_retry_at = models.DateTimeField(null=True, blank=True)
 
+    objects = CallbackDeliveryQuerySet.as_manager()
+
     class Meta:
         ordering = ["-at", "-id"]
         verbose_name_plural = "callback deliveries"
+        indexes = [
+            # The due loop looks for due retries every second; only pending ones are indexed.
+            models.Index(
+                fields=["next_retry_at"],
+                condition=Q(next_retry_at__isnull=False),
+                name="callback_retry_pending",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.webhook_id} #{self.attempt}: {'ok' if self.ok else 'failed'}"
+
+    def claim_retry(self, seconds: float) -> bool:
+        """Take this pending retry for `seconds`; False if another worker took it first.
+
+        A conditional UPDATE on the due time we read: several due loops and retry jobs
+        may see the same row, and exactly one of them must send the retry. If the one
+        that took it dies, the retry is due again when `seconds` have passed.
+        """
+        if self.next_retry_at is None:
+            return False
+        until = timezone.now() + timedelta(seconds=seconds)
+        won = CallbackDelivery.objects.filter(pk=self.pk, next_retry_at=self.next_retry_at).update(
+            next_retry_at=until
+        )
+        if won:
+            self.next_retry_at = until
+        return bool(won)
+
+    def drop_retry(self) -> None:
+        """Stop retrying this attempt."""
+        CallbackDelivery.objects.filter(pk=self.pk).update(next_retry_at=None)
+        self.next_retry_at = None
+
+    def supersede_earlier(self) -> None:
+        """This attempt replaces every earlier one of its status change: none awaits a retry."""
+        CallbackDelivery.objects.filter(
+            generation_id=self.generation_id,
+            task_status=self.task_status,
+            pk__lt=self.pk,
+            next_retry_at__isnull=False,
+        ).update(next_retry_at=None)

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import logging
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, Sum
 from django.utils import timezone
-from django_q.models import Schedule
+from django_q.tasks import async_task
 
 from videos.models import Generation
 from videos.providers.fetch import guarded_client
+from videos.providers.webhooks import sign
 
 from .forms import validate_callback_url
 from .http import base_url_of, task_row
@@ -26,24 +25,25 @@ from .models import CallbackDelivery, RequestBucket
 
 log = logging.getLogger(__name__)
 
-# Seconds to wait after the 1st, 2nd, … failed attempt; one attempt more than delays.
-RETRY_DELAYS = [10, 60, 300, 1800, 7200]
 TIMEOUT_SECONDS = 10
+# How long a retry taken by the due loop waits in the queue before it is due again (a lost
+# job), and how long a retry job holds it while posting (more than one POST's timeout).
+RETRY_QUEUE_LEASE_SECONDS = 300
+RETRY_SEND_LEASE_SECONDS = TIMEOUT_SECONDS + 50
+MAX_RETRIES_PER_PASS = 100
 
 
-def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
-    """Standard Webhooks v1 signature: Base64(HMAC-SHA256(secret bytes, "id.timestamp.body"))."""
-    key = base64.b64decode(secret.removeprefix("whsec_"))
-    digest = hmac.new(key, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
-    return "v1," + base64.b64encode(digest).decode()
+def deliver_callback(generation_pk: int, status: str) -> bool:
+    """Post the Kling task object for one status change; False if there is nothing to send.
 
-
-def deliver_callback(generation_pk: int, status: str) -> None:
-    """Post the Kling task object for one status change; on failure, schedule a retry."""
+    A job of plain arguments (an int and a str, never an enum or a model): its arguments
+    cross processes and must mean the same on the other side. A failed attempt is
+    retried later by the due loop.
+    """
     generation = Generation.objects.select_related("api_key").filter(pk=generation_pk).first()
     row = task_row(generation_pk)
     if generation is None or row is None or not generation.client_callback_url:
-        return
+        return False
     url = generation.client_callback_url
     attempt = CallbackDelivery.objects.filter(generation=generation, task_status=status).count() + 1
     # The same id on every retry lets the client drop duplicates (Standard Webhooks).
@@ -69,22 +69,46 @@ def deliver_callback(generation_pk: int, status: str) -> None:
         permanent = exc.code in ("scheme", "refused")
     except Exception as exc:  # noqa: BLE001 (any transport failure is a failed attempt, retried)
         delivery.error = f"not delivered: {exc}"
-    if not delivery.ok and not permanent and attempt <= len(RETRY_DELAYS):
-        delivery.next_retry_at = timezone.now() + timedelta(seconds=RETRY_DELAYS[attempt - 1])
-        # Upserted by name: one pending retry per (generation, status), never duplicated.
-        Schedule.objects.update_or_create(
-            name=f"callback-{generation.pk}-{status}",
-            defaults={
-                "func": "api.tasks.deliver_callback",
-                "args": f"{generation.pk}, {status!r}",
-                "schedule_type": Schedule.ONCE,
-                "repeats": -1,  # a ONCE schedule with negative repeats deletes itself after running
-                "next_run": delivery.next_retry_at,
-            },
-        )
+    delays = settings.STUDIO_CALLBACK_RETRY_SECONDS
+    if not delivery.ok and not permanent and attempt <= len(delays):
+        # Sent by the due loop (enqueue_due_retries) once due: nothing is scheduled in django-q2.
+        delivery.next_retry_at = timezone.now() + timedelta(seconds=delays[attempt - 1])
     delivery.save()
+    delivery.supersede_earlier()
     if not delivery.ok:
         log.info("callback %s attempt %s failed: %s", msg_id, attempt, delivery.error)
+    return True
+
+
+def enqueue_due_retries() -> int:
+    """Queue a job for every callback retry that is due (a step of the due loop); returns how many.
+
+    Each is taken first (CallbackDelivery.claim_retry), so concurrent loops queue it once.
+    The POST runs in a worker job, not in the loop: a slow receiver cannot delay polling.
+    """
+    queued = 0
+    for delivery in CallbackDelivery.objects.retry_due()[:MAX_RETRIES_PER_PASS]:
+        if delivery.claim_retry(RETRY_QUEUE_LEASE_SECONDS):
+            # The claimed time goes with the job as a token (an ISO string, a plain value).
+            token = delivery.next_retry_at.isoformat()
+            async_task(
+                "api.tasks.retry_callback", delivery.pk, token, task_name=f"retry-{delivery.pk}"
+            )
+            queued += 1
+    return queued
+
+
+def retry_callback(delivery_pk: int, token: str) -> None:
+    """Send the retry of one failed attempt, unless it was sent or superseded meanwhile."""
+    # A job whose queue lease ran out was queued again with a new token: the stale one
+    # finds another value here and does nothing, so a retry is sent once.
+    delivery = CallbackDelivery.objects.filter(
+        pk=delivery_pk, next_retry_at=datetime.fromisoformat(token)
+    ).first()
+    if delivery is None or not delivery.claim_retry(RETRY_SEND_LEASE_SECONDS):
+        return
+    if not deliver_callback(delivery.generation_id, delivery.task_status):
+        delivery.drop_retry()  # nothing to send any more (the callback URL was removed)
 
 
 def _post(url: str, msg_id: str, body: bytes, generation: Generation) -> int:

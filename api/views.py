@@ -8,6 +8,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from studio.typing import HtmxHttpRequest
@@ -85,8 +86,10 @@ def key_revoke(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
+@never_cache  # it shows the key's webhook secret: no copy in any cache
 def key_deliveries(request: HttpRequest, pk: int) -> HttpResponse:
-    """The callback delivery log of one of the user's keys."""
+    """The callback delivery log of one of the user's keys, and its webhook secret."""
     key = get_object_or_404(ApiKey.objects.owned_by(request.user), pk=pk)
     deliveries = CallbackDelivery.objects.filter(api_key=key).select_related("generation")[:200]
-    return render(request, "api/deliveries.html", {"key": key, "deliveries": deliveries})
+    context = {"key": key, "deliveries": deliveries, "webhook_secret": key.get_webhook_secret()}
+    return render(request, "api/deliveries.html", context)

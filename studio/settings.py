@@ -213,6 +213,10 @@ STUDIO_BATCH_MIN_RUNNING = int(os.environ.get("STUDIO_BATCH_MIN_RUNNING", "4"))
 # With every provider that serves a job unhealthy, how long the job waits for one to recover
 # (they are re-probed every minute) before it fails with the reason; 0 fails it at once.
 STUDIO_NO_PROVIDER_FAIL_SECONDS = int(os.environ.get("STUDIO_NO_PROVIDER_FAIL_SECONDS", "300"))
+# Seconds before the 1st, 2nd, … retry of a failed callback to an API client; one attempt
+# more than delays. Empty means the default; tests use short delays.
+_retry_seconds = os.environ.get("STUDIO_CALLBACK_RETRY_SECONDS") or "10,60,300,1800,7200"
+STUDIO_CALLBACK_RETRY_SECONDS = [float(seconds) for seconds in _retry_seconds.split(",")]
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

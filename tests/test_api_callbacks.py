@@ -5,21 +5,25 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import html
 import json
-import threading
+import re
 from collections.abc import Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from django.conf import settings as django_settings
 from django.test import Client
 from django.utils import timezone
 from django_q.models import Schedule
 
 from api.models import CallbackDelivery
-from api.tasks import RETRY_DELAYS, deliver_callback, sign
+from api.tasks import deliver_callback
 from tests.api_helpers import issue, post_json
+from tests.receiver import Receiver
+from videos import tasks
 from videos.models import Generation
+from videos.providers.webhooks import sign
 from videos.rendering import VideoMeta
 
 pytestmark = pytest.mark.django_db
@@ -47,40 +51,11 @@ def verify(secret: str, headers: dict[str, str], body: bytes) -> bool:
     )
 
 
-class Receiver:
-    """A real HTTP server on 127.0.0.1 that records callbacks and answers planned statuses."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[dict[str, str], bytes]] = []
-        self.plan: list[int] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
-                status = receiver.plan.pop(0) if receiver.plan else 204
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/kling"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def bodies(self) -> list[dict]:
-        return [json.loads(body) for _headers, body in self.received]
-
-
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     receiver = Receiver()
     yield receiver
-    receiver.server.shutdown()
-    receiver.server.server_close()
+    receiver.close()
 
 
 @pytest.fixture
@@ -102,6 +77,27 @@ def test_the_signature_matches_the_standard_webhooks_test_vector() -> None:
         "webhook-signature": VECTOR_SIGNATURE,
     }
     assert verify(VECTOR_SECRET, headers, VECTOR_BODY)
+
+
+def test_client_callbacks_are_signed_by_the_code_that_verifies_upstream_callbacks(
+    client: Client, key_and_secret, receiver
+) -> None:
+    from api import tasks as api_tasks
+    from videos.providers import webhooks
+
+    assert api_tasks.sign is webhooks.sign  # one Standard Webhooks signer in the studio
+    key, secret = key_and_secret
+    generation = create_with_callback(client, secret, receiver.url)
+    generation.mark_failed("x")
+    deliver_callback(generation.pk, "failed")
+    ((headers, body),) = receiver.received
+    webhooks.verify(
+        key.get_webhook_secret(),
+        headers["webhook-id"],
+        headers["webhook-timestamp"],
+        headers["webhook-signature"],
+        body,
+    )
 
 
 def test_every_status_change_is_posted_signed_with_studio_ids(
@@ -129,7 +125,14 @@ def test_every_status_change_is_posted_signed_with_studio_ids(
     assert deliveries.count() == 3 and all(d.ok and d.http_status == 204 for d in deliveries)
 
 
-def test_a_failed_delivery_is_retried_with_backoff_under_the_same_id(
+def make_retries_due() -> None:
+    """What passing time does: every pending retry becomes due."""
+    CallbackDelivery.objects.filter(next_retry_at__isnull=False).update(
+        next_retry_at=timezone.now() - timedelta(seconds=1)
+    )
+
+
+def test_a_failed_delivery_is_retried_by_the_due_loop_under_the_same_id(
     client: Client, key_and_secret, receiver, local_provider
 ) -> None:
     _key, secret = key_and_secret
@@ -139,18 +142,26 @@ def test_a_failed_delivery_is_retried_with_backoff_under_the_same_id(
     deliver_callback(generation.pk, "failed")
     first = CallbackDelivery.objects.get(generation=generation)
     assert not first.ok and first.http_status == 500 and "HTTP 500" in first.error
-    retry = Schedule.objects.get(name=f"callback-{generation.pk}-failed")
-    assert retry.func == "api.tasks.deliver_callback" and retry.args == f"{generation.pk}, 'failed'"
-    assert retry.schedule_type == Schedule.ONCE
-    delay = (retry.next_run - first.at).total_seconds()
-    assert RETRY_DELAYS[0] - 1 <= delay <= RETRY_DELAYS[0] + 1
+    delay = (first.next_retry_at - first.at).total_seconds()
+    retry_delays = django_settings.STUDIO_CALLBACK_RETRY_SECONDS
+    assert retry_delays[0] - 1 <= delay <= retry_delays[0] + 1
+    assert not Schedule.objects.filter(func__startswith="api.").exists()  # not on the scheduler
 
-    deliver_callback(generation.pk, "failed")  # what the scheduler runs when the retry is due
+    tasks.run_due_once()  # not due yet: nothing is sent
+    assert len(receiver.received) == 1
+    make_retries_due()
+    tasks.run_due_once()
     second = CallbackDelivery.objects.filter(generation=generation).first()
-    assert second.ok and second.attempt == 2
-    ids = {headers["webhook-id"] for headers, _body in receiver.received}
-    assert ids == {f"{generation.pk}-failed"}  # the client can drop a duplicate
+    assert second.ok and second.attempt == 2 and second.next_retry_at is None
+    first.refresh_from_db()
+    assert first.next_retry_at is None  # made: no longer pending
+    ids = [headers["webhook-id"] for headers, _body in receiver.received]
+    assert ids == [f"{generation.pk}-failed"] * 2  # the client can drop a duplicate
+    assert receiver.bodies()[0] == receiver.bodies()[1]
     assert receiver.bodies()[0]["task_status_msg"] == "the prompt was refused"
+    make_retries_due()
+    tasks.run_due_once()
+    assert len(receiver.received) == 2  # delivered: never sent again
 
 
 def test_retries_stop_after_the_last_backoff_step(client: Client, key_and_secret, receiver) -> None:
@@ -158,13 +169,15 @@ def test_retries_stop_after_the_last_backoff_step(client: Client, key_and_secret
     generation = create_with_callback(client, secret, receiver.url)
     generation.mark_failed("x")
     receiver.plan = [503] * 10
-    for _ in range(len(RETRY_DELAYS) + 1):
-        Schedule.objects.filter(name__startswith="callback-").delete()
-        deliver_callback(generation.pk, "failed")
+    deliver_callback(generation.pk, "failed")
+    retry_delays = django_settings.STUDIO_CALLBACK_RETRY_SECONDS
+    for _ in range(len(retry_delays) + 2):
+        make_retries_due()
+        tasks.run_due_once()
     attempts = list(CallbackDelivery.objects.filter(generation=generation).order_by("attempt"))
-    assert [a.attempt for a in attempts] == list(range(1, len(RETRY_DELAYS) + 2))
-    assert attempts[-1].next_retry_at is None
-    assert not Schedule.objects.filter(name__startswith="callback-").exists()
+    assert [a.attempt for a in attempts] == list(range(1, len(retry_delays) + 2))
+    assert len(receiver.received) == len(retry_delays) + 1
+    assert not CallbackDelivery.objects.filter(next_retry_at__isnull=False).exists()
 
 
 def test_an_unreachable_callback_is_logged_and_retried(
@@ -230,7 +243,6 @@ def test_a_url_that_became_private_is_not_called_nor_retried(
     delivery = CallbackDelivery.objects.get(generation=generation)
     assert not delivery.ok and "refused" in delivery.error and delivery.next_retry_at is None
     assert receiver.received == []
-    assert not Schedule.objects.filter(name__startswith="callback-").exists()
 
 
 def test_the_owner_sees_the_delivery_log_and_others_do_not(
@@ -286,3 +298,36 @@ def test_the_clients_callback_url_and_external_id_are_never_sent_upstream(
     assert upstream["external_task_id"] == str(generation.pk)
     assert upstream["callback_url"].startswith("https://studio.example.org/")
     assert receiver.url not in json.dumps(upstream) and "client-42" not in json.dumps(upstream)
+
+
+def test_the_owner_finds_the_webhook_secret_on_the_keys_callbacks_page(
+    key_and_secret, alice_client, bob_client
+) -> None:
+    key, _secret = key_and_secret
+    page = alice_client.get(f"/keys/{key.pk}/deliveries/")
+    webhook_secret = key.get_webhook_secret()
+    assert webhook_secret.startswith("whsec_")
+    assert (
+        f'<code id="key-webhook-secret" class="mono">{webhook_secret}</code>'
+        in page.content.decode()
+    )
+    assert "no-store" in page["Cache-Control"]
+    assert webhook_secret not in bob_client.get(f"/keys/{key.pk}/deliveries/").content.decode()
+
+
+def test_the_api_docs_say_where_the_secret_is_and_their_verifier_accepts_a_real_callback(
+    client: Client, key_and_secret, receiver, alice_client
+) -> None:
+    key, secret = key_and_secret
+    docs = alice_client.get("/api/").content.decode()
+    assert f'<a id="key-callbacks" href="/keys/{key.pk}/deliveries/">' in docs
+    assert "apikey create" in docs
+    snippet = html.unescape(re.search(r'<pre[^>]*id="ex-verify">(.*?)</pre>', docs, re.S)[1])
+    namespace: dict = {}
+    exec(snippet, namespace)  # noqa: S102 (the documentation's own example, run as a client would)
+    generation = create_with_callback(client, secret, receiver.url)
+    generation.mark_failed("x")
+    deliver_callback(generation.pk, "failed")
+    ((headers, body),) = receiver.received
+    assert namespace["verify"](key.get_webhook_secret(), headers, body)
+    assert not namespace["verify"](key.get_webhook_secret(), headers, body + b" ")

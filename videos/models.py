@@ -509,10 +509,11 @@ class Generation(models.Model):
         self.record("status", message or f"status → {to}")
         if self.client_callback_url:
             # API clients that gave a callback_url hear of every status change (api/tasks.py).
-            pk = self.pk
+            # Plain values only: `to` may be a Status member, whose repr no process can parse.
+            pk, status = int(self.pk), Status(to).value
             transaction.on_commit(
                 lambda: async_task(
-                    "api.tasks.deliver_callback", pk, to, task_name=f"callback-{pk}-{to}"
+                    "api.tasks.deliver_callback", pk, status, task_name=f"callback-{pk}-{status}"
                 )
             )
         return True

@@ -13,6 +13,7 @@ import logging
 import random
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -23,10 +24,11 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django_q.tasks import async_task
 
 from .inputs import InputFetchError
-from .models import NOT_WAITING, Generation, Provider, Status
+from .models import NOT_WAITING, Generation, GenerationQuerySet, Provider, Status
 from .providers import TaskState, UpstreamError, get_upstream
 from .providers.fetch import FetchError, open_url
 from .rendering import RenderError, RenderSpec, make_poster, probe_video, render_video
@@ -604,29 +606,81 @@ def run_due(seconds: float = RUN_DUE_SECONDS) -> int:
         time.sleep(1)
 
 
+# Due work of other apps, named by dotted path as _transition names its callback job
+# (videos does not import api): queue the client callback retries that are due.
+DUE_ELSEWHERE = ("api.tasks.enqueue_due_retries",)
+FAILED_STEP_PAUSE_SECONDS = 60
+
+
 def run_due_once() -> int:
-    """One pass: fail stuck jobs, re-probe sick providers, submit queued jobs, poll running ones."""
-    fail_stuck()
-    probe_unhealthy_providers()
-    due = Generation.objects.due()
+    """One pass: fail stuck jobs, re-probe sick providers, submit queued jobs, poll running ones,
+    queue due callback retries.
+
+    Each step, and each job's step within it, is guarded: an exception (a bug, a row that
+    breaks a step) is logged, recorded on the job's timeline, and the pass goes on. One
+    broken job, provider or client receiver must never stop the loop that follows every
+    other paid job.
+    """
     steps = 0
-    for pk in (
-        due.filter(status=Status.QUEUED).order_by("next_poll_at").values_list("pk", flat=True)[:200]
-    ):
-        submit_generation(pk)
-        steps += 1
-    running_due = due.filter(status__in=Generation.RUNNING)
-    batch_from = settings.STUDIO_BATCH_MIN_RUNNING
-    for provider in Provider.objects.filter(pk__in=running_due.values("provider_id")):
-        if not get_upstream(provider).in_process and provider.running_count() >= batch_from:
-            poll_provider(provider.pk)  # a few list pages instead of one query per task
-            steps += 1
-            continue
-        mine = running_due.filter(provider=provider).order_by("next_poll_at")
-        for pk in mine.values_list("pk", flat=True)[:200]:
-            poll_generation(pk)
-            steps += 1
+    for step in (fail_stuck, probe_unhealthy_providers, _submit_due, _poll_due, *DUE_ELSEWHERE):
+        try:
+            steps += (import_string(step) if isinstance(step, str) else step)() or 0
+        except Exception:
+            log.exception("run_due: the step %s failed; the pass goes on", step)
     return steps
+
+
+def _submit_due() -> int:
+    due = Generation.objects.due().filter(status=Status.QUEUED).order_by("next_poll_at")
+    pks = list(due.values_list("pk", flat=True)[:200])
+    for pk in pks:
+        _run_guarded(submit_generation, pk)
+    return len(pks)
+
+
+def _poll_due() -> int:
+    running_due = Generation.objects.due().filter(status__in=Generation.RUNNING)
+    steps = 0
+    for provider in Provider.objects.filter(pk__in=running_due.values("provider_id")):
+        try:
+            steps += _poll_due_of(provider, running_due.filter(provider=provider))
+        except Exception:
+            log.exception("run_due: polling provider %s failed; the pass goes on", provider.name)
+    return steps
+
+
+def _poll_due_of(provider: Provider, due: GenerationQuerySet) -> int:
+    if (
+        not get_upstream(provider).in_process
+        and provider.running_count() >= settings.STUDIO_BATCH_MIN_RUNNING
+    ):
+        poll_provider(provider.pk)  # a few list pages instead of one query per task
+        return 1
+    pks = list(due.order_by("next_poll_at").values_list("pk", flat=True)[:200])
+    for pk in pks:
+        _run_guarded(poll_generation, pk)
+    return len(pks)
+
+
+def _run_guarded(job: Callable[[int], object], pk: int) -> None:
+    """Run one job's step; on an exception, log and record it and pause that job a minute."""
+    try:
+        job(pk)
+    except Exception as exc:
+        log.exception("run_due: %s(%s) failed", job.__name__, pk)
+        try:
+            generation = Generation.objects.filter(pk=pk).first()
+            if generation is None:
+                return
+            # Paused by taking its lease: a step that fails every time is not retried every
+            # second (if the step took the lease before failing, that lease pauses it).
+            generation.claim(seconds=FAILED_STEP_PAUSE_SECONDS)
+            generation.record(
+                "error",
+                f"internal error in {job.__name__}; retried later: {type(exc).__name__}: {exc}",
+            )
+        except Exception:
+            log.exception("run_due: recording the failure of %s(%s) failed", job.__name__, pk)
 
 
 def fail_stuck() -> None:

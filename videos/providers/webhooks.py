@@ -1,4 +1,8 @@
-"""Standard Webhooks signatures (kling-api.md §5): sign and verify, no framework needed."""
+"""Standard Webhooks signatures (kling-api.md §5): sign and verify, no framework needed.
+
+The studio's one signer: it verifies upstream callbacks (videos/callbacks.py), signs the
+callbacks the studio posts to its API clients (api/tasks.py) and the simulator's callbacks.
+"""
 
 from __future__ import annotations
 

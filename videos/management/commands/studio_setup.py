@@ -1,4 +1,4 @@
-"""Idempotent set-up run by `make run`: demo admin, local provider, job schedule."""
+"""Idempotent set-up run by `make run` and every deploy: demo admin, local provider, schedules."""
 
 from __future__ import annotations
 
@@ -9,15 +9,15 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
-from django_q.models import Schedule
 
+from studio.schedules import sync_schedules
 from videos.models import Provider
 
 PASSWORD_FILE = Path(settings.BASE_DIR) / ".run" / "admin-password"
 
 
 class Command(BaseCommand):
-    help = "Create the demo admin and the local provider, and upsert the polling schedule."
+    help = "Create the demo admin and the local provider, and upsert every job schedule."
 
     def handle(self, *args: Any, **options: Any) -> None:
         password, source = self._admin_password()
@@ -33,18 +33,7 @@ class Command(BaseCommand):
             name="local",
             defaults={"kind": Provider.Kind.LOCAL, "priority": 1000, "max_concurrent": 2},
         )
-        # Upsert by name: re-running never duplicates the schedule. The job itself
-        # loops for ~55 s reacting within a second, because django-q2 only checks
-        # schedules every ~30 s.
-        Schedule.objects.update_or_create(
-            name="studio-run-due",
-            defaults={
-                "func": "videos.tasks.run_due",
-                "schedule_type": Schedule.MINUTES,
-                "minutes": 1,
-                "repeats": -1,
-            },
-        )
+        sync_schedules()  # every job schedule, declared once in studio/schedules.py
         shown = (
             password
             if source != "existing"
