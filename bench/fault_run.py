@@ -215,9 +215,9 @@ def run(opts: argparse.Namespace, info: dict[str, Any], procs: Processes, port: 
     from django.contrib.auth.models import User
 
     from api.models import ApiKey
+    from simulator import Simulator
+    from simulator.testing import disable_local_providers, provider_for
     from videos.models import Generation, Status
-    from videos.simulator import Simulator
-    from videos.simulator.testing import disable_local_providers, provider_for
 
     hook_secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
     sim = Simulator(

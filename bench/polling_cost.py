@@ -31,10 +31,10 @@ from django.contrib.auth.models import User  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from simulator import Simulator  # noqa: E402
+from simulator.testing import disable_local_providers, provider_for  # noqa: E402
 from videos import tasks  # noqa: E402
 from videos.models import Generation, Provider, Status  # noqa: E402
-from videos.simulator import Simulator  # noqa: E402
-from videos.simulator.testing import disable_local_providers, provider_for  # noqa: E402
 
 GOAL = 10
 

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "videos",
     "api",
     "review",
+    "simulator",
 ]
 
 MIDDLEWARE = [

@@ -19,19 +19,19 @@ from django_q.conf import Conf
 from django_q.models import Schedule
 
 from api.models import CallbackDelivery
+from simulator import Simulator
+from simulator.testing import (
+    disable_local_providers,
+    provider_for,
+    queued_generation,
+    wait_until,
+)
 from studio.schedules import sync_schedules
 from tests.api_helpers import issue, post_json
 from tests.processes import ROOT, kill
 from tests.receiver import Receiver
 from videos.models import Generation, Status
 from videos.providers.webhooks import verify
-from videos.simulator import Simulator
-from videos.simulator.testing import (
-    disable_local_providers,
-    provider_for,
-    queued_generation,
-    wait_until,
-)
 
 T2V = "/kling/v1/videos/text2video"
 # Generous: the first scheduler tick comes ~30 s after the worker starts, on a busy machine.

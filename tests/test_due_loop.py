@@ -15,16 +15,16 @@ from django.utils import timezone
 
 import api.tasks
 from api.models import CallbackDelivery
-from tests.receiver import Receiver
-from videos import tasks
-from videos.models import Generation, Status
-from videos.simulator import Simulator
-from videos.simulator.testing import (
+from simulator import Simulator
+from simulator.testing import (
     disable_local_providers,
     provider_for,
     queued_generation,
     submitted_generation,
 )
+from tests.receiver import Receiver
+from videos import tasks
+from videos.models import Generation, Status
 
 pytestmark = pytest.mark.django_db
 

@@ -160,7 +160,7 @@ def lease_runs_out(generation: Generation) -> None:
 def test_a_lease_taken_with_the_configured_length_runs_out_by_itself(
     make_generation, settings
 ) -> None:
-    from videos.simulator.testing import wait_until
+    from simulator.testing import wait_until
 
     settings.STUDIO_LEASE_SECONDS = 0.05
     generation = make_generation()

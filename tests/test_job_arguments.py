@@ -30,13 +30,13 @@ from django_q.signals import pre_enqueue
 from django_q.signing import SignedPackage
 
 from api.models import CallbackDelivery
+from simulator import Simulator
+from simulator.testing import provider_for, queued_generation, wait_until
 from tests.api_helpers import issue, post_json
 from tests.queue_helpers import RecordingBroker
 from tests.receiver import Receiver
 from videos import tasks
 from videos.models import Generation, Provider, Status
-from videos.simulator import Simulator
-from videos.simulator.testing import provider_for, queued_generation, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 T2V = "/kling/v1/videos/text2video"

@@ -11,8 +11,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
+from simulator import Simulator
 from videos.models import Provider
-from videos.simulator import Simulator
 
 SECRET = "sk-very-secret-0123456789abcdef012345"
 API_KEY = "gw-key-never-shown-0123456789abcdef"

@@ -13,16 +13,16 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from tests.api_helpers import bearer, issue, post_json
-from videos import tasks
-from videos.models import Generation, Provider, Status
-from videos.simulator import Simulator
-from videos.simulator.testing import (
+from simulator import Simulator
+from simulator.testing import (
     disable_local_providers,
     provider_for,
     submitted_generation,
     wait_until,
 )
+from tests.api_helpers import bearer, issue, post_json
+from videos import tasks
+from videos.models import Generation, Provider, Status
 
 T2V = "/kling/v1/videos/text2video"
 UNHEALTHY_ALL = "every provider serving 'kling-v1' is unhealthy: "

@@ -20,12 +20,12 @@ from typing import Any
 import jwt
 import pytest
 
+from simulator import Simulator
+from simulator.clip import clip_bytes
+from simulator.testing import wait_until
 from tests.images import image_bytes
 from videos.providers.kling import make_jwt
 from videos.providers.webhooks import verify
-from videos.simulator import Simulator
-from videos.simulator.clip import clip_bytes
-from videos.simulator.testing import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 VALID = {"model_name": "kling-v1", "prompt": "a lighthouse at dusk", "duration": "5"}

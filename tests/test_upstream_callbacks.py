@@ -10,15 +10,15 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from videos.models import Generation, Provider, Status
-from videos.providers.webhooks import WebhookVerificationError, sign, verify
-from videos.simulator import Simulator
-from videos.simulator.testing import (
+from simulator import Simulator
+from simulator.testing import (
     disable_local_providers,
     provider_for,
     submitted_generation,
     wait_until,
 )
+from videos.models import Generation, Provider, Status
+from videos.providers.webhooks import WebhookVerificationError, sign, verify
 
 SECRET = "whsec_dGVzdHNlY3JldHRlc3RzZWNyZXR0ZXN0c2VjcmV0MTI="
 VECTOR_BODY = (

@@ -9,14 +9,14 @@ import pytest
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from videos import tasks
-from videos.models import Generation, Status
-from videos.simulator import Simulator
-from videos.simulator.testing import (
+from simulator import Simulator
+from simulator.testing import (
     disable_local_providers,
     provider_for,
     submitted_generation,
 )
+from videos import tasks
+from videos.models import Generation, Status
 
 
 @pytest.fixture(autouse=True)

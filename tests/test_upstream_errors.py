@@ -8,15 +8,15 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from videos import tasks
-from videos.models import Generation, Provider, Status
-from videos.simulator import Simulator
-from videos.simulator.testing import (
+from simulator import Simulator
+from simulator.testing import (
     disable_local_providers,
     provider_for,
     queued_generation,
     submitted_generation,
 )
+from videos import tasks
+from videos.models import Generation, Provider, Status
 
 PERMANENT = [1200, 1201, 1202, 1203, 1300, 1301]
 PROVIDER_PROBLEMS = [1000, 1001, 1002, 1003, 1004, 1100, 1101, 1102, 1304]

@@ -16,17 +16,17 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from videos import tasks
-from videos.models import Generation, Status
-from videos.providers.kling import PAGE_SIZE, KlingClient
-from videos.simulator import Simulator
-from videos.simulator.testing import (
+from simulator import Simulator
+from simulator.testing import (
     disable_local_providers,
     provider_for,
     queued_generation,
     submitted_generation,
     wait_until,
 )
+from videos import tasks
+from videos.models import Generation, Status
+from videos.providers.kling import PAGE_SIZE, KlingClient
 
 ROOT = Path(__file__).resolve().parent.parent
 

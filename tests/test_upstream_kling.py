@@ -11,18 +11,18 @@ import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
-from tests.images import image_bytes
-from videos import tasks
-from videos.models import Generation, Status
-from videos.providers.kling import make_jwt, parse_task
-from videos.simulator import Simulator
-from videos.simulator.clip import clip_bytes
-from videos.simulator.testing import (
+from simulator import Simulator
+from simulator.clip import clip_bytes
+from simulator.testing import (
     disable_local_providers,
     provider_for,
     queued_generation,
     submitted_generation,
 )
+from tests.images import image_bytes
+from videos import tasks
+from videos.models import Generation, Status
+from videos.providers.kling import make_jwt, parse_task
 
 
 @pytest.fixture

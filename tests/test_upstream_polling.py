@@ -8,16 +8,16 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from videos import tasks
-from videos.models import Generation, Provider, Status
-from videos.providers import kling
-from videos.simulator import Simulator
-from videos.simulator.testing import (
+from simulator import Simulator
+from simulator.testing import (
     disable_local_providers,
     provider_for,
     queued_generation,
     submitted_generation,
 )
+from videos import tasks
+from videos.models import Generation, Provider, Status
+from videos.providers import kling
 
 
 @pytest.fixture(autouse=True)

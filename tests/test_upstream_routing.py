@@ -11,16 +11,16 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from videos import tasks
-from videos.models import Generation, Provider, Status
-from videos.providers import kling
-from videos.providers.kling import client_for
-from videos.simulator import Simulator
-from videos.simulator.testing import (
+from simulator import Simulator
+from simulator.testing import (
     disable_local_providers,
     provider_for,
     submitted_generation,
 )
+from videos import tasks
+from videos.models import Generation, Provider, Status
+from videos.providers import kling
+from videos.providers.kling import client_for
 
 
 @pytest.fixture(autouse=True)

@@ -9,14 +9,14 @@ from django.contrib.admin.models import LogEntry
 from django.test import RequestFactory
 from django.urls import reverse
 
-from videos.context_processors import unhealthy_providers
-from videos.models import Generation, Provider, Status
-from videos.simulator import Simulator
-from videos.simulator.testing import (
+from simulator import Simulator
+from simulator.testing import (
     disable_local_providers,
     provider_for,
     submitted_generation,
 )
+from videos.context_processors import unhealthy_providers
+from videos.models import Generation, Provider, Status
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 

@@ -12,9 +12,9 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from simulator.testing import wait_until
 from tests.processes import ROOT, kill, start_qcluster
 from videos.models import Generation, Status
-from videos.simulator.testing import wait_until
 
 
 @pytest.mark.skipif(

@@ -9,15 +9,15 @@ from django.conf import settings
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from tests.scale.helpers import SCALE
-from videos.models import Generation, Status
-from videos.simulator import Simulator
-from videos.simulator.testing import (
+from simulator import Simulator
+from simulator.testing import (
     disable_local_providers,
     provider_for,
     queued_generation,
     wait_until,
 )
+from tests.scale.helpers import SCALE
+from videos.models import Generation, Status
 
 pytestmark = SCALE
 JOBS = 100

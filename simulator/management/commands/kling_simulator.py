@@ -8,8 +8,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from videos.simulator import Simulator
-from videos.simulator.server import SHAPES
+from simulator import Simulator
+from simulator.server import SHAPES
 
 
 class Command(BaseCommand):

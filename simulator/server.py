@@ -31,7 +31,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import jwt
 
-from ..providers.webhooks import sign
+from videos.providers.webhooks import sign
+
 from .clip import clip_bytes
 from .rules import ModelNotFound, check_create
 

@@ -6,8 +6,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..models import Generation, Provider
-from ..tasks import submit_generation
+from videos.models import Generation, Provider
+from videos.tasks import submit_generation
+
 from .server import Simulator
 
 

@@ -7,7 +7,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from ..rendering import RenderSpec, render_video
+from videos.rendering import RenderSpec, render_video
 
 CLIP_VERSION = 1
 _lock = threading.Lock()
