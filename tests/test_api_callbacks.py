@@ -283,7 +283,7 @@ def test_the_clients_callback_url_and_external_id_are_never_sent_upstream(
     client: Client, key_and_secret, receiver, settings
 ) -> None:
     from videos.models import Provider
-    from videos.providers.kling import build_body
+    from videos.tasks import prepare_request
 
     settings.STUDIO_PUBLIC_URL = "https://studio.example.org"
     _key, secret = key_and_secret
@@ -294,7 +294,7 @@ def test_the_clients_callback_url_and_external_id_are_never_sent_upstream(
     provider = Provider.objects.create(
         name="kling-test", kind="kling", base_url="https://api.klingai.com"
     )
-    upstream = build_body(generation, provider)
+    upstream = prepare_request(generation, provider, files={}, workdir="").body
     assert upstream["external_task_id"] == str(generation.pk)
     assert upstream["callback_url"].startswith("https://studio.example.org/")
     assert receiver.url not in json.dumps(upstream) and "client-42" not in json.dumps(upstream)

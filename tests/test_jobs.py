@@ -68,7 +68,9 @@ def test_a_text2video_job_renders_and_stores_a_playable_video(
     assert generation.video_bytes == default_storage.size(generation.video.name)
     assert len(generation.video_sha256) == 64 and generation.units == generation.estimated_units
     statuses = list(generation.events.filter(kind="status").values_list("status", flat=True))
-    assert statuses == ["submitted", "processing", "succeeded"]
+    # The local renderer finishes inside its submit: the answer is already the result.
+    assert statuses == ["submitted", "succeeded"]
+    assert generation.upstream_video_id == f"local-{generation.pk}"
 
 
 def test_an_image2video_job_uses_the_uploaded_frame(
@@ -153,19 +155,32 @@ def test_a_private_frame_url_is_refused(user, settings, django_capture_on_commit
     assert "private or loopback" in generation.status_message
 
 
-def test_a_render_whose_worker_died_is_restarted_by_the_due_loop(
+def test_a_render_whose_worker_died_is_rendered_again_by_the_due_loop(
     make_generation, local_provider
 ) -> None:
     generation = make_generation(prompt="a kite over a beach", duration=5)
-    generation.mark_submitted(local_provider, f"local-{generation.pk}")
-    generation.mark_processing()
-    # The worker died mid-render: its lease ran out and the job is due.
+    assert generation.claim() and generation.reserve_create(local_provider)
+    # The worker died mid-render: the create attempt stays recorded, its lease ran out.
     past = timezone.now() - timedelta(seconds=1)
     Generation.objects.filter(pk=generation.pk).update(lease_until=past, next_poll_at=past)
     tasks.run_due_once()
     generation.refresh_from_db()
-    assert generation.status == Status.SUCCEEDED
-    assert generation.events.filter(message__contains="restarting").exists()
+    assert generation.status == Status.SUCCEEDED, generation.status_message
+    assert generation.events.filter(message__contains="has no task").exists()
+    assert decode(generation.video.name)[2] == 120
+
+
+def test_a_local_task_lost_after_it_was_marked_submitted_fails_clearly(
+    make_generation, local_provider
+) -> None:
+    """The render lives only in its submit: a worker that died between the answer and the
+    store leaves nothing to poll, so the job says so instead of waiting an hour."""
+    generation = make_generation(prompt="a kite over a beach", duration=5)
+    generation.mark_submitted(local_provider, f"local-{generation.pk}", next_poll_in=0)
+    tasks.run_due_once()
+    generation.refresh_from_db()
+    assert generation.status == Status.FAILED
+    assert "local render was interrupted" in generation.status_message
 
 
 def test_a_queued_job_whose_submit_was_lost_is_submitted_by_the_due_loop(make_generation) -> None:

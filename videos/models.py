@@ -19,6 +19,7 @@ from django_q.tasks import async_task
 
 from .crypto import decrypt_json, encrypt_json, mask
 from .ids import new_task_id
+from .providers.base import ProviderConfig, Upstream, upstream_for
 from .rendering.spec import ASPECT_RATIOS as RENDER_ASPECT_RATIOS
 
 if TYPE_CHECKING:
@@ -174,6 +175,23 @@ class Provider(models.Model):
     def upstream_model_name(self, model_name: str) -> str:
         return self.model_map.get(model_name, model_name)
 
+    def config(self) -> ProviderConfig:
+        """What an upstream module needs to talk to this provider (it never sees the model)."""
+        return ProviderConfig(
+            pk=self.pk,
+            name=self.name,
+            kind=self.kind,
+            base_url=self.base_url,
+            path_prefix=self.path_prefix,
+            credentials=self.get_credentials(),
+            timeout=float(settings.STUDIO_UPSTREAM_TIMEOUT),
+            lookup_grace=float(settings.STUDIO_LOOKUP_GRACE_SECONDS),
+        )
+
+    def upstream(self) -> Upstream:
+        """The adapter speaking this provider's protocol (reused while its settings stay)."""
+        return upstream_for(self.config())
+
     def set_credentials(self, **values: str) -> None:
         """Encrypt credentials (access_key/secret_key or api_key) for storage."""
         self.credentials_encrypted = encrypt_json({k: v for k, v in values.items() if v})
@@ -303,6 +321,16 @@ class GenerationQuerySet(models.QuerySet["Generation"]):
     def pending(self) -> GenerationQuerySet:
         return self.filter(status__in=Generation.PENDING)
 
+    def polled_unchanged(self, next_at: datetime) -> int:
+        """Tasks a batched list showed unchanged: one UPDATE counts the poll, sets the next one.
+
+        Only those no worker holds: one that is being acted on keeps what its holder sets.
+        The upstream answered about them, so whatever held them up (a failed poll) is over.
+        """
+        return self.filter(lease_until__isnull=True).update(
+            polls=F("polls") + 1, next_poll_at=next_at, **NOT_WAITING
+        )
+
     def due(self, now: Any = None) -> GenerationQuerySet:
         """Pending jobs whose next step (submit or poll) is due and that no live worker holds."""
         now = now or timezone.now()
@@ -363,6 +391,9 @@ class Generation(models.Model):
     upstream_task_id = models.CharField(max_length=128, blank=True, db_index=True)
     upstream_status = models.CharField(max_length=64, blank=True)
     upstream_video_url = models.URLField(max_length=2000, blank=True)
+    # task_result.videos[0].id on the provider that made it (kling-kinds.md §7.5): an
+    # account-scoped id, never shown to clients (they see our own ids).
+    upstream_video_id = models.CharField(max_length=128, blank=True)
     progress = models.PositiveSmallIntegerField(default=0)
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
@@ -659,6 +690,42 @@ class Generation(models.Model):
             Generation.objects.filter(pk=self.pk).update(**NOT_WAITING)
             for name, value in NOT_WAITING.items():
                 setattr(self, name, value)
+
+    def note_answer(
+        self, *, status_word: str, units: Decimal | None, video_url: str, video_id: str
+    ) -> None:
+        """Keep what an upstream answer said: its status word, the units, the result's URL and id.
+
+        Not a status change (those are the mark_* methods): the facts are kept whatever the
+        status, so the timeline and the admin show what the upstream said last.
+        """
+        changes: dict[str, Any] = {"upstream_status": status_word[:64], "polls": F("polls") + 1}
+        if units is not None:
+            changes["units"] = self.units = units  # final_unit_deduction: what it really cost
+        if video_url:
+            changes["upstream_video_url"] = self.upstream_video_url = video_url[:2000]
+        if video_id:
+            # task_result.videos[0].id: video-extend and lip-sync name the video by it.
+            changes["upstream_video_id"] = self.upstream_video_id = video_id[:128]
+        Generation.objects.filter(pk=self.pk).update(**changes)
+
+    def note_progress(self, progress: int) -> None:
+        """A running task's progress (0-100); only while processing, so a late answer is ignored."""
+        Generation.objects.filter(pk=self.pk, status=Status.PROCESSING).update(progress=progress)
+
+    def note_failed_download(self) -> int:
+        """Count a failed copy of the result; returns the attempts so far (from the database).
+
+        F() + 1: two workers failing at once both count.
+        """
+        Generation.objects.filter(pk=self.pk).update(download_attempts=F("download_attempts") + 1)
+        self.refresh_from_db(fields=["download_attempts"])
+        return self.download_attempts
+
+    def store_input(self, field: str, name: str) -> None:
+        """An input given by URL, now fetched and kept in storage under name."""
+        getattr(self, field).name = name
+        Generation.objects.filter(pk=self.pk).update(**{field: name})
 
     def nudge(self) -> None:
         """Make the next step due now (an upstream callback arrived, or an admin asked)."""

@@ -22,16 +22,18 @@ from django.contrib.admin.models import CHANGE, LogEntry
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django_q.tasks import async_task
 
-from .inputs import InputFetchError
-from .models import NOT_WAITING, Generation, GenerationQuerySet, Provider, Status
-from .providers import TaskState, UpstreamError, get_upstream
+from .inputs import InputFetchError, stage_inputs
+from .kinds import kind_spec
+from .models import Generation, GenerationQuerySet, Provider, Status
+from .providers import TaskState, UpstreamError, UpstreamRequest
 from .providers.fetch import FetchError, open_url
-from .rendering import RenderError, RenderSpec, make_poster, probe_video, render_video
+from .rendering import RenderError, make_poster, probe_video
 
 log = logging.getLogger(__name__)
 
@@ -79,13 +81,30 @@ def submit_generation(pk: int) -> None:
     if not providers:
         _wait_for_a_provider(generation)
         return
+    # The inputs are fetched (URL frames) and staged once, before any slot is taken; the
+    # workdir lives until the answer is acted on (a local render's file is stored from it).
+    with tempfile.TemporaryDirectory(prefix="studio-submit-") as workdir:
+        try:
+            files = stage_inputs(generation, kind_spec(generation.kind).input_fields, workdir)
+        except InputFetchError as exc:
+            generation.mark_failed(str(exc))
+            return
+        _submit_in_order(generation, providers, files, workdir)
+
+
+def _submit_in_order(
+    generation: Generation, providers: list[Provider], files: dict[str, str], workdir: str
+) -> None:
+    """Try each provider in turn until one takes the job; wait or fail when none does."""
     waiting, refusals = False, []
     for provider in providers:
         # Wait for a slot instead of provoking a concurrency error (1303) upstream.
         if not generation.reserve_create(provider):
             waiting = True
             continue
-        outcome = _submit_to(generation, provider)
+        outcome = _submit_to(
+            generation, provider, prepare_request(generation, provider, files, workdir)
+        )
         if outcome == "done":
             return
         if outcome == "wait":
@@ -96,6 +115,37 @@ def submit_generation(pk: int) -> None:
         generation.release(next_poll_in=backoff_delay(generation))
     else:
         generation.mark_failed("no provider could take this job: " + "; ".join(refusals))
+
+
+def prepare_request(
+    generation: Generation, provider: Provider, files: dict[str, str], workdir: str
+) -> UpstreamRequest:
+    """The create as this provider gets it: its kind's strict Kling body, mapped to its model.
+
+    Every create carries external_task_id = our id (kling-api.md §4.3) and, when our
+    public URL is known, a per-generation callback URL: never a client's (§6.9).
+    """
+    model_name = provider.upstream_model_name(generation.model_name)
+    body = kind_spec(generation.kind).build_body(generation, files, model_name)
+    if callback := callback_url_for(generation):
+        body["callback_url"] = callback
+    body["external_task_id"] = str(generation.pk)
+    return UpstreamRequest(
+        kind=generation.kind,
+        body=body,
+        external_id=str(generation.pk),
+        files=files,
+        workdir=workdir,
+        estimated_units=generation.estimated_units,
+    )
+
+
+def callback_url_for(generation: Generation) -> str:
+    """A per-generation callback URL with an unguessable token, when our public URL is known."""
+    if not settings.STUDIO_PUBLIC_URL:
+        return ""
+    token = generation.ensure_callback_token()
+    return settings.STUDIO_PUBLIC_URL + reverse("upstream_callback", args=[generation.pk, token])
 
 
 def _usable_providers(generation: Generation) -> list[Provider]:
@@ -136,16 +186,15 @@ def note_health(provider: Provider, exc: UpstreamError | None = None) -> None:
         provider.note_reachable()
 
 
-def _submit_to(generation: Generation, provider: Provider) -> str:
+def _submit_to(generation: Generation, provider: Provider, request: UpstreamRequest) -> str:
     """Send the create to one provider: "done", "wait" (back off) or the reason it refused."""
-    upstream = get_upstream(provider)
-    if upstream.in_process:
-        # Mark first: the render job may start (and finish) before submit() returns.
-        generation.mark_submitted(provider, f"local-{generation.pk}", next_poll_in=_render_lease())
-        upstream.submit(generation)
-        return "done"
+    upstream = provider.upstream()
+    # Hold the job for as long as this submit may take (a local render, a slow upstream),
+    # or another worker would take it over mid-request.
+    if not generation.extend_lease(max(settings.STUDIO_LEASE_SECONDS, upstream.submit_seconds)):
+        return "done"  # the lease ran out meanwhile: the worker holding it now resolves the job
     try:
-        state = upstream.submit(generation)
+        state = upstream.submit(request)
     except UpstreamError as exc:
         generation.record("error", f"{provider.name}: {exc.message}", exc.raw)
         note_health(provider, exc)
@@ -181,18 +230,22 @@ def _submit_to(generation: Generation, provider: Provider) -> str:
 def _resolve_earlier_create(generation: Generation) -> bool:
     """A create was attempted before: adopt its task if it exists; True to create (again)."""
     provider = generation.create_provider
-    if provider is None or get_upstream(provider).in_process:
-        generation.clear_create_attempt()  # nothing paid can be lost: just start again
+    if provider is None:
+        generation.clear_create_attempt()  # the provider is gone: nothing can be looked up
         return True
-    age = (timezone.now() - generation.create_attempted_at).total_seconds()
+    upstream = provider.upstream()
+    attempted = generation.create_attempted_at
+    age = (timezone.now() - attempted).total_seconds()
     # Longer than the upstream timeout: a create the upstream was still processing when
     # we gave up is listed by then.
-    grace = settings.STUDIO_LOOKUP_GRACE_SECONDS
+    grace = upstream.lookup_grace
     if age < grace:
         generation.release(next_poll_in=grace - age)
         return False
     try:
-        state = get_upstream(provider).find_by_external_id(generation)
+        state = upstream.find_by_external_id(
+            generation.kind, str(generation.pk), since=attempted.timestamp()
+        )
     except UpstreamError as exc:
         why = f"{provider.name}: looking up the earlier create: {exc.message}"
         generation.record("error", why, exc.raw)
@@ -232,17 +285,9 @@ def poll_generation(pk: int) -> None:
     generation = Generation.objects.filter(pk=pk, status__in=Generation.RUNNING).first()
     if generation is None or generation.provider is None or not generation.claim():
         return
-    upstream = get_upstream(generation.provider)
-    if upstream.in_process:
-        # Due while pending means the render job died: give the lease back so the
-        # restarted render can take it, then restart it.
-        generation.record("info", "render job lost; restarting it")
-        generation.release(next_poll_in=_render_lease())
-        upstream.fetch_status(generation)
-        return
     provider = generation.provider
     try:
-        state = upstream.fetch_status(generation)
+        state = provider.upstream().fetch(generation.kind, generation.upstream_task_id)
     except UpstreamError as exc:
         generation.record("error", f"{provider.name}: {exc.message}", exc.raw)
         note_health(provider, exc)
@@ -271,7 +316,7 @@ def poll_provider(provider_pk: int) -> None:
 
 
 def _poll_provider(provider: Provider) -> None:
-    upstream = get_upstream(provider)
+    upstream = provider.upstream()
     rows = list(
         Generation.objects.filter(provider=provider, status__in=Generation.RUNNING)
         .exclude(upstream_task_id="")
@@ -314,9 +359,7 @@ def _poll_provider(provider: Provider) -> None:
     next_at = now + timedelta(seconds=BATCH_POLL_SECONDS * poll_scale())
     for start in range(0, len(unchanged), 500):
         # The upstream answered about them: whatever held them up (a failed poll) is over.
-        Generation.objects.filter(
-            pk__in=unchanged[start : start + 500], lease_until__isnull=True
-        ).update(polls=F("polls") + 1, next_poll_at=next_at, **NOT_WAITING)
+        Generation.objects.filter(pk__in=unchanged[start : start + 500]).polled_unchanged(next_at)
     # Not in the list (too old for the pages read, or a gateway without a list):
     # query a few due ones one by one; the rest wait for the next cycle.
     due = [row for row in missing if row["next_poll_at"] is None or row["next_poll_at"] <= now]
@@ -327,24 +370,25 @@ def _poll_provider(provider: Provider) -> None:
 def apply_state(generation: Generation, state: TaskState, *, download_inline: bool = True) -> None:
     """Move a generation along after an upstream answer; schedule the next poll if still running."""
     generation.stop_waiting()  # an answer came: nothing holds the job up any more
-    changes: dict = {"upstream_status": (state.status or "unknown")[:64], "polls": F("polls") + 1}
-    if state.units is not None:
-        changes["units"] = state.units  # final_unit_deduction: what the task really cost
-        generation.units = state.units
-    if state.video_url:
-        changes["upstream_video_url"] = state.video_url[:2000]
-        generation.upstream_video_url = state.video_url
-    Generation.objects.filter(pk=generation.pk).update(**changes)
+    generation.note_answer(
+        status_word=state.status or "unknown",
+        units=state.units,
+        video_url=state.video_url,
+        video_id=state.video_id,
+    )
     if state.status == Status.PROCESSING:
         if generation.mark_processing(progress=state.progress or 0):
             generation.record("upstream", "processing", state.raw)
         elif state.progress is not None:
-            Generation.objects.filter(pk=generation.pk, status=Status.PROCESSING).update(
-                progress=state.progress
-            )
+            generation.note_progress(state.progress)
     elif state.status == Status.FAILED:
         generation.record("upstream", state.message or "failed", state.raw)
         generation.mark_failed(state.message or "the upstream reported a failure without a reason")
+        return
+    elif state.status == Status.SUCCEEDED and state.video_path:
+        # A finished file already here (the local renderer): stored at once, nothing to fetch.
+        generation.record("upstream", f"finished: {state.task_id}", state.raw)
+        store_result(generation, source=Path(state.video_path), poster=state.poster_path)
         return
     elif state.status == Status.SUCCEEDED and state.video_url:
         generation.record("upstream", f"finished: {state.video_url}", state.raw)
@@ -352,7 +396,7 @@ def apply_state(generation: Generation, state: TaskState, *, download_inline: bo
             # A download may outlast the poll's lease: hold the job for as long as it may take.
             if not generation.extend_lease(_download_lease()):
                 return  # our lease ran out and another worker holds the job: it downloads
-            store_upstream_result(generation)
+            store_result(generation)
         else:
             generation.release(next_poll_in=_download_lease())
             async_task(
@@ -379,23 +423,20 @@ def download_result(pk: int) -> None:
         or not generation.claim(_download_lease())
     ):
         return
-    store_upstream_result(generation)
+    store_result(generation)
 
 
-def store_upstream_result(generation: Generation) -> None:
-    """Copy a finished upstream video into our storage (upstream links die after 30 days).
+def store_result(generation: Generation, source: Path | None = None, poster: str = "") -> None:
+    """Copy a finished video into our storage (upstream links die after 30 days).
 
+    source: a local file (the local renderer's); otherwise upstream_video_url is downloaded.
     A failed download is retried with backoff (the next poll sees the success again
     and downloads again); after the last attempt the generation fails with the reason.
     """
     try:
-        copy_upstream_video(generation)
+        copy_result(generation, source, poster)
     except UpstreamError as exc:
-        Generation.objects.filter(pk=generation.pk).update(
-            download_attempts=F("download_attempts") + 1
-        )
-        generation.refresh_from_db(fields=["download_attempts"])
-        tries = generation.download_attempts
+        tries = generation.note_failed_download()
         if tries >= settings.STUDIO_DOWNLOAD_RETRIES:
             generation.mark_failed(
                 f"the finished video could not be copied into the studio after {tries} attempts: "
@@ -410,33 +451,24 @@ def store_upstream_result(generation: Generation) -> None:
 VIDEO_TYPES = ("video/mp4", "application/octet-stream", "binary/octet-stream", "video/quicktime")
 
 
-def copy_upstream_video(generation: Generation) -> None:
-    """Copy a finished task's video (upstream_video_url) into storage, make the poster, succeed.
+def copy_result(generation: Generation, source: Path | None = None, poster: str = "") -> None:
+    """Store a finished task's video and poster, then succeed (with the units reported).
 
-    The body is streamed to a temporary file (never whole in memory) under a size cap,
-    a content-type check and an overall deadline. Success is only recorded once both
-    files are stored, with the units the upstream reported. Raises UpstreamError
-    (retryable) when the download fails.
+    Success is only recorded once both files are stored. Raises UpstreamError (retryable)
+    when the download fails or the file is not a playable video.
     """
-    url = generation.upstream_video_url
-    max_bytes = settings.STUDIO_MAX_DOWNLOAD_BYTES
-    deadline = time.monotonic() + settings.STUDIO_DOWNLOAD_TIMEOUT
-    read_timeout = settings.STUDIO_UPSTREAM_TIMEOUT
     with tempfile.TemporaryDirectory(prefix="studio-download-") as tmp:
         video_path, poster_path = Path(tmp) / "video.mp4", Path(tmp) / "poster.jpg"
         try:
-            with (
-                open_url(
-                    url, max_bytes=max_bytes, allowed_types=VIDEO_TYPES, timeout=read_timeout
-                ) as chunks,
-                open(video_path, "wb") as out,
-            ):
-                for chunk in chunks:
-                    out.write(chunk)
-                    if time.monotonic() > deadline:
-                        raise FetchError("the download took longer than allowed")
+            if source is None:
+                _download(generation.upstream_video_url, video_path)
+            else:
+                video_path = source
             meta = probe_video(str(video_path))
-            make_poster(str(video_path), str(poster_path))
+            if poster:
+                poster_path = Path(poster)
+            else:
+                make_poster(str(video_path), str(poster_path))
         except FetchError as exc:
             raise UpstreamError(f"download failed: {exc}", retry_after=30) from exc
         except RenderError as exc:
@@ -452,15 +484,29 @@ def copy_upstream_video(generation: Generation) -> None:
         default_storage.delete(poster_name)
 
 
+def _download(url: str, target: Path) -> None:
+    """Stream a result to a file (never whole in memory): a size cap, a type check, a deadline."""
+    deadline = time.monotonic() + settings.STUDIO_DOWNLOAD_TIMEOUT
+    with (
+        open_url(
+            url,
+            max_bytes=settings.STUDIO_MAX_DOWNLOAD_BYTES,
+            allowed_types=VIDEO_TYPES,
+            timeout=settings.STUDIO_UPSTREAM_TIMEOUT,
+        ) as chunks,
+        open(target, "wb") as out,
+    ):
+        for chunk in chunks:
+            out.write(chunk)
+            if time.monotonic() > deadline:
+                raise FetchError("the download took longer than allowed")
+
+
 def probe_provider(pk: int) -> tuple[bool, str]:
     """Make a cheap real call to a provider and record its health; returns (ok, message)."""
     provider = Provider.objects.get(pk=pk)
-    upstream = get_upstream(provider)
-    if upstream.in_process:
-        provider.mark_healthy("the built-in renderer is always available")
-        return True, provider.health_message
     try:
-        message = upstream.probe()
+        message = provider.upstream().probe()
     except UpstreamError as exc:
         if exc.provider_problem:
             provider.mark_unhealthy(exc.message)
@@ -523,66 +569,6 @@ def next_poll_delay(generation: Generation) -> float:
 def poll_scale() -> float:
     """STUDIO_POLL_SCALE shrinks every poll and backoff delay (benchmarks with short clips)."""
     return settings.STUDIO_POLL_SCALE
-
-
-def _render_lease() -> float:
-    return max(60.0, settings.STUDIO_LEASE_SECONDS)
-
-
-def render_locally(pk: int) -> None:
-    """The local provider's worker: render the video and poster, then store them."""
-    generation = Generation.objects.filter(pk=pk, status__in=Generation.PENDING).first()
-    if generation is None:
-        return
-    # A lease as long as a render may take: if this worker dies, run_due restarts it.
-    if not generation.claim(seconds=_render_lease()):
-        return
-    generation.mark_processing()
-    try:
-        with tempfile.TemporaryDirectory(prefix="studio-render-") as tmp:
-            spec = _render_spec(generation, Path(tmp))
-            video_path, poster_path = Path(tmp) / "video.mp4", Path(tmp) / "poster.jpg"
-            meta = render_video(spec, str(video_path), str(poster_path))
-            video_name, poster_name = store_files(generation, video_path, poster_path)
-    except (RenderError, InputFetchError) as exc:
-        generation.mark_failed(str(exc))
-        return
-    units = generation.estimated_units
-    if not generation.mark_succeeded(video=video_name, poster=poster_name, meta=meta, units=units):
-        # Lost a race (cancelled or failed meanwhile): do not leave orphan files.
-        default_storage.delete(video_name)
-        default_storage.delete(poster_name)
-
-
-def _render_spec(generation: Generation, tmp: Path) -> RenderSpec:
-    first = _local_input(generation, "image", tmp)
-    last = _local_input(generation, "image_tail", tmp)
-    return RenderSpec(
-        prompt=generation.prompt,
-        negative_prompt=generation.negative_prompt,
-        duration=generation.duration,
-        aspect_ratio=generation.aspect_ratio,
-        mode=generation.mode,
-        camera_control=generation.camera_control,
-        cfg_scale=generation.cfg_scale if generation.cfg_scale is not None else 0.5,
-        model_name=generation.model_name,
-        first_frame=first,
-        last_frame=last,
-    )
-
-
-def _local_input(generation: Generation, field: str, tmp: Path) -> str | None:
-    """A filesystem path for an input image, fetching it first if it was given by URL."""
-    from .inputs import ensure_input_stored
-
-    stored = ensure_input_stored(generation, field)
-    if not stored:
-        return None
-    target = tmp / f"{field}{Path(stored).suffix or '.img'}"
-    with default_storage.open(stored, "rb") as src, open(target, "wb") as dst:
-        for chunk in iter(lambda: src.read(1 << 20), b""):
-            dst.write(chunk)
-    return str(target)
 
 
 def store_files(generation: Generation, video_path: Path, poster_path: Path) -> tuple[str, str]:
@@ -651,7 +637,7 @@ def _poll_due() -> int:
 
 def _poll_due_of(provider: Provider, due: GenerationQuerySet) -> int:
     if (
-        not get_upstream(provider).in_process
+        provider.upstream().lists_tasks
         and provider.running_count() >= settings.STUDIO_BATCH_MIN_RUNNING
     ):
         poll_provider(provider.pk)  # a few list pages instead of one query per task

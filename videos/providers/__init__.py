@@ -1,5 +1,13 @@
-"""One module per upstream: local (the built-in renderer), kling (official API and gateways)."""
+"""One module per upstream (local: the built-in renderer; kling: the official API and gateways),
+all behind one interface (base.py); fetch.py guards the URLs users give us."""
 
-from .base import TaskState, Upstream, UpstreamError, get_upstream
+from .base import ProviderConfig, TaskState, Upstream, UpstreamError, UpstreamRequest, upstream_for
 
-__all__ = ["TaskState", "Upstream", "UpstreamError", "get_upstream"]
+__all__ = [
+    "ProviderConfig",
+    "TaskState",
+    "Upstream",
+    "UpstreamError",
+    "UpstreamRequest",
+    "upstream_for",
+]

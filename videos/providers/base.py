@@ -1,13 +1,63 @@
-"""What every upstream module offers the jobs: submit, fetch status, and one error type."""
+"""The seam between the jobs and the upstreams: what every upstream module offers, in plain data.
+
+Upstream modules are pure adapters. They get a provider's settings (ProviderConfig) and a
+request that the jobs prepared (UpstreamRequest: the strict Kling body with frames already
+in Base64, the callback URL, the input files), and answer TaskStates. Nothing under
+providers/ reads or writes the database or the studio's storage: preparing a request and
+acting on the answer are the jobs' work (videos/tasks.py).
+"""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from ..models import Generation, Provider
+
+@dataclass(frozen=True)
+class ProviderConfig:
+    """What an upstream module needs to know about a provider: no model, no database."""
+
+    pk: int
+    name: str
+    kind: str
+    base_url: str = ""
+    path_prefix: str = ""
+    credentials: dict[str, str] = field(default_factory=dict)
+    timeout: float = 30.0
+    # Seconds after an ambiguous create before a lookup is believed (STUDIO_LOOKUP_GRACE_SECONDS).
+    lookup_grace: float = 35.0
+
+    def cache_key(self) -> tuple[Any, ...]:
+        return (
+            self.pk,
+            self.kind,
+            self.base_url,
+            self.path_prefix,
+            tuple(sorted(self.credentials.items())),
+            self.timeout,
+            self.lookup_grace,
+        )
+
+
+@dataclass
+class UpstreamRequest:
+    """One create, prepared by the jobs: everything an upstream module sends or renders.
+
+    body is the strict Kling create body for the kind (kling-api.md §1.3-1.5,
+    kling-kinds.md §7): model_name already mapped to the provider's name, images as raw
+    Base64, external_task_id and callback_url set. Other protocols translate from it.
+    files holds the same inputs as local paths (the local renderer draws from them).
+    """
+
+    kind: str
+    body: dict[str, Any]
+    external_id: str
+    files: dict[str, str] = field(default_factory=dict)
+    workdir: str = ""
+    estimated_units: Decimal | None = None
 
 
 @dataclass
@@ -18,9 +68,14 @@ class TaskState:
     status: str | None  # "submitted", "processing", "succeeded", "failed" or None when unknown
     message: str = ""
     video_url: str = ""
+    # A finished video that is already a local file (the local renderer): nothing to download.
+    video_path: str = ""
+    poster_path: str = ""
     units: Decimal | None = None
     progress: int | None = None
     external_task_id: str = ""
+    # task_result.videos[0].id: the upstream's id of the video (video-extend, lip-sync need it).
+    video_id: str = ""
     raw: Any = field(default=None, repr=False)
 
 
@@ -60,20 +115,60 @@ class UpstreamError(Exception):
 
 
 class Upstream(Protocol):
-    """One module per upstream implements this (see local.py, kling.py)."""
+    """The one interface every upstream implements (kling.py, local.py, ...).
 
-    #: True when the provider renders in our own worker (no download, no polling over HTTP).
-    in_process: bool
+    lists_tasks: whether scan() can read many tasks in a few list requests (§6.7).
+    lookup_grace: seconds after an ambiguous create before find_by_external_id is believed
+      (longer than the upstream's own timeout, so a create it was still processing is listed).
+    submit_seconds: how long one submit may take (the job's lease must outlast it).
+    """
 
-    def submit(self, generation: Generation) -> TaskState: ...
+    config: ProviderConfig
+    lists_tasks: bool
+    lookup_grace: float
+    submit_seconds: float
 
-    def fetch_status(self, generation: Generation) -> TaskState: ...
+    def submit(self, request: UpstreamRequest) -> TaskState: ...
+
+    def fetch(self, kind: str, task_id: str) -> TaskState: ...
+
+    def scan(
+        self, kind: str, wanted: Iterable[str], *, oldest_ms: int, max_pages: int
+    ) -> dict[str, TaskState]: ...
+
+    def find_by_external_id(
+        self, kind: str, external_id: str, *, since: float | None
+    ) -> TaskState | None: ...
+
+    def probe(self) -> str: ...
 
 
-def get_upstream(provider: Provider) -> Upstream:
-    """The module that speaks this provider's protocol."""
+_clients: dict[int, tuple[tuple[Any, ...], Upstream]] = {}
+_clients_lock = threading.Lock()
+
+
+def upstream_for(config: ProviderConfig) -> Upstream:
+    """The adapter that speaks this provider's protocol, reused while its settings stay the same.
+
+    Reuse keeps HTTP connections (and a Kling JWT) alive between jobs in one worker.
+    """
+    key = config.cache_key()
+    with _clients_lock:
+        cached = _clients.get(config.pk)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        if cached is not None:
+            close = getattr(cached[1], "close", None)
+            if close is not None:
+                close()
+        upstream = _make(config)
+        _clients[config.pk] = (key, upstream)
+        return upstream
+
+
+def _make(config: ProviderConfig) -> Upstream:
     from . import kling, local  # they import this module's types
 
-    if provider.kind == "local":
-        return local.LocalUpstream(provider)
-    return kling.client_for(provider)
+    if config.kind == "local":
+        return local.LocalUpstream(config)
+    return kling.KlingClient(config)

@@ -7,26 +7,19 @@ to do (fail, fail over, back off, or look the task up before creating again).
 
 from __future__ import annotations
 
-import base64
 import logging
 import socket
 import threading
 import time
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 import jwt
-from django.conf import settings
-from django.core.files.storage import default_storage
-from django.urls import reverse
 
-from .base import TaskState, UpstreamError
+from .base import ProviderConfig, TaskState, UpstreamError, UpstreamRequest
 from .fetch import USER_AGENT
-
-if TYPE_CHECKING:
-    from ..models import Generation, Provider
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +151,7 @@ def parse_task(body: Any) -> TaskState:
             or ""
         ),
         units=_units(_first(task, "final_unit_deduction")),
+        video_id=str(_first(task, "task_result.videos.id") or ""),
         progress=_progress(_first(task, "progress")),
         external_task_id=str(_first(task, "task_info.external_task_id", "external_task_id") or ""),
         raw=body,
@@ -268,27 +262,36 @@ def _error_code(body: Any) -> int | None:
 # ---- the client -------------------------------------------------------------------------
 
 
+def path_for(kind: str, task_id: str = "") -> str:
+    """The one place a kind becomes a Kling path: Generation.kind is the path segment (§7)."""
+    return f"/v1/videos/{kind}/{task_id}" if task_id else f"/v1/videos/{kind}"
+
+
 class KlingClient:
-    """Speaks one provider's Kling (or gateway) API: create, query, list, probe."""
+    """Speaks one provider's Kling (or gateway) API: create, query, list, look up, probe."""
 
-    in_process = False
+    lists_tasks = True
 
-    def __init__(self, provider: Provider, *, timeout: float | None = None) -> None:
-        self.provider = provider
-        self.kind = provider.kind
-        creds = split_credentials(provider.get_credentials())
+    def __init__(self, config: ProviderConfig) -> None:
+        self.config = config
+        self.name = config.name
+        creds = split_credentials(config.credentials)
         self._access_key = creds.get("access_key", "")
         self._secret_key = creds.get("secret_key", "")
         self._api_key = creds.get("api_key", "")
         self._token = ""
         self._token_renew_at = 0.0
         self._lock = threading.Lock()
-        timeout = timeout or settings.STUDIO_UPSTREAM_TIMEOUT
-        prefix = "/" + provider.path_prefix.strip("/") if provider.path_prefix.strip("/") else ""
+        timeout = config.timeout
+        # A create may be answered only when the upstream's timeout fires: the job's lease
+        # must outlast it, and a lookup before it would miss a create still in progress.
+        self.submit_seconds = timeout + 30
+        self.lookup_grace = config.lookup_grace
+        prefix = "/" + config.path_prefix.strip("/") if config.path_prefix.strip("/") else ""
         # The base URL is set by an admin, not by users, so this client talks to it
         # directly (no private-address guard: a self-hosted gateway may live on the LAN).
         self.http = httpx.Client(
-            base_url=provider.base_url.rstrip("/") + prefix,
+            base_url=config.base_url.rstrip("/") + prefix,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
             headers={
                 "Content-Type": "application/json",
@@ -312,9 +315,7 @@ class KlingClient:
                 return f"Bearer {self._token}"
         if self._api_key:
             return f"Bearer {self._api_key}"
-        raise UpstreamError(
-            f"provider {self.provider.name} has no credentials", provider_problem=True
-        )
+        raise UpstreamError(f"provider {self.name} has no credentials", provider_problem=True)
 
     # ---- transport -----------------------------------------------------------------------
     def _call(
@@ -334,9 +335,7 @@ class KlingClient:
             ) from exc
         except httpx.PoolTimeout as exc:
             # Our own connection pool is busy: says nothing about the upstream.
-            raise UpstreamError(
-                f"no free connection to {self.provider.name}", retry_after=5
-            ) from exc
+            raise UpstreamError(f"no free connection to {self.name}", retry_after=5) from exc
         except httpx.TimeoutException as exc:
             raise UpstreamError(
                 f"no answer within {self.http.timeout.read:g} s",
@@ -366,7 +365,7 @@ class KlingClient:
             )
         if body is None or (isinstance(body, dict) and isinstance(body.get("error"), dict)):
             raise UpstreamError(
-                f"{self.provider.name} sent an unreadable answer (HTTP {response.status_code})",
+                f"{self.name} sent an unreadable answer (HTTP {response.status_code})",
                 retry_after=10,
                 ambiguous=create,
                 raw=response.text[:500],
@@ -374,10 +373,9 @@ class KlingClient:
         return body
 
     # ---- use cases -------------------------------------------------------------------
-    def submit(self, generation: Generation) -> TaskState:
-        """Create the upstream task for a generation (external_task_id = its id)."""
-        body = build_body(generation, self.provider)
-        answer = self._call("POST", f"/v1/videos/{generation.kind}", json=body, create=True)
+    def submit(self, request: UpstreamRequest) -> TaskState:
+        """Send a prepared create (external_task_id = the generation's id)."""
+        answer = self._call("POST", path_for(request.kind), json=request.body, create=True)
         state = parse_task(answer)
         if not state.task_id:
             # Accepted but unreadable: the task may exist; resolve by lookup, never re-create.
@@ -388,18 +386,16 @@ class KlingClient:
             state.status = "submitted"
         return state
 
-    def fetch_status(self, generation: Generation) -> TaskState:
+    def fetch(self, kind: str, task_id: str) -> TaskState:
         """Query one task by the upstream's id."""
-        answer = self._call("GET", f"/v1/videos/{generation.kind}/{generation.upstream_task_id}")
-        state = parse_task(answer)
-        state.task_id = state.task_id or generation.upstream_task_id
+        state = parse_task(self._call("GET", path_for(kind, task_id)))
+        state.task_id = state.task_id or task_id
         return state
 
     def list_page(self, kind: str, page: int, page_size: int | None = None) -> list[TaskState]:
         """One page of the account's tasks of a kind, newest first."""
         params = {"pageNum": page, "pageSize": page_size or PAGE_SIZE}
-        answer = self._call("GET", f"/v1/videos/{kind}", params=params)
-        return parse_list(answer)
+        return parse_list(self._call("GET", path_for(kind), params=params))
 
     def scan(
         self, kind: str, wanted: Iterable[str], *, oldest_ms: int, max_pages: int
@@ -421,17 +417,18 @@ class KlingClient:
         return found
 
     def find_by_external_id(
-        self, generation: Generation, *, max_pages: int = 10
+        self, kind: str, external_id: str, *, since: float | None, max_pages: int = 10
     ) -> TaskState | None:
-        """Look up the task a possibly-sent create made (§4.3); None only when certainly absent."""
-        external = str(generation.pk)
-        attempted = generation.create_attempted_at
-        # Tasks older than the attempt (minus clock skew) cannot be ours: stop there.
-        oldest_ms = int((attempted.timestamp() - 600) * 1000) if attempted else 0
+        """Look up the task a possibly-sent create made (§4.3); None only when certainly absent.
+
+        since: when the create was attempted (Unix seconds); older tasks cannot be ours.
+        """
+        # Minus ten minutes of clock skew between us and the upstream.
+        oldest_ms = int((since - 600) * 1000) if since else 0
         for page in range(1, max_pages + 1):
-            states = self.list_page(generation.kind, page)
+            states = self.list_page(kind, page)
             for state in states:
-                if state.external_task_id == external:
+                if state.external_task_id == external_id:
                     return state
             if len(states) < PAGE_SIZE:
                 return None
@@ -439,99 +436,12 @@ class KlingClient:
             if created is not None and created < oldest_ms:
                 return None
         raise UpstreamError(
-            f"could not finish looking up task {external} within {max_pages} pages", retry_after=30
+            f"could not finish looking up task {external_id} within {max_pages} pages",
+            retry_after=30,
         )
 
     def probe(self) -> str:
         """A cheap real call (a list query with pageSize=1) that proves the credentials work."""
-        answer = self._call("GET", "/v1/videos/text2video", params={"pageNum": 1, "pageSize": 1})
+        answer = self._call("GET", path_for("text2video"), params={"pageNum": 1, "pageSize": 1})
         count = len(parse_list(answer))
         return f"answered a list query ({count} task{'s' if count != 1 else ''} on the first page)"
-
-
-_clients: dict[tuple[Any, ...], KlingClient] = {}
-_clients_lock = threading.Lock()
-
-
-def client_for(provider: Provider) -> KlingClient:
-    """A client for a provider, reused while its settings stay the same (keeps connections open)."""
-    key = (
-        provider.pk,
-        provider.kind,
-        provider.base_url,
-        provider.path_prefix,
-        provider.credentials_encrypted,
-        settings.STUDIO_UPSTREAM_TIMEOUT,
-    )
-    with _clients_lock:
-        client = _clients.get(key)
-        if client is None:
-            for old_key in [k for k in _clients if k[0] == provider.pk]:
-                _clients.pop(old_key).close()
-            client = _clients[key] = KlingClient(provider)
-        client.provider = provider
-        return client
-
-
-# ---- the create body ------------------------------------------------------------------
-
-
-def _takes_cfg_scale(model_name: str, generation: Generation) -> bool:
-    """kling-v2.x models reject cfg_scale (§1.3, §6.5)."""
-    if model_name.startswith(("kling-v2", "kling-v3")):
-        return False
-    entry = generation.catalogue_entry()
-    return entry is None or entry.supports_cfg_scale
-
-
-def _base64_of(generation: Generation, field: str) -> str:
-    """A stored input file as raw Base64, without a data: prefix (§1.4, §6.5)."""
-    from ..inputs import InputFetchError, ensure_input_stored
-
-    try:
-        name = (
-            ensure_input_stored(generation, field)
-            if field != "static_mask"
-            else (generation.static_mask.name if generation.static_mask else None)
-        )
-    except InputFetchError as exc:
-        raise UpstreamError(str(exc), permanent=True) from exc
-    if not name:
-        return ""
-    with default_storage.open(name, "rb") as fh:
-        return base64.b64encode(fh.read()).decode()
-
-
-def callback_url_for(generation: Generation) -> str:
-    """A per-generation callback URL with an unguessable token, when our public URL is known."""
-    if not settings.STUDIO_PUBLIC_URL:
-        return ""
-    token = generation.ensure_callback_token()
-    return settings.STUDIO_PUBLIC_URL + reverse("upstream_callback", args=[generation.pk, token])
-
-
-def build_body(generation: Generation, provider: Provider) -> dict[str, Any]:
-    """The strict Kling create body for a generation (§1.3, §1.4)."""
-    model = provider.upstream_model_name(generation.model_name)
-    body: dict[str, Any] = {"model_name": model, "mode": generation.mode}
-    if generation.prompt:
-        body["prompt"] = generation.prompt
-    if generation.negative_prompt:
-        body["negative_prompt"] = generation.negative_prompt
-    if generation.cfg_scale is not None and _takes_cfg_scale(model, generation):
-        body["cfg_scale"] = generation.cfg_scale
-    body["duration"] = str(generation.duration)  # a string on the wire (§1.3)
-    if generation.camera_control:
-        body["camera_control"] = generation.camera_control
-    if generation.kind == "image2video":
-        for field in ("image", "image_tail", "static_mask"):
-            if value := _base64_of(generation, field):
-                body[field] = value
-        if generation.dynamic_masks:
-            body["dynamic_masks"] = generation.dynamic_masks
-    else:
-        body["aspect_ratio"] = generation.aspect_ratio
-    if callback := callback_url_for(generation):
-        body["callback_url"] = callback
-    body["external_task_id"] = str(generation.pk)
-    return body

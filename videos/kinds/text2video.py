@@ -1,0 +1,19 @@
+"""text2video (kling-api.md §1.3): a prompt, an aspect ratio, a camera move."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .base import KindSpec, prompt_body
+
+if TYPE_CHECKING:
+    from ..models import Generation
+
+
+def build_body(generation: Generation, files: dict[str, str], model_name: str) -> dict[str, Any]:
+    body = prompt_body(generation, model_name)
+    body["aspect_ratio"] = generation.aspect_ratio
+    return body
+
+
+SPEC = KindSpec(name="text2video", label="Text to video", input_fields=(), build_body=build_body)

@@ -1,0 +1,62 @@
+"""Kling create bodies rendered locally: what the built-in upstream does with each kind.
+
+The local provider hands over the same strict body Kling would get (kling-api.md §1.3-1.5)
+and the input files beside it; this module reads the body as Kling would and calls the
+renderer. One function per kind, in KINDS: a new kind adds its entry here.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from .render import render_video
+from .spec import RenderError, RenderSpec
+
+Renderer = Callable[[dict[str, Any], dict[str, str], str, str], None]
+
+
+def _whole_seconds(value: Any) -> int:
+    try:
+        return int(str(value))
+    except ValueError as exc:
+        raise RenderError(f"duration must be whole seconds, got {value!r}") from exc
+
+
+def _video_spec(body: dict[str, Any], files: dict[str, str]) -> RenderSpec:
+    """text2video and image2video: the body's parameters, the frames as files."""
+    return RenderSpec(
+        prompt=str(body.get("prompt", "")),
+        negative_prompt=str(body.get("negative_prompt", "")),
+        duration=_whole_seconds(body.get("duration", "5")),
+        aspect_ratio=str(body.get("aspect_ratio", "16:9")),
+        mode=str(body.get("mode", "std")),
+        camera_control=body.get("camera_control"),
+        cfg_scale=float(body.get("cfg_scale", 0.5)),
+        model_name=str(body.get("model_name", "kling-v1")),
+        first_frame=files.get("image"),
+        last_frame=files.get("image_tail"),
+    )
+
+
+def _render_video(body: dict[str, Any], files: dict[str, str], video: str, poster: str) -> None:
+    render_video(_video_spec(body, files), video, poster)
+
+
+KINDS: dict[str, Renderer] = {
+    "text2video": _render_video,
+    "image2video": _render_video,
+}
+
+
+def render_request(
+    kind: str, body: dict[str, Any], files: dict[str, str], workdir: str
+) -> tuple[str, str]:
+    """Render one create into workdir; returns the MP4 and poster paths."""
+    renderer = KINDS.get(kind)
+    if renderer is None:
+        raise RenderError(f"the local renderer does not do {kind}")
+    video, poster = os.path.join(workdir, "video.mp4"), os.path.join(workdir, "poster.jpg")
+    renderer(body, files, video, poster)
+    return video, poster
