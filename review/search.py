@@ -20,11 +20,11 @@ Chinese and Japanese are written without spaces, so both engines' tokenizers rea
 whole clause ("一只小猫在花园里玩耍") as one word and 小猫 never matched. Text is
 indexed with a space around every CJK character (``split_cjk``), and a CJK search
 word becomes a phrase of its characters: "小 猫" finds 小猫 wherever it occurs, as a
-browser's find-in-page would. Character n-grams rather than a dictionary segmenter
-(jieba): measured on 100,000 Chinese prompts (README, "History search"), jieba's
-words missed every single-character search (猫 inside 小猫) and words it cut
-differently, cost 30 x more per prompt and 1.8 s plus 60 MB of dictionary per
-process, and searched no faster. The split is a regular expression, so it runs
+browser's find-in-page would. Characters rather than a dictionary segmenter (jieba):
+measured on 100,000 Chinese prompts (bench/cjk_search_choice.py, README "Chinese in
+search"), jieba's words missed single characters (猫 inside 小猫) and runs it cut
+differently, cost 10 x more per prompt plus 2-3 s and 55 MB of dictionary per
+process, and paged no faster. The split is a regular expression, so it runs
 inside the triggers on both engines: a SQL function on PostgreSQL, and on SQLite
 a Python function registered on every connection Django opens
 (``add_sqlite_functions``), so no write path (bulk_create, QuerySet.update, raw

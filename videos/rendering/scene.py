@@ -89,10 +89,11 @@ def draw_caption(text: str, size: tuple[int, int]) -> Image.Image | None:
 def caption_lines(
     text: str, font: ImageFont.FreeTypeFont, max_width: float, max_lines: int
 ) -> list[str]:
-    """The caption's lines: what font can draw of text, wrapped, and a note if a lot is missing.
+    """The caption's lines: what font can draw of text, wrapped (plus a note without CJK font).
 
     Characters the font has no glyph for (emoji in a CJK font; CJK in the built-in one) are
-    left out rather than drawn as boxes. Text is cut first to what could possibly fit
+    left out rather than drawn as boxes; when Chinese or Japanese is left out because no CJK
+    font is installed, a last line says so. Text is cut first to what could possibly fit
     (no glyph is narrower than a fifth of the size), so a 2,500-character prompt costs
     what a short one does.
     """
