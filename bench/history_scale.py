@@ -14,8 +14,10 @@ bulk_create, and measures the same requests again through Django's test client
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -26,6 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 WORKDIR = tempfile.mkdtemp(prefix="studio-bench-history-")
+atexit.register(shutil.rmtree, WORKDIR, ignore_errors=True)  # 100 MB of SQLite per run
 os.environ.update(
     {
         "DJANGO_SETTINGS_MODULE": "studio.settings",
