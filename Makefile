@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 export PORT
 
-.PHONY: run test lint bench setup clean
+.PHONY: run test lint bench setup clean cjk-font
 
 $(VENV)/.installed: pyproject.toml
 	@PYTHON_BIN=$$(scripts/find-python) || exit 1; \
@@ -22,7 +22,19 @@ $(VENV)/.installed-dev: $(VENV)/.installed pyproject.toml
 	@sed "s/^SECRET_KEY=.*/SECRET_KEY=$$(head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 50)/" .env.example > .env
 	@echo "Wrote .env (a fresh SECRET_KEY; edit it to configure the studio)."
 
-setup: $(VENV)/.installed .env
+# Chinese prompts in the local renderer's captions need a CJK font (videos/rendering/fonts.py):
+# Debian's fonts-wqy-microhei (about 5 MB; README, "Fonts") when none is found and this is root.
+cjk-font: $(VENV)/.installed
+	@if ! $(PY) -c "from videos.rendering.fonts import main; main()" >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing Debian's fonts-wqy-microhei for Chinese captions..."; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    (apt-get install -y -qq fonts-wqy-microhei >/dev/null 2>&1 || (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq fonts-wqy-microhei >/dev/null 2>&1)) \
+	      || echo "Could not install fonts-wqy-microhei: captions will leave Chinese out and say so."; \
+	  else echo "No CJK font and this is not root: captions will leave Chinese out (install fonts-wqy-microhei)."; fi; \
+	fi
+
+setup: $(VENV)/.installed .env cjk-font
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput -v0
 	@mkdir -p .run
@@ -31,7 +43,7 @@ setup: $(VENV)/.installed .env
 run: setup
 	@scripts/serve
 
-test: $(VENV)/.installed-dev
+test: $(VENV)/.installed-dev cjk-font
 	@if ! command -v chromium >/dev/null 2>&1 && [ ! -x /usr/bin/chromium ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "Installing Debian's chromium for the browser tests..."; \

@@ -33,7 +33,8 @@ from . import search
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
-TAG_NAME = re.compile(r"[^a-z0-9_\-]+")
+# Letters and digits of any script (\w), so a Chinese team's tags (宠物) survive.
+TAG_NAME = re.compile(r"[^\w\-]+")
 
 
 def normalise_tag(name: str) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.management import call_command
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -110,6 +111,70 @@ def test_it_indexes_generations_whatever_creates_them(make_generation: Any) -> N
     ]
     Generation.objects.filter(pk=77).delete()
     assert not search.search(Generation.objects.all(), "walrus").exists()
+
+
+CHINESE = "一只小猫在花园里玩耍，阳光明媚"
+
+
+def found(q: str) -> list[int]:
+    """Ids search.search finds for q over every generation, newest first."""
+    return list(search.search(Generation.objects.all(), q).values_list("pk", flat=True))
+
+
+def test_it_finds_chinese_words_inside_chinese_text(
+    alice_client: Client, make_generation: Any
+) -> None:
+    make_generation(id=1, prompt=CHINESE)
+    make_generation(id=2, prompt="一只小狗在草地上睡觉")
+    make_generation(id=3, prompt="a fox at dawn 小猫 watching")
+    html = alice_client.get(HISTORY, {"q": "小猫"}).content.decode()
+    assert ids_in(html) == [3, 1]
+    assert found("花园") == [1]
+    assert found("猫") == [3, 1]  # one character is a word too
+    assert found("园里") == [1]  # any run of characters, even across two words
+    assert found("一只") == [2, 1]
+    assert found("阳光明媚") == [1]
+    assert found(CHINESE) == [1]  # the whole clause still matches
+    assert found("小猫 阳光") == [1]  # every word must match
+    assert found("猫小") == []  # a CJK word's characters match in order
+    assert found("小狗 花园") == []
+    assert found("fox 小猫") == [3]  # Latin prefixes and CJK words together
+    assert found("watch") == [3]
+
+
+def test_it_finds_chinese_in_tags_comments_and_negative_prompts(
+    alice_client: Client, make_generation: Any, user: User
+) -> None:
+    by_negative = make_generation(id=1, prompt="x", negative_prompt="画面模糊，人物变形")
+    by_tag = make_generation(id=2, prompt="y")
+    by_comment = make_generation(id=3, prompt="z")
+    Tagging.add(by_tag, "宠物视频", user)
+    Comment.post(by_comment, user, "第三秒小猫的尾巴闪烁", 3.0)
+    assert found("模糊") == [by_negative.pk]
+    assert found("宠物") == [by_tag.pk]
+    assert found("尾巴") == [by_comment.pk]
+    assert ids_in(alice_client.get(HISTORY, {"q": "视频"}).content.decode()) == [by_tag.pk]
+
+
+def test_it_splits_chinese_whatever_writes_the_prompt(make_generation: Any) -> None:
+    owner_id = make_generation().owner_id
+    Generation.objects.bulk_create([Generation(id=77, owner_id=owner_id, prompt=CHINESE)])
+    assert found("花园") == [77]
+    Generation.objects.filter(pk=77).update(prompt="雪山上的红色狐狸")
+    assert found("狐狸") == [77]
+    assert found("花园") == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_splits_chinese_prompts_indexed_before_it(make_generation: Any) -> None:
+    call_command("migrate", "review", "0002_search_index", verbosity=0)
+    try:
+        make_generation(id=5, prompt=CHINESE)
+        assert found("花园") == []  # the old index holds the clause as one word
+        call_command("migrate", "review", verbosity=0)
+        assert found("花园") == [5]
+    finally:
+        call_command("migrate", verbosity=0)
 
 
 def test_it_combines_every_filter(

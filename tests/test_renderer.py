@@ -1,8 +1,9 @@
 """The local renderer: real H.264 files whose content follows the Kling parameters."""
 
 import hashlib
+import logging
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,11 +15,14 @@ from videos.rendering import (
     RenderError,
     RenderSpec,
     VideoMeta,
+    fonts,
     make_poster,
     probe_video,
     render_video,
 )
 from videos.rendering.camera import CameraPath, Move, apply
+from videos.rendering.fonts import caption_font
+from videos.rendering.scene import caption_lines, draw_caption
 from videos.rendering.spec import ASPECT_RATIOS, output_size
 
 PROMPT = "A lighthouse on a cliff at sunset, waves below"
@@ -361,3 +365,99 @@ def test_make_poster_saves_a_jpeg_of_a_frame_about_one_second_in(
         assert image.format == "JPEG"
         assert image.size == (1280, 720)
         assert difference(image.convert("RGB"), clip.at_one_second) < 4
+
+
+# ---- captions: Chinese and Latin in a CJK font (videos/rendering/fonts.py) ----------------
+CAPTION = (1280, 720)
+
+
+@pytest.fixture
+def cjk_font() -> tuple[str, int]:
+    """The CJK font the captions use; the test skips (saying why) when none is installed."""
+    found = fonts.find_cjk_font()
+    if found is None:
+        pytest.skip(
+            "no CJK font on this machine: `make test` installs Debian's fonts-wqy-microhei "
+            "when run as root"
+        )
+    return found
+
+
+@pytest.fixture
+def no_cjk_font(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A machine without any CJK font (discovery finds nothing)."""
+    monkeypatch.setattr(fonts, "KNOWN_FONTS", ())
+    monkeypatch.setattr(fonts, "_fontconfig_fonts", list)
+    fonts.find_cjk_font.cache_clear()
+    fonts.caption_font.cache_clear()
+    yield
+    fonts.find_cjk_font.cache_clear()
+    fonts.caption_font.cache_clear()
+
+
+def changed_pixels(a: Image.Image, b: Image.Image) -> int:
+    """How many pixels of two same-sized images differ clearly."""
+    assert a.size == b.size
+    return sum(ImageChops.difference(a, b).convert("L").histogram()[49:])
+
+
+def test_two_chinese_captions_draw_different_glyphs_not_boxes(
+    cjk_font: tuple[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Same length: drawn as missing-glyph boxes, the two would be the same picture.
+    cat, garden = draw_caption("一只小猫", CAPTION), draw_caption("花园里玩", CAPTION)
+    assert cat is not None and garden is not None
+    assert changed_pixels(cat, garden) > 500
+    # What boxes would look like: four characters no font has, drawn in the same place.
+    monkeypatch.setattr(fonts, "has_glyph", lambda font, char: True)
+    boxes = draw_caption(fonts.UNMAPPED * 4, CAPTION)
+    assert boxes is not None
+    assert changed_pixels(cat, boxes) > 500
+    assert changed_pixels(garden, boxes) > 500
+
+
+def test_the_caption_font_has_chinese_and_latin_glyphs(cjk_font: tuple[str, int]) -> None:
+    font = caption_font(30)
+    box = font.getmask(fonts.UNMAPPED)
+    for char in "一只小猫花园里玩耍阳光Aa7，":
+        mask = font.getmask(char)
+        assert (mask.size, bytes(mask)) != (box.size, bytes(box)), f"{char!r} is a box"
+
+
+def test_it_wraps_chinese_captions_between_characters(cjk_font: tuple[str, int]) -> None:
+    font = caption_font(30)
+    width = CAPTION[0] * 0.88
+    text = "赛博朋克风格的城市夜景，霓虹灯闪烁，雨后的街道倒映着五彩的灯光。" * 4
+    lines = caption_lines(text, font, width, max_lines=3)
+    assert len(lines) == 3
+    assert all(font.getlength(line) <= width for line in lines)
+    assert lines[-1].endswith("…")
+    shown = "".join(lines).removesuffix("…")
+    assert text.startswith(shown) and len(shown) > 40
+    # Closing punctuation never starts a line, whatever width the break falls at.
+    for narrow in range(60, 400, 7):
+        assert not any(line[0] in "，。" for line in caption_lines(text, font, narrow, 30))
+    # Latin still breaks at spaces only, and both mix on one line.
+    english = caption_lines("lighthouse " * 40, font, width, max_lines=3)
+    assert {word for line in english for word in line.split()} == {"lighthouse", "…"}
+    assert caption_lines("A cat 一只小猫 at dawn", font, width, 3) == ["A cat 一只小猫 at dawn"]
+
+
+def test_it_leaves_out_characters_the_font_lacks_instead_of_boxes(
+    cjk_font: tuple[str, int],
+) -> None:
+    font = caption_font(30)
+    assert caption_lines(f"小猫 {fonts.UNMAPPED} cat", font, 1000, 3) == ["小猫 cat"]
+
+
+def test_without_a_cjk_font_the_caption_says_so_and_the_render_succeeds(
+    no_cjk_font: None, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="videos.rendering.fonts"):
+        lines = caption_lines("A cat 一只小猫", caption_font(30), 1200, 3)
+    assert lines == ["A cat", fonts.FALLBACK_NOTE]
+    assert "apt-get install fonts-wqy-microhei" in caplog.text
+    assert caption_lines("plain words", caption_font(30), 1200, 3) == ["plain words"]
+    spec = RenderSpec(prompt="一只小猫在花园里玩耍", duration=3, aspect_ratio="1:1")
+    meta = render_video(spec, str(tmp_path / "out.mp4"), str(tmp_path / "out.jpg"))
+    assert meta.duration == pytest.approx(3.0, abs=0.05)

@@ -64,3 +64,36 @@ def test_it_forgets_a_deleted_generation_and_survives_a_flush(make_generation: A
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM review_search")
         assert cursor.fetchone() == (0,)
+
+
+def test_it_finds_chinese_words_inside_chinese_text(
+    alice_client: Client, make_generation: Any, user: User
+) -> None:
+    cat = make_generation(prompt="一只小猫在花园里玩耍，阳光明媚")
+    dog = make_generation(prompt="一只小狗在草地上睡觉", negative_prompt="画面模糊")
+    mixed = make_generation(prompt="a fox at dawn 小猫 watching")
+    Comment.post(dog, user, "第三秒尾巴闪烁", 3.0)
+    assert ids_in(alice_client, "小猫") == [mixed.pk, cat.pk]
+    assert ids_in(alice_client, "花园") == [cat.pk]
+    assert ids_in(alice_client, "猫") == [mixed.pk, cat.pk]  # one character is a word too
+    assert ids_in(alice_client, "园里") == [cat.pk]  # any run of characters
+    assert ids_in(alice_client, "一只") == [dog.pk, cat.pk]
+    assert ids_in(alice_client, "猫小") == []  # in order
+    assert ids_in(alice_client, "小猫 阳光") == [cat.pk]
+    assert ids_in(alice_client, "模糊 尾巴") == [dog.pk]  # negative prompt and comment
+    assert ids_in(alice_client, "fox 小猫") == [mixed.pk]
+    assert ids_in(alice_client, "watch") == [mixed.pk]
+
+
+def test_its_sql_split_matches_the_python_one_used_for_queries() -> None:
+    from review import search
+
+    # One character from each end of every range, and neighbours outside them.
+    edges = "".join(
+        chr(n) for low, high in search.CJK_RANGES for n in (low - 1, low, high, high + 1)
+    )
+    text = f"Ab {edges} 한국어 x々y"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT review_split_cjk(%s)", [text])
+        assert cursor.fetchone() == (search.split_cjk(text),)
+    assert search.split_cjk("小猫a") == " 小  猫 a"

@@ -7,9 +7,12 @@ import colorsys
 import hashlib
 import math
 import random
+import unicodedata
 
 from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
 
+from . import fonts
+from .fonts import caption_font
 from .spec import RenderError
 
 RGB = tuple[int, int, int]
@@ -64,22 +67,45 @@ def draw_caption(text: str, size: tuple[int, int]) -> Image.Image | None:
         return None
     width, height = size
     short = min(width, height)
-    font = ImageFont.load_default(size=max(12, round(short / 24)))
-    lines = _wrap(text, font, width * 0.88, max_lines=3)
-    line_height = round(font.size * 1.3)
-    band = 2 * ((len(lines) * line_height + round(short * 0.09)) // 2)
-    caption = Image.new("RGBA", (width, band), (0, 0, 0, 0))
-    # A soft dark band keeps white text legible over any scene.
-    shade = Image.linear_gradient("L").resize((width, band)).point(lambda v: v * 150 // 255)
-    caption.putalpha(shade)
-    draw = ImageDraw.Draw(caption)
-    top = band - len(lines) * line_height - round(short * 0.04)
-    for number, line in enumerate(lines):
-        y = top + number * line_height
-        x = (width - font.getlength(line)) / 2
-        draw.text((x + 2, y + 2), line, font=font, fill=(0, 0, 0, 200))
-        draw.text((x, y), line, font=font, fill=(255, 255, 255, 255))
+    font = caption_font(max(12, round(short / 24)))
+    with fonts.LOCK:
+        lines = caption_lines(text, font, width * 0.88, max_lines=3)
+        line_height = round(font.size * 1.3)
+        band = 2 * ((len(lines) * line_height + round(short * 0.09)) // 2)
+        caption = Image.new("RGBA", (width, band), (0, 0, 0, 0))
+        # A soft dark band keeps white text legible over any scene.
+        shade = Image.linear_gradient("L").resize((width, band)).point(lambda v: v * 150 // 255)
+        caption.putalpha(shade)
+        draw = ImageDraw.Draw(caption)
+        top = band - len(lines) * line_height - round(short * 0.04)
+        for number, line in enumerate(lines):
+            y = top + number * line_height
+            x = (width - font.getlength(line)) / 2
+            draw.text((x + 2, y + 2), line, font=font, fill=(0, 0, 0, 200))
+            draw.text((x, y), line, font=font, fill=(255, 255, 255, 255))
     return caption
+
+
+def caption_lines(
+    text: str, font: ImageFont.FreeTypeFont, max_width: float, max_lines: int
+) -> list[str]:
+    """The caption's lines: what font can draw of text, wrapped (plus a note without CJK font).
+
+    Characters the font has no glyph for (emoji in a CJK font; CJK in the built-in one) are
+    left out rather than drawn as boxes; when Chinese or Japanese is left out because no CJK
+    font is installed, a last line says so. Text is cut first to what could possibly fit
+    (no glyph is narrower than a fifth of the size), so a 2,500-character prompt costs
+    what a short one does.
+    """
+    text = text[: int(max_lines * max_width / (font.size * 0.2)) + 1]
+    missing = {char for char in set(text) if not fonts.has_glyph(font, char)}
+    drawable = " ".join("".join(char for char in text if char not in missing).split())
+    lines = _wrap(drawable, font, max_width, max_lines) if drawable else []
+    # Without a CJK font, say why the Chinese or Japanese words are not there.
+    cjk_missing = any(_wide(char) and unicodedata.category(char) == "Lo" for char in missing)
+    if cjk_missing and fonts.find_cjk_font() is None:
+        lines.append(_fit(fonts.FALLBACK_NOTE, font, max_width))
+    return lines or [""]
 
 
 def load_image(path: str, field: str) -> Image.Image:
@@ -139,21 +165,48 @@ def _cover(image: Image.Image, size: tuple[int, int]) -> Image.Image:
 
 
 def _wrap(text: str, font: ImageFont.FreeTypeFont, max_width: float, max_lines: int) -> list[str]:
-    """Greedy word wrap by rendered width; an ellipsis marks text that did not fit."""
+    """Greedy wrap by rendered width at break points; an ellipsis marks text that did not fit."""
+    ends = [*_break_points(text), len(text)]
     lines: list[str] = []
-    current = ""
-    for word in text.split(" "):
-        candidate = f"{current} {word}".strip()
-        if font.getlength(candidate) <= max_width or not current:
-            current = candidate
-        else:
-            lines.append(current)
-            current = word
-    lines.append(current)
-    if len(lines) > max_lines:
-        lines = lines[:max_lines]
-        lines[-1] += " …"
+    start = 0
+    while start < len(text):
+        end = None
+        for point in ends:
+            if point <= start:
+                continue
+            if end is not None and font.getlength(text[start:point].rstrip()) > max_width:
+                break
+            end = point
+        assert end is not None  # len(text) is always a point past start
+        lines.append(text[start:end].rstrip())
+        start = end
+        if len(lines) == max_lines and start < len(text):
+            lines[-1] += "…" if _wide(lines[-1][-1]) else " …"
+            break
     return [_fit(line, font, max_width) for line in lines]
+
+
+# Chinese and Japanese lines may break between any two characters, except before closing
+# punctuation or after opening punctuation (the basic kinsoku rules).
+NO_LINE_START = frozenset("，。、；：！？）」』》〉】〕〗’”…‥・ー々,.;:!?)]}%")
+NO_LINE_END = frozenset("（「『《〈【〔〖‘“([{")
+
+
+def _break_points(text: str) -> list[int]:
+    """Indices where a new line may start: after a space, or next to a wide character."""
+    points = []
+    for index in range(1, len(text)):
+        before, after = text[index - 1], text[index]
+        if after == " " or after in NO_LINE_START or before in NO_LINE_END:
+            continue
+        if before == " " or _wide(before) or _wide(after):
+            points.append(index)
+    return points
+
+
+def _wide(char: str) -> bool:
+    """A full-width character (CJK ideographs, kana, Hangul, full-width punctuation)."""
+    return unicodedata.east_asian_width(char) in ("W", "F")
 
 
 def _fit(line: str, font: ImageFont.FreeTypeFont, max_width: float) -> str:
