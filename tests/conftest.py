@@ -10,6 +10,8 @@ from django.test import Client
 
 from videos.models import Generation, Provider, VideoModel
 
+# The data migrations that seed the catalogue and the local provider, in order.
+SEEDING_MIGRATIONS = ["0002_seed_catalogue_and_local_provider", "0007_kinds_catalogue_and_inputs"]
 DB_FIXTURES = {"db", "transactional_db", "live_server", "django_db_reset_sequences"}
 
 
@@ -31,7 +33,8 @@ def _seeded_catalogue(request: pytest.FixtureRequest) -> None:
 
         from django.apps import apps
 
-        import_module("videos.migrations.0002_seed_catalogue_and_local_provider").seed(apps, None)
+        for migration in SEEDING_MIGRATIONS:
+            import_module(f"videos.migrations.{migration}").seed(apps, None)
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ from simulator.testing import (
 )
 from videos import tasks
 from videos.models import Generation, Status
+from videos.providers import UpstreamRequest
 from videos.providers.kling import PAGE_SIZE, KlingClient
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -180,9 +181,9 @@ def test_a_worker_killed_mid_submit_is_resumed_without_loss_or_double(
     provider_for(sim)
     real_submit = KlingClient.submit
 
-    def dying_submit(self: KlingClient, generation: Generation) -> object:
+    def dying_submit(self: KlingClient, request: UpstreamRequest) -> object:
         if after_sending:
-            real_submit(self, generation)
+            real_submit(self, request)
         raise WorkerKilled
 
     monkeypatch.setattr(KlingClient, "submit", dying_submit)

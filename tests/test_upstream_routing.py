@@ -19,8 +19,7 @@ from simulator.testing import (
 )
 from videos import tasks
 from videos.models import Generation, Provider, Status
-from videos.providers import kling
-from videos.providers.kling import client_for
+from videos.providers import kling, upstream_for
 
 
 @pytest.fixture(autouse=True)
@@ -109,7 +108,7 @@ def test_disabled_and_unhealthy_providers_are_skipped(pair, user) -> None:
 
 def test_the_client_reuses_its_jwt_and_renews_it_before_expiry(pair, monkeypatch) -> None:
     first, _ = pair
-    client = client_for(provider_for(first))
+    client = upstream_for(provider_for(first).config())
     assert client.probe().startswith("answered a list query")
     token = client._authorization()
     assert client._authorization() == token  # cached: no signing per request

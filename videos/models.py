@@ -47,6 +47,11 @@ CAMERA_TYPES = ["simple", "down_back", "forward_up", "right_turn_forward", "left
 CAMERA_AXES = ["horizontal", "vertical", "pan", "tilt", "roll", "zoom"]
 
 
+def default_aspect_ratios() -> list[str]:
+    """Kling's own three (kling-api.md §1.3); gateway models list theirs."""
+    return ["16:9", "9:16", "1:1"]
+
+
 class VideoModelQuerySet(models.QuerySet["VideoModel"]):
     def enabled(self) -> VideoModelQuerySet:
         return self.filter(enabled=True).order_by("sort_order", "name")
@@ -64,7 +69,31 @@ class VideoModel(models.Model):
     )
     supports_cfg_scale = models.BooleanField(default=True)
     supports_camera_control = models.BooleanField(default=True)
+    supports_first_frame = models.BooleanField(default=True)
     supports_last_frame = models.BooleanField(default=True)
+    # kling-kinds.md §7.1: what depends on the mode, and the newer capabilities.
+    default_mode = models.CharField(max_length=8, default="std")
+    aspect_ratios = models.JSONField(
+        default=default_aspect_ratios, help_text='e.g. ["16:9", "9:16", "1:1"]'
+    )
+    last_frame_modes = models.JSONField(
+        default=list, blank=True, help_text="modes that take a last frame; empty means every mode"
+    )
+    last_frame_silent = models.BooleanField(
+        default=False, help_text="a last frame only without sound (kling-v2-6)"
+    )
+    sound_modes = models.JSONField(
+        default=list, blank=True, help_text='modes with native sound, e.g. ["pro"]; empty: none'
+    )
+    voice_modes = models.JSONField(
+        default=list, blank=True, help_text="modes that take a voice_list; empty: none"
+    )
+    multi_shot = models.BooleanField(default=False, help_text="multi-shot storyboards")
+    rules = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="rules of one kind for this model, e.g. omni-video durations without references",
+    )
     typical_seconds = models.PositiveIntegerField(
         default=120, help_text="typical upstream run time"
     )
@@ -84,6 +113,17 @@ class VideoModel(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def allows_sound(self, mode: str) -> bool:
+        return mode in self.sound_modes
+
+    def allows_voices(self, mode: str) -> bool:
+        return mode in self.voice_modes
+
+    def allows_last_frame(self, mode: str) -> bool:
+        return self.supports_last_frame and (
+            not self.last_frame_modes or mode in self.last_frame_modes
+        )
 
     def estimate_units(self, mode: str, duration: int) -> Decimal:
         """Units a job costs: the per-5-second price of the mode, scaled by duration."""
@@ -384,6 +424,10 @@ class Generation(models.Model):
     image_tail_url = models.URLField(max_length=2000, blank=True)
     static_mask = models.FileField(upload_to=_upload_path, blank=True, max_length=300)
     dynamic_masks = models.JSONField(default=list, blank=True)
+    # kling-kinds.md §7.2: native sound (kling-v2-6 and later); the kinds' own settings
+    # (multi_prompt, voice_list, image_list, effect_scene, lip-sync timings...) in params.
+    sound = models.BooleanField(default=False)
+    params = models.JSONField(default=dict, blank=True)
     extra = models.JSONField(default=dict, blank=True, help_text="client metadata kept verbatim")
 
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
@@ -799,6 +843,43 @@ def waiting_message_of(row: Mapping[str, Any]) -> str:
     return describe_wait(
         row.get("waiting_reason", ""), row.get("waiting_attempts", 0), row.get("next_poll_at")
     )
+
+
+def _input_path(instance: GenerationInput, filename: str) -> str:
+    return f"inputs/{instance.generation_id}/{instance.role}-{instance.position}-{filename}"
+
+
+class GenerationInput(models.Model):
+    """One input of the newer kinds, in list order: a reference image, a video, a voice line.
+
+    The first and last frames of text2video/image2video keep their own Generation fields;
+    these are the lists of kling-kinds.md §7 (image_list, video_list, the lip-sync audio,
+    an effect's images). Given by URL, an input is fetched by the worker like a frame.
+    """
+
+    generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="inputs")
+    role = models.CharField(max_length=20, help_text="image, video, audio")
+    position = models.PositiveSmallIntegerField(default=0)
+    file = models.FileField(upload_to=_input_path, blank=True, max_length=300)
+    url = models.URLField(max_length=2000, blank=True)
+    # Per-entry settings: image type (first_frame/end_frame), refer_type, keep_original_sound.
+    meta = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["role", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["generation", "role", "position"], name="one_input_per_place"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role} {self.position} of {self.generation_id}"
+
+    @property
+    def field(self) -> str:
+        """Its name among a request's staged files, e.g. "image_list.0"."""
+        return f"{self.role}.{self.position}"
 
 
 class GenerationEvent(models.Model):
