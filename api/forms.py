@@ -25,9 +25,10 @@ from videos.providers.fetch import address_allowed
 from videos.rendering.spec import nearest_aspect
 
 from .errors import ApiError, bad_field
+from .http import ascii_int
 
 DEFAULT_MODEL = "kling-v1"
-SIZE = re.compile(r"^(\d{2,5})x(\d{2,5})$")
+SIZE = re.compile(r"([0-9]{2,5})x([0-9]{2,5})")  # ASCII digits: \d also matches "١٢"
 
 
 # ---- small parsers shared by the families ----------------------------------------------------
@@ -330,7 +331,7 @@ class OpenAICreateForm(ApiCreateForm):
         value = self.cleaned_data.get("size") or ""
         if not value:
             return None
-        match = SIZE.match(value)
+        match = SIZE.fullmatch(value)
         if not match:
             raise ValidationError("must be WIDTHxHEIGHT, for example 1280x720")
         width, height = int(match[1]), int(match[2])
@@ -363,27 +364,44 @@ class OpenAICreateForm(ApiCreateForm):
 
 
 # ---- reading -------------------------------------------------------------------------------
+class QueryIntegerField(forms.IntegerField):
+    """A whole number in a query string: ASCII digits only.
+
+    Django's IntegerField calls int(), which reads "١٢" and "１２" as 12 and "1.0" as 1;
+    a query parameter is what a client typed, so only what the docs show is accepted.
+    """
+
+    def to_python(self, value: Any) -> int | None:
+        if value in self.empty_values:
+            return None
+        number = ascii_int(str(value))
+        if number is None:
+            raise ValidationError(self.error_messages["invalid"], code="invalid")
+        return number
+
+
 class KlingListForm(forms.Form):
     """?pageNum=1..1000&pageSize=1..500 (kling-api.md §1.2)."""
 
-    pageNum = forms.IntegerField(min_value=1, max_value=1000, required=False)  # noqa: N815
-    pageSize = forms.IntegerField(min_value=1, max_value=500, required=False)  # noqa: N815
+    pageNum = QueryIntegerField(min_value=1, max_value=1000, required=False)  # noqa: N815
+    pageSize = QueryIntegerField(min_value=1, max_value=500, required=False)  # noqa: N815
 
 
 class OpenAIListForm(forms.Form):
     """?after=<id>&limit=1..100&order=asc|desc."""
 
-    after = forms.CharField(required=False)
-    limit = forms.IntegerField(min_value=1, max_value=100, required=False)
+    after = forms.CharField(required=False, strip=False)
+    limit = QueryIntegerField(min_value=1, max_value=100, required=False)
     order = forms.ChoiceField(choices=[("asc", "asc"), ("desc", "desc")], required=False)
 
     def clean_after(self) -> int | None:
         value = self.cleaned_data.get("after")
         if not value:
             return None
-        if not value.isdigit():
+        after = ascii_int(value)
+        if after is None:
             raise ValidationError("must be a video id from a previous page")
-        return int(value)
+        return after
 
 
 class ContentForm(forms.Form):

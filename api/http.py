@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import Any
 
@@ -80,10 +81,23 @@ def own_tasks(
     return own_generations(request).values(*fields)
 
 
+ASCII_INT = re.compile(r"[0-9]{1,18}")
+
+
+def ascii_int(text: str) -> int | None:
+    """A whole number or row id written in ASCII digits (as the studio writes them), or None.
+
+    str.isdigit() also accepts "²", which int() refuses, and int() reads "١٢" and "１２"
+    as 12: neither is an id the studio gave out. 18 digits always fit a 64-bit key.
+    """
+    return int(text) if ASCII_INT.fullmatch(text) else None
+
+
 def _task_pk(task_id: str) -> int:
-    if not (task_id.isdigit() and len(task_id) < 20):
+    pk = ascii_int(task_id)
+    if pk is None:
         raise ApiError(404, 1203, f"task {task_id} does not exist", param="task_id")
-    return int(task_id)
+    return pk
 
 
 def own_task(
