@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import time
 import uuid
 from collections.abc import Callable
@@ -20,6 +21,8 @@ from .models import ApiKey, hash_secret, recent_keys
 from .ratelimit import count_request
 
 JWT_LEEWAY_SECONDS = 10  # clock skew between the client and us
+# The longest a JWT may still be valid when it arrives (exp - now); README "The studio API".
+JWT_MAX_LIFETIME_SECONDS = 24 * 3600
 
 
 # ---- who is calling --------------------------------------------------------------------------
@@ -28,17 +31,45 @@ def _looks_like_jwt(token: str) -> bool:
     return token.count(".") == 2 and token.startswith("eyJ")
 
 
-def _jwt_issuer(token: str) -> str:
-    """Read iss without verifying: it says whose secret verifies the signature."""
+def _unverified_claims(token: str) -> dict[str, Any]:
+    """The JWT's claims before the signature is checked: iss says whose secret verifies it."""
     try:
         payload = token.split(".")[1]
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    except (ValueError, IndexError) as exc:
+    except (ValueError, IndexError) as exc:  # bad Base64, bad UTF-8 and bad JSON are ValueErrors
         raise ApiError(401, 1002, "Authorization: malformed JWT") from exc
-    iss = claims.get("iss") if isinstance(claims, dict) else None
+    if not isinstance(claims, dict):
+        raise ApiError(401, 1002, "Authorization: malformed JWT (the payload is not an object)")
+    return claims
+
+
+def _jwt_issuer(claims: dict[str, Any]) -> str:
+    iss = claims.get("iss")
     if not isinstance(iss, str) or not iss:
         raise ApiError(401, 1002, "Authorization: the JWT has no iss (the key's access id)")
+    # JSON may spell a lone surrogate ("\ud800") or a NUL, which no database query can
+    # carry; an access id is short printable ASCII, so anything else names no key.
+    if not (iss.isascii() and iss.isprintable() and len(iss) <= 64):
+        raise ApiError(401, 1002, "Authorization: the JWT's iss is not an access id")
     return iss
+
+
+def _check_expiry(claims: dict[str, Any]) -> None:
+    """exp is required, a number, and at most JWT_MAX_LIFETIME_SECONDS ahead.
+
+    Whoever holds a leaked JWT is the key's owner until exp. Kling's SDKs sign for 30
+    minutes; a token signed to live for a century is refused rather than trusted.
+    """
+    exp = claims.get("exp")
+    if exp is None:
+        raise ApiError(401, 1002, "Authorization: the JWT has no exp (its expiry time)")
+    # A float may be inf or nan (1e400, NaN); an int of any size compares exactly below.
+    numeric = isinstance(exp, int | float) and not isinstance(exp, bool)
+    if not numeric or (isinstance(exp, float) and not math.isfinite(exp)):
+        raise ApiError(401, 1002, "Authorization: the JWT's exp must be seconds since 1970")
+    if exp > time.time() + JWT_MAX_LIFETIME_SECONDS + JWT_LEEWAY_SECONDS:
+        hours = JWT_MAX_LIFETIME_SECONDS // 3600
+        raise ApiError(401, 1002, f"Authorization: the JWT's exp is more than {hours} hours ahead")
 
 
 def _find_key(lookup: str, read_only: bool, **where: str) -> ApiKey | None:
@@ -52,7 +83,9 @@ def _find_key(lookup: str, read_only: bool, **where: str) -> ApiKey | None:
 
 
 def _key_from_jwt(token: str, read_only: bool) -> ApiKey:
-    iss = _jwt_issuer(token)
+    claims = _unverified_claims(token)
+    iss = _jwt_issuer(claims)
+    _check_expiry(claims)
     key = _find_key(f"iss:{iss}", read_only, access_id=iss)
     if key is None:
         raise ApiError(401, 1002, "Authorization: unknown access id")

@@ -6,6 +6,7 @@ from typing import Any
 
 from videos.models import ASPECT_RATIOS, CAMERA_AXES, CAMERA_TYPES, Mode
 
+from .auth import JWT_MAX_LIFETIME_SECONDS
 from .errors import OPENAI_CODES
 from .forms import DEFAULT_MODEL
 from .kling import KLING_STATUS
@@ -214,7 +215,8 @@ def openapi_document(base_url: str) -> dict[str, Any]:
             "description": (
                 "Kling-native, generic and OpenAI-compatible video routes over the studio's "
                 "generations. Authenticate with `Authorization: Bearer <secret>` or a Kling-style "
-                "HS256 JWT (iss = access id, signed with the secret)."
+                "HS256 JWT (iss = access id, signed with the secret; exp is required and may be "
+                f"at most {JWT_MAX_LIFETIME_SECONDS // 3600} hours ahead)."
             ),
         },
         "servers": [{"url": base_url}],
