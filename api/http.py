@@ -12,10 +12,11 @@ from django.core.exceptions import RequestDataTooBig
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from videos.forms import non_finite_path
 from videos.media import signed_media_path
 from videos.models import Generation
 
-from .errors import ApiError
+from .errors import ApiError, bad_field
 
 
 def json_body(request: HttpRequest) -> dict[str, Any]:
@@ -30,6 +31,9 @@ def json_body(request: HttpRequest) -> dict[str, Any]:
         raise ApiError(400, 1200, f"the request body is not valid JSON: {exc}") from exc
     if not isinstance(body, dict):
         raise ApiError(400, 1200, "the request body must be a JSON object")
+    where = non_finite_path(body)
+    if where is not None:  # in any field, known or not: nothing downstream can store it
+        raise bad_field(where, "must be a finite number (NaN, Infinity and 1e400 are not)")
     return body
 
 
