@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
+from django.http import QueryDict
 from django.utils import timezone
 
 from videos.forms import GenerationForm, TextField, camera_fields_from_json
@@ -24,10 +25,17 @@ from videos.models import CAMERA_AXES, Kind, VideoModel
 from videos.providers.fetch import address_allowed
 from videos.rendering.spec import nearest_aspect
 
+from .bodies import (
+    DEFAULT_MODEL,
+    GENERIC_CREATE,
+    KLING_IMAGE2VIDEO,
+    KLING_TEXT2VIDEO,
+    OPENAI_CREATE,
+    json_type_error,
+)
 from .errors import ApiError, bad_field
 from .http import ascii_int
 
-DEFAULT_MODEL = "kling-v1"
 SIZE = re.compile(r"([0-9]{2,5})x([0-9]{2,5})")  # ASCII digits: \d also matches "١٢"
 
 
@@ -130,6 +138,7 @@ class ApiCreateForm(forms.Form):
     """What every family's create turns into: GenerationForm data plus the API's own fields."""
 
     names: dict[str, str] = {}
+    schema: dict[str, Any] = {}  # the published JSON body (api/bodies.py)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -173,8 +182,21 @@ class ApiCreateForm(forms.Form):
         data = {name: value for name, value in given.items() if value is not None}
         return data, self.frame_files, {"camera_has_config": has_config}
 
+    def check_json_types(self) -> None:
+        """A JSON field of another type than published is 400 naming it, before any cleaning.
+
+        Django's fields would read 12345 or {"a": [1]} as the text "12345" or "{'a': [1]}",
+        and True as 1. A multipart body (QueryDict) is text by nature and is not checked.
+        """
+        if isinstance(self.data, QueryDict):
+            return
+        problem = json_type_error(self.data, self.schema)
+        if problem is not None:
+            raise bad_field(*problem)
+
     def generation_form(self) -> GenerationForm:
         """The bound shared form, already validated; raises ApiError on any problem."""
+        self.check_json_types()
         if not self.is_valid():
             raise_for_own_errors(self, self.names)
         data, files, kwargs = self.generation_input()
@@ -220,6 +242,7 @@ class KlingCreateForm(ApiCreateForm):
         super().__init__(body)
         self.body = body
         self.kind = kind
+        self.schema = KLING_IMAGE2VIDEO if kind == Kind.IMAGE2VIDEO else KLING_TEXT2VIDEO
         if body.get("model") and not body.get("model_name"):
             self.names = {**KLING_NAMES, "model_name": "model"}
 
@@ -266,6 +289,7 @@ class GenericCreateForm(ApiCreateForm):
     """Seed 002's generic body: model, prompt, image, duration (float), width, height, metadata."""
 
     names = GENERIC_NAMES
+    schema = GENERIC_CREATE
 
     model = forms.CharField(max_length=100, required=False)
     prompt = forms.CharField(required=False, strip=True)
@@ -320,6 +344,7 @@ class OpenAICreateForm(ApiCreateForm):
     """POST /v1/videos: prompt, model, seconds, size, input_reference (file part or {image_url})."""
 
     names = OPENAI_NAMES
+    schema = OPENAI_CREATE
 
     prompt = forms.CharField(max_length=2500, strip=True)
     model = forms.CharField(max_length=100, required=False)

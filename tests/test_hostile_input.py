@@ -187,7 +187,7 @@ API_CASES = [
     # The message shows the name escaped ('kling-v1\\u202e'): no spoofing by direction marks.
     kling("model-rtl-override", {**T2V, "model_name": "kling-v1\u202e"}, "'kling-v1\\u202e'", 1203, 404),
     kling("model-zero-width", {**T2V, "model_name": "kling\u200b-v1"}, "'kling\\u200b-v1'", 1203, 404),
-    kling("model-list", {**T2V, "model_name": ["kling-v1"]}, "Unknown model", 1203, 404),
+    kling("model-list", {**T2V, "model_name": ["kling-v1"]}, "model_name: must be a string"),
     kling("model-surrogate", b'{"prompt": "a fox", "model_name": "kling-v1\\udc80"}', "model_name"),
     kling("external-id-surrogate", b'{"prompt": "a fox", "external_task_id": "\\ud800"}', "external_task_id"),
     kling("external-id-object", {**T2V, "external_task_id": {"id": 1}}, "external_task_id"),
