@@ -19,7 +19,13 @@ from django.core.files.uploadedfile import UploadedFile
 from django.http import QueryDict
 from django.utils import timezone
 
-from videos.forms import GenerationForm, TextField, camera_fields_from_json
+from videos.forms import (
+    GenerationForm,
+    PublicUrlField,
+    TextField,
+    camera_fields_from_json,
+    no_credentials,
+)
 from videos.images import decode_base64_image
 from videos.models import CAMERA_AXES, Kind, VideoModel
 from videos.providers.fetch import address_allowed
@@ -62,6 +68,10 @@ def validate_callback_url(url: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValidationError("must be an http or https URL", code="scheme")
     try:
+        no_credentials(url)
+    except ValidationError as exc:  # permanent like a wrong scheme: never retried
+        raise ValidationError(exc.messages[0], code="scheme") from exc
+    try:
         infos = socket.getaddrinfo(parts.hostname, parts.port or 443, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
         raise ValidationError(
@@ -77,7 +87,7 @@ def validate_callback_url(url: str) -> str:
     return url
 
 
-class CallbackUrlField(forms.URLField):
+class CallbackUrlField(PublicUrlField):
     """A client's callback_url: checked now, called later by api.tasks.deliver_callback."""
 
     def __init__(self, **kwargs: Any) -> None:

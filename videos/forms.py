@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
 from django import forms
 from django.contrib.auth.models import AbstractBaseUser
@@ -110,6 +111,31 @@ class FiniteJSONField(forms.JSONField):
         return value
 
 
+def no_credentials(url: str) -> None:
+    """A frame or callback URL must not carry a user name or password.
+
+    Frame URLs are shown to the whole team (parameters, timeline, status messages), so
+    http://user:pass@host/ would publish the password; the studio never sends URL
+    credentials upstream either. The message does not repeat the URL.
+    """
+    if "@" in urlsplit(url).netloc:
+        raise ValidationError(
+            "Remove the user name or password from the URL: the studio shows URLs to the "
+            "whole team. Use a link that needs no login (for example a signed URL).",
+            code="credentials",
+        )
+
+
+class PublicUrlField(forms.URLField):
+    """A URL the studio fetches or calls for someone: never with credentials in it.
+
+    no_credentials runs before the URL syntax check, so "https://:pw@host/" is refused
+    for its password first, not only as "Enter a valid URL."
+    """
+
+    default_validators = [no_credentials, *forms.URLField.default_validators]
+
+
 def no_lone_surrogates(value: str) -> None:
     """JSON may spell a lone UTF-16 surrogate ("\\ud800"); no database or page can store it."""
     try:
@@ -185,12 +211,18 @@ class GenerationForm(forms.Form):
     camera_roll = forms.FloatField(min_value=-10, max_value=10, required=False)
     camera_zoom = forms.FloatField(min_value=-10, max_value=10, required=False)
     image = forms.FileField(required=False, label="First frame")
-    image_url = forms.URLField(
-        max_length=2000, required=False, assume_scheme="https", label="First frame URL"
+    image_url = PublicUrlField(
+        max_length=2000,
+        required=False,
+        assume_scheme="https",
+        label="First frame URL",
     )
     image_tail = forms.FileField(required=False, label="Last frame")
-    image_tail_url = forms.URLField(
-        max_length=2000, required=False, assume_scheme="https", label="Last frame URL"
+    image_tail_url = PublicUrlField(
+        max_length=2000,
+        required=False,
+        assume_scheme="https",
+        label="Last frame URL",
     )
     static_mask = forms.FileField(required=False)
     dynamic_masks = FiniteJSONField(
