@@ -6,7 +6,6 @@ import base64
 import json
 import math
 import time
-import uuid
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -16,7 +15,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from .errors import ApiError, kling_error_response, openai_error_response
+from .errors import ApiError, error_response, new_request_id
 from .models import ApiKey, hash_secret, recent_keys
 from .ratelimit import count_request
 
@@ -161,12 +160,11 @@ def api_endpoint(family: str, *methods: str) -> Callable[[View], View]:
     A wrong method answers 404/1202 as Kling does, not Django's 405. The view gets
     request.api_key and request.request_id; raising ApiError anywhere answers it.
     """
-    render_error = openai_error_response if family == "openai" else kling_error_response
 
     def decorate(view: View) -> View:
         @wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            request.request_id = str(uuid.uuid4())
+            request.request_id = new_request_id()
             try:
                 if request.method not in methods:
                     raise ApiError(
@@ -178,8 +176,9 @@ def api_endpoint(family: str, *methods: str) -> Callable[[View], View]:
                 request.api_key = key
                 return view(request, *args, **kwargs)
             except ApiError as error:
-                return render_error(error, request.request_id)
+                return error_response(family, error, request.request_id)
 
+        wrapper.api_family = family  # how api.errors.api_family finds a route's error shape
         return csrf_exempt(login_not_required(wrapper))
 
     return decorate

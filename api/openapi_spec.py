@@ -37,6 +37,7 @@ KLING_ERRORS = {
     ),
     "403": _json(_ref("KlingError"), "1103 model not allowed for this key"),
     "404": _json(_ref("KlingError"), "1202 wrong method, 1203 unknown model or task"),
+    "413": _json(_ref("KlingError"), "1201 the body is over the studio's size limit"),
     "429": _json(
         _ref("KlingError"),
         "1102 unit budget spent, 1302 too many requests, 1303 too many running tasks",

@@ -57,7 +57,7 @@ def test_the_openapi_document_describes_every_api_route(client: Client) -> None:
             path = "/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", route.replace("<kind:kind>", kind))
             assert path in paths, path
     create = document["paths"]["/kling/v1/videos/text2video"]["post"]
-    assert set(create["responses"]) == {"200", "400", "401", "403", "404", "429"}
+    assert set(create["responses"]) == {"200", "400", "401", "403", "404", "413", "429"}
     assert "camera_control" in document["components"]["schemas"]["KlingText2Video"]["properties"]
 
 
