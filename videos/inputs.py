@@ -9,7 +9,7 @@ from django.core.files import File
 
 from .images import MAX_IMAGE_BYTES, check_frame
 from .models import Generation
-from .providers.fetch import FetchError, open_url
+from .providers.fetch import FetchError, open_url, without_credentials
 
 
 class InputFetchError(Exception):
@@ -39,7 +39,10 @@ def ensure_input_stored(generation: Generation, field: str) -> str | None:
         except FetchError as exc:
             raise InputFetchError(f"The {label} could not be fetched: {exc}") from exc
         except ValidationError as exc:
-            raise InputFetchError(f"The {label} at {url} is not usable: {exc.messages[0]}") from exc
+            shown = without_credentials(url)  # the message is on the team's timeline
+            raise InputFetchError(
+                f"The {label} at {shown} is not usable: {exc.messages[0]}"
+            ) from exc
         getattr(generation, field).save(f"{field}.{ext}", File(tmp), save=False)
     Generation.objects.filter(pk=generation.pk).update(**{field: getattr(generation, field).name})
     return getattr(generation, field).name
