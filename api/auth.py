@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import time
-import uuid
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -15,11 +15,13 @@ from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from .errors import ApiError, kling_error_response, openai_error_response
+from .errors import ApiError, error_response, new_request_id
 from .models import ApiKey, hash_secret, recent_keys
 from .ratelimit import count_request
 
 JWT_LEEWAY_SECONDS = 10  # clock skew between the client and us
+# The longest a JWT may still be valid when it arrives (exp - now); README "The studio API".
+JWT_MAX_LIFETIME_SECONDS = 24 * 3600
 
 
 # ---- who is calling --------------------------------------------------------------------------
@@ -28,17 +30,45 @@ def _looks_like_jwt(token: str) -> bool:
     return token.count(".") == 2 and token.startswith("eyJ")
 
 
-def _jwt_issuer(token: str) -> str:
-    """Read iss without verifying: it says whose secret verifies the signature."""
+def _unverified_claims(token: str) -> dict[str, Any]:
+    """The JWT's claims before the signature is checked: iss says whose secret verifies it."""
     try:
         payload = token.split(".")[1]
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    except (ValueError, IndexError) as exc:
+    except (ValueError, IndexError) as exc:  # bad Base64, bad UTF-8 and bad JSON are ValueErrors
         raise ApiError(401, 1002, "Authorization: malformed JWT") from exc
-    iss = claims.get("iss") if isinstance(claims, dict) else None
+    if not isinstance(claims, dict):
+        raise ApiError(401, 1002, "Authorization: malformed JWT (the payload is not an object)")
+    return claims
+
+
+def _jwt_issuer(claims: dict[str, Any]) -> str:
+    iss = claims.get("iss")
     if not isinstance(iss, str) or not iss:
         raise ApiError(401, 1002, "Authorization: the JWT has no iss (the key's access id)")
+    # JSON may spell a lone surrogate ("\ud800") or a NUL, which no database query can
+    # carry; an access id is short printable ASCII, so anything else names no key.
+    if not (iss.isascii() and iss.isprintable() and len(iss) <= 64):
+        raise ApiError(401, 1002, "Authorization: the JWT's iss is not an access id")
     return iss
+
+
+def _check_expiry(claims: dict[str, Any]) -> None:
+    """exp is required, a number, and at most JWT_MAX_LIFETIME_SECONDS ahead.
+
+    Whoever holds a leaked JWT is the key's owner until exp. Kling's SDKs sign for 30
+    minutes; a token signed to live for a century is refused rather than trusted.
+    """
+    exp = claims.get("exp")
+    if exp is None:
+        raise ApiError(401, 1002, "Authorization: the JWT has no exp (its expiry time)")
+    # A float may be inf or nan (1e400, NaN); an int of any size compares exactly below.
+    numeric = isinstance(exp, int | float) and not isinstance(exp, bool)
+    if not numeric or (isinstance(exp, float) and not math.isfinite(exp)):
+        raise ApiError(401, 1002, "Authorization: the JWT's exp must be seconds since 1970")
+    if exp > time.time() + JWT_MAX_LIFETIME_SECONDS + JWT_LEEWAY_SECONDS:
+        hours = JWT_MAX_LIFETIME_SECONDS // 3600
+        raise ApiError(401, 1002, f"Authorization: the JWT's exp is more than {hours} hours ahead")
 
 
 def _find_key(lookup: str, read_only: bool, **where: str) -> ApiKey | None:
@@ -52,7 +82,9 @@ def _find_key(lookup: str, read_only: bool, **where: str) -> ApiKey | None:
 
 
 def _key_from_jwt(token: str, read_only: bool) -> ApiKey:
-    iss = _jwt_issuer(token)
+    claims = _unverified_claims(token)
+    iss = _jwt_issuer(claims)
+    _check_expiry(claims)
     key = _find_key(f"iss:{iss}", read_only, access_id=iss)
     if key is None:
         raise ApiError(401, 1002, "Authorization: unknown access id")
@@ -128,12 +160,11 @@ def api_endpoint(family: str, *methods: str) -> Callable[[View], View]:
     A wrong method answers 404/1202 as Kling does, not Django's 405. The view gets
     request.api_key and request.request_id; raising ApiError anywhere answers it.
     """
-    render_error = openai_error_response if family == "openai" else kling_error_response
 
     def decorate(view: View) -> View:
         @wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            request.request_id = str(uuid.uuid4())
+            request.request_id = new_request_id()
             try:
                 if request.method not in methods:
                     raise ApiError(
@@ -145,8 +176,9 @@ def api_endpoint(family: str, *methods: str) -> Callable[[View], View]:
                 request.api_key = key
                 return view(request, *args, **kwargs)
             except ApiError as error:
-                return render_error(error, request.request_id)
+                return error_response(family, error, request.request_id)
 
+        wrapper.api_family = family  # how api.errors.api_family finds a route's error shape
         return csrf_exempt(login_not_required(wrapper))
 
     return decorate

@@ -1,8 +1,15 @@
-"""Errors on the studio API (kling-api.md §3.5): one exception, two wire shapes."""
+"""Errors on the studio API (kling-api.md §3.5): one exception, two wire shapes.
+
+Every API error body is written here: by api_endpoint for the views, and by the project's
+body-size middleware, which runs before any view and asks api_family which shape to use.
+"""
 
 from __future__ import annotations
 
+import uuid
+
 from django.http import JsonResponse
+from django.urls import Resolver404, resolve
 
 
 class ApiError(Exception):
@@ -34,6 +41,7 @@ def bad_field(field: str, message: str) -> ApiError:
 # ---- the error bodies ------------------------------------------------------------------------
 OPENAI_TYPES = {
     400: "invalid_request_error",
+    413: "invalid_request_error",
     401: "authentication_error",
     403: "permission_error",
     404: "invalid_request_error",
@@ -56,6 +64,33 @@ OPENAI_CODES = {
 }
 
 
+OPENAI_CODES_BY_STATUS = {413: "request_too_large"}
+
+
+def new_request_id() -> str:
+    return str(uuid.uuid4())
+
+
+def api_family(path: str) -> str | None:
+    """The API family ("kling", "generic", "openai") of the view serving path, or None.
+
+    Read from the view (api_endpoint marks it), not guessed from a prefix:
+    /v1/videos/text2video is a Kling route though it starts like OpenAI's /v1/videos.
+    """
+    try:
+        match = resolve(path)
+    except Resolver404:
+        return None
+    return getattr(match.func, "api_family", None)
+
+
+def error_response(family: str, error: ApiError, request_id: str) -> JsonResponse:
+    """The error body in the family's shape: OpenAI's for "openai", Kling's for the others."""
+    if family == "openai":
+        return openai_error_response(error, request_id)
+    return kling_error_response(error, request_id)
+
+
 def kling_error_response(error: ApiError, request_id: str) -> JsonResponse:
     response = JsonResponse(
         {"code": error.code, "message": error.message, "request_id": request_id},
@@ -72,7 +107,8 @@ def openai_error_response(error: ApiError, request_id: str) -> JsonResponse:
             "message": error.message,
             "type": OPENAI_TYPES.get(error.http_status, "api_error"),
             "param": error.param,
-            "code": OPENAI_CODES.get(error.code, str(error.code)),
+            "code": OPENAI_CODES_BY_STATUS.get(error.http_status)
+            or OPENAI_CODES.get(error.code, str(error.code)),
         }
     }
     response = JsonResponse(body, status=error.http_status)

@@ -16,18 +16,33 @@ from urllib.parse import urlsplit
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
+from django.http import QueryDict
 from django.utils import timezone
 
-from videos.forms import GenerationForm, TextField, camera_fields_from_json
+from videos.forms import (
+    GenerationForm,
+    PublicUrlField,
+    TextField,
+    camera_fields_from_json,
+    no_credentials,
+)
 from videos.images import decode_base64_image
 from videos.models import CAMERA_AXES, Kind, VideoModel
 from videos.providers.fetch import address_allowed
 from videos.rendering.spec import nearest_aspect
 
+from .bodies import (
+    DEFAULT_MODEL,
+    GENERIC_CREATE,
+    KLING_IMAGE2VIDEO,
+    KLING_TEXT2VIDEO,
+    OPENAI_CREATE,
+    json_type_error,
+)
 from .errors import ApiError, bad_field
+from .http import ascii_int
 
-DEFAULT_MODEL = "kling-v1"
-SIZE = re.compile(r"^(\d{2,5})x(\d{2,5})$")
+SIZE = re.compile(r"([0-9]{2,5})x([0-9]{2,5})")  # ASCII digits: \d also matches "١٢"
 
 
 # ---- small parsers shared by the families ----------------------------------------------------
@@ -53,6 +68,10 @@ def validate_callback_url(url: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValidationError("must be an http or https URL", code="scheme")
     try:
+        no_credentials(url)
+    except ValidationError as exc:  # permanent like a wrong scheme: never retried
+        raise ValidationError(exc.messages[0], code="scheme") from exc
+    try:
         infos = socket.getaddrinfo(parts.hostname, parts.port or 443, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
         raise ValidationError(
@@ -68,7 +87,7 @@ def validate_callback_url(url: str) -> str:
     return url
 
 
-class CallbackUrlField(forms.URLField):
+class CallbackUrlField(PublicUrlField):
     """A client's callback_url: checked now, called later by api.tasks.deliver_callback."""
 
     def __init__(self, **kwargs: Any) -> None:
@@ -129,6 +148,7 @@ class ApiCreateForm(forms.Form):
     """What every family's create turns into: GenerationForm data plus the API's own fields."""
 
     names: dict[str, str] = {}
+    schema: dict[str, Any] = {}  # the published JSON body (api/bodies.py)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -172,8 +192,21 @@ class ApiCreateForm(forms.Form):
         data = {name: value for name, value in given.items() if value is not None}
         return data, self.frame_files, {"camera_has_config": has_config}
 
+    def check_json_types(self) -> None:
+        """A JSON field of another type than published is 400 naming it, before any cleaning.
+
+        Django's fields would read 12345 or {"a": [1]} as the text "12345" or "{'a': [1]}",
+        and True as 1. A multipart body (QueryDict) is text by nature and is not checked.
+        """
+        if isinstance(self.data, QueryDict):
+            return
+        problem = json_type_error(self.data, self.schema)
+        if problem is not None:
+            raise bad_field(*problem)
+
     def generation_form(self) -> GenerationForm:
         """The bound shared form, already validated; raises ApiError on any problem."""
+        self.check_json_types()
         if not self.is_valid():
             raise_for_own_errors(self, self.names)
         data, files, kwargs = self.generation_input()
@@ -219,6 +252,7 @@ class KlingCreateForm(ApiCreateForm):
         super().__init__(body)
         self.body = body
         self.kind = kind
+        self.schema = KLING_IMAGE2VIDEO if kind == Kind.IMAGE2VIDEO else KLING_TEXT2VIDEO
         if body.get("model") and not body.get("model_name"):
             self.names = {**KLING_NAMES, "model_name": "model"}
 
@@ -265,6 +299,7 @@ class GenericCreateForm(ApiCreateForm):
     """Seed 002's generic body: model, prompt, image, duration (float), width, height, metadata."""
 
     names = GENERIC_NAMES
+    schema = GENERIC_CREATE
 
     model = forms.CharField(max_length=100, required=False)
     prompt = forms.CharField(required=False, strip=True)
@@ -319,6 +354,7 @@ class OpenAICreateForm(ApiCreateForm):
     """POST /v1/videos: prompt, model, seconds, size, input_reference (file part or {image_url})."""
 
     names = OPENAI_NAMES
+    schema = OPENAI_CREATE
 
     prompt = forms.CharField(max_length=2500, strip=True)
     model = forms.CharField(max_length=100, required=False)
@@ -330,7 +366,7 @@ class OpenAICreateForm(ApiCreateForm):
         value = self.cleaned_data.get("size") or ""
         if not value:
             return None
-        match = SIZE.match(value)
+        match = SIZE.fullmatch(value)
         if not match:
             raise ValidationError("must be WIDTHxHEIGHT, for example 1280x720")
         width, height = int(match[1]), int(match[2])
@@ -363,27 +399,44 @@ class OpenAICreateForm(ApiCreateForm):
 
 
 # ---- reading -------------------------------------------------------------------------------
+class QueryIntegerField(forms.IntegerField):
+    """A whole number in a query string: ASCII digits only.
+
+    Django's IntegerField calls int(), which reads "١٢" and "１２" as 12 and "1.0" as 1;
+    a query parameter is what a client typed, so only what the docs show is accepted.
+    """
+
+    def to_python(self, value: Any) -> int | None:
+        if value in self.empty_values:
+            return None
+        number = ascii_int(str(value))
+        if number is None:
+            raise ValidationError(self.error_messages["invalid"], code="invalid")
+        return number
+
+
 class KlingListForm(forms.Form):
     """?pageNum=1..1000&pageSize=1..500 (kling-api.md §1.2)."""
 
-    pageNum = forms.IntegerField(min_value=1, max_value=1000, required=False)  # noqa: N815
-    pageSize = forms.IntegerField(min_value=1, max_value=500, required=False)  # noqa: N815
+    pageNum = QueryIntegerField(min_value=1, max_value=1000, required=False)  # noqa: N815
+    pageSize = QueryIntegerField(min_value=1, max_value=500, required=False)  # noqa: N815
 
 
 class OpenAIListForm(forms.Form):
     """?after=<id>&limit=1..100&order=asc|desc."""
 
-    after = forms.CharField(required=False)
-    limit = forms.IntegerField(min_value=1, max_value=100, required=False)
+    after = forms.CharField(required=False, strip=False)
+    limit = QueryIntegerField(min_value=1, max_value=100, required=False)
     order = forms.ChoiceField(choices=[("asc", "asc"), ("desc", "desc")], required=False)
 
     def clean_after(self) -> int | None:
         value = self.cleaned_data.get("after")
         if not value:
             return None
-        if not value.isdigit():
+        after = ascii_int(value)
+        if after is None:
             raise ValidationError("must be a video id from a previous page")
-        return int(value)
+        return after
 
 
 class ContentForm(forms.Form):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import Any
 
@@ -11,10 +12,11 @@ from django.core.exceptions import RequestDataTooBig
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from videos.forms import non_finite_path
 from videos.media import signed_media_path
 from videos.models import Generation
 
-from .errors import ApiError
+from .errors import ApiError, bad_field
 
 
 def json_body(request: HttpRequest) -> dict[str, Any]:
@@ -29,6 +31,9 @@ def json_body(request: HttpRequest) -> dict[str, Any]:
         raise ApiError(400, 1200, f"the request body is not valid JSON: {exc}") from exc
     if not isinstance(body, dict):
         raise ApiError(400, 1200, "the request body must be a JSON object")
+    where = non_finite_path(body)
+    if where is not None:  # in any field, known or not: nothing downstream can store it
+        raise bad_field(where, "must be a finite number (NaN, Infinity and 1e400 are not)")
     return body
 
 
@@ -80,10 +85,23 @@ def own_tasks(
     return own_generations(request).values(*fields)
 
 
+ASCII_INT = re.compile(r"[0-9]{1,18}")
+
+
+def ascii_int(text: str) -> int | None:
+    """A whole number or row id written in ASCII digits (as the studio writes them), or None.
+
+    str.isdigit() also accepts "²", which int() refuses, and int() reads "١٢" and "１２"
+    as 12: neither is an id the studio gave out. 18 digits always fit a 64-bit key.
+    """
+    return int(text) if ASCII_INT.fullmatch(text) else None
+
+
 def _task_pk(task_id: str) -> int:
-    if not (task_id.isdigit() and len(task_id) < 20):
+    pk = ascii_int(task_id)
+    if pk is None:
         raise ApiError(404, 1203, f"task {task_id} does not exist", param="task_id")
-    return int(task_id)
+    return pk
 
 
 def own_task(

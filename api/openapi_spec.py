@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from videos.models import ASPECT_RATIOS, CAMERA_AXES, CAMERA_TYPES, Mode
-
+from .auth import JWT_MAX_LIFETIME_SECONDS
+from .bodies import (
+    GENERIC_CREATE,
+    KLING_IMAGE2VIDEO,
+    KLING_TEXT2VIDEO,
+    OPENAI_CREATE,
+    OPENAI_CREATE_MULTIPART,
+)
 from .errors import OPENAI_CODES
-from .forms import DEFAULT_MODEL
 from .kling import KLING_STATUS
 from .openai import OPENAI_STATUS
 
@@ -32,6 +37,7 @@ KLING_ERRORS = {
     ),
     "403": _json(_ref("KlingError"), "1103 model not allowed for this key"),
     "404": _json(_ref("KlingError"), "1202 wrong method, 1203 unknown model or task"),
+    "413": _json(_ref("KlingError"), "1201 the body is over the studio's size limit"),
     "429": _json(
         _ref("KlingError"),
         "1102 unit budget spent, 1302 too many requests, 1303 too many running tasks",
@@ -41,41 +47,6 @@ OPENAI_ERRORS = {
     status: _json(_ref("OpenAIError"), r["description"]) for status, r in KLING_ERRORS.items()
 }
 
-IMAGE = {
-    "type": "string",
-    "description": "an http(s) URL, raw Base64 or a data: URI (JPEG/PNG, ≥300 px, ≤10 MB)",
-}
-CAMERA = {
-    "type": "object",
-    "description": 'camera_control; the shorthand {"type": "zoom", "config": {"value": -5}} works',
-    "properties": {
-        "type": {
-            "type": "string",
-            "enum": CAMERA_TYPES + CAMERA_AXES,  # an axis is the shorthand's type
-        },
-        "config": {"type": ["object", "null"]},
-    },
-}
-KLING_CREATE = {
-    "type": "object",
-    "properties": {
-        "model_name": {"type": "string", "default": DEFAULT_MODEL},
-        "model": {"type": "string", "description": "synonym of model_name"},
-        "prompt": {"type": "string", "maxLength": 2500},
-        "negative_prompt": {"type": "string", "maxLength": 2500},
-        "cfg_scale": {"type": "number", "minimum": 0, "maximum": 1},
-        "mode": {"type": "string", "enum": Mode.values},
-        "aspect_ratio": {"type": "string", "enum": ASPECT_RATIOS},
-        "duration": {"type": ["string", "number"], "default": "5"},
-        "camera_control": CAMERA,
-        "image": IMAGE,
-        "image_tail": IMAGE,
-        "static_mask": {"type": "string", "description": "Base64"},
-        "dynamic_masks": {"type": "array", "items": {"type": "object"}},
-        "callback_url": {"type": "string", "format": "uri"},
-        "external_task_id": {"type": "string"},
-    },
-}
 KLING_TASK = {
     "type": "object",
     "properties": {
@@ -122,27 +93,14 @@ VIDEO = {
         "error": {"type": ["object", "null"]},
     },
 }
-GENERIC_CREATE = {
-    "type": "object",
-    "properties": {
-        "model": {"type": "string"},
-        "prompt": {"type": "string"},
-        "image": IMAGE,
-        "duration": {"type": "number", "description": "seconds, a whole number"},
-        "width": {"type": "integer"},
-        "height": {"type": "integer"},
-        "metadata": {
-            "type": "object",
-            "properties": {
-                "mode": {"type": "string"},
-                "cfg_scale": {"type": "number"},
-                "aspect_ratio": {"type": "string"},
-                "negative_prompt": {"type": "string"},
-            },
-        },
-        "callback_url": {"type": "string"},
-    },
-}
+KLING_BODIES = {"text2video": "KlingText2Video", "image2video": "KlingImage2Video"}
+
+
+def _body(schema: dict[str, Any], multipart: dict[str, Any] | None = None) -> dict[str, Any]:
+    content = {"application/json": {"schema": schema}}
+    if multipart:
+        content["multipart/form-data"] = {"schema": multipart}
+    return {"required": True, "content": content}
 
 
 def _kling_envelope(data: dict[str, Any]) -> dict[str, Any]:
@@ -163,7 +121,7 @@ def _kling_paths(prefix: str) -> dict[str, Any]:
         paths[f"{prefix}/v1/videos/{kind}"] = {
             "post": {
                 "summary": f"Create a {kind} task",
-                "requestBody": {"content": {"application/json": {"schema": _ref("KlingCreate")}}},
+                "requestBody": _body(_ref(KLING_BODIES[kind])),
                 "responses": {"200": _json(_kling_envelope(_ref("KlingTask"))), **KLING_ERRORS},
             },
             "get": {
@@ -214,7 +172,8 @@ def openapi_document(base_url: str) -> dict[str, Any]:
             "description": (
                 "Kling-native, generic and OpenAI-compatible video routes over the studio's "
                 "generations. Authenticate with `Authorization: Bearer <secret>` or a Kling-style "
-                "HS256 JWT (iss = access id, signed with the secret)."
+                "HS256 JWT (iss = access id, signed with the secret; exp is required and may be "
+                f"at most {JWT_MAX_LIFETIME_SECONDS // 3600} hours ahead)."
             ),
         },
         "servers": [{"url": base_url}],
@@ -222,7 +181,8 @@ def openapi_document(base_url: str) -> dict[str, Any]:
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {
-                "KlingCreate": KLING_CREATE,
+                "KlingText2Video": KLING_TEXT2VIDEO,
+                "KlingImage2Video": KLING_IMAGE2VIDEO,
                 "KlingTask": KLING_TASK,
                 "KlingError": {
                     "type": "object",
@@ -233,6 +193,7 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                     },
                 },
                 "GenericCreate": GENERIC_CREATE,
+                "VideoCreate": OPENAI_CREATE,
                 "Video": VIDEO,
                 "OpenAIError": {
                     "type": "object",
@@ -259,9 +220,7 @@ def openapi_document(base_url: str) -> dict[str, Any]:
             "/v1/video/generations": {
                 "post": {
                     "summary": "Create (seed 002's generic shape)",
-                    "requestBody": {
-                        "content": {"application/json": {"schema": _ref("GenericCreate")}}
-                    },
+                    "requestBody": _body(_ref("GenericCreate")),
                     "responses": {
                         "200": _json(
                             {"type": "object", "properties": {"task_id": {"type": "string"}}}
@@ -287,26 +246,7 @@ def openapi_document(base_url: str) -> dict[str, Any]:
             "/v1/videos": {
                 "post": {
                     "summary": "Create a video (multipart/form-data or JSON)",
-                    "requestBody": {
-                        "content": {
-                            "multipart/form-data": {
-                                "schema": {
-                                    "type": "object",
-                                    "required": ["prompt"],
-                                    "properties": {
-                                        "prompt": {"type": "string"},
-                                        "model": {"type": "string"},
-                                        "seconds": {"type": "string"},
-                                        "size": {"type": "string", "pattern": "^[0-9]+x[0-9]+$"},
-                                        "input_reference": {"type": "string", "format": "binary"},
-                                    },
-                                }
-                            },
-                            "application/json": {
-                                "schema": {"type": "object", "required": ["prompt"]}
-                            },
-                        }
-                    },
+                    "requestBody": _body(_ref("VideoCreate"), OPENAI_CREATE_MULTIPART),
                     "responses": {"200": _json(_ref("Video")), **OPENAI_ERRORS},
                 },
                 "get": {

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-API_PREFIXES = ("/v1/", "/kling/")
+from api.errors import ApiError, api_family, error_response, new_request_id
 
 
 class RequestSizeLimitMiddleware:
@@ -29,17 +28,8 @@ class RequestSizeLimitMiddleware:
         limit = settings.STUDIO_MAX_REQUEST_BYTES
         if length > limit:
             message = f"request body is {length} bytes; the limit is {limit}"
-            if request.path.startswith(API_PREFIXES):
-                body = {"code": 1201, "message": message, "request_id": ""}
-                if request.path.startswith("/v1/videos"):
-                    body = {
-                        "error": {
-                            "message": message,
-                            "type": "invalid_request_error",
-                            "param": None,
-                            "code": "request_too_large",
-                        }
-                    }
-                return HttpResponse(json.dumps(body), status=413, content_type="application/json")
+            family = api_family(request.path)
+            if family:  # an API route answers in its own family's error shape
+                return error_response(family, ApiError(413, 1201, message), new_request_id())
             return HttpResponse(message, status=413, content_type="text/plain")
         return self.get_response(request)

@@ -32,18 +32,28 @@ def _b64url(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
+OMIT = object()  # a claim value meaning "leave this claim out"
+
+
 def hs256_jwt(
-    access_id: str, secret: str, *, exp_in: int = 1800, nbf_in: int = -5, **claims: Any
+    access_id: Any, secret: str, *, exp_in: int = 1800, nbf_in: int = -5, **claims: Any
 ) -> str:
-    """A Kling-style JWT built by hand (HMAC-SHA256), independent of PyJWT."""
+    """A Kling-style JWT built by hand (HMAC-SHA256), independent of PyJWT.
+
+    A claim given as OMIT is left out of the payload (iss, exp and nbf included).
+    """
     now = int(time.time())
+    every = {"iss": access_id, "exp": now + exp_in, "nbf": now + nbf_in, **claims}
+    payload = json.dumps({name: value for name, value in every.items() if value is not OMIT})
+    return signed_jwt(payload.encode(), secret)
+
+
+def signed_jwt(payload: bytes, secret: str) -> str:
+    """A JWT of any payload bytes (even invalid JSON or UTF-8), signed with HS256."""
     header = _b64url(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
-    payload = _b64url(
-        json.dumps({"iss": access_id, "exp": now + exp_in, "nbf": now + nbf_in, **claims}).encode()
-    )
-    signing_input = f"{header}.{payload}".encode()
+    signing_input = f"{header}.{_b64url(payload)}".encode()
     signature = hmac.new(secret.encode(), signing_input, hashlib.sha256).digest()
-    return f"{header}.{payload}.{_b64url(signature)}"
+    return f"{header}.{_b64url(payload)}.{_b64url(signature)}"
 
 
 def post_json(client: Any, path: str, body: Any, secret: str | None = None, **headers: Any) -> Any:

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import base64
+import time
 from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
+from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
 
 from api import ratelimit
+from api.auth import JWT_MAX_LIFETIME_SECONDS
 from api.models import ApiKey, RecentKeys, RequestBucket
 from api.ratelimit import flush_all
-from tests.api_helpers import bearer, hs256_jwt, issue
+from tests.api_helpers import OMIT, bearer, hs256_jwt, issue, signed_jwt
+from videos.models import Generation
 
 pytestmark = pytest.mark.django_db
 
@@ -86,8 +91,123 @@ def test_a_jwt_signed_with_another_secret_or_issuer_is_401_1002(
 
 def test_a_jwt_without_expiry_is_refused(client: Client, key_and_secret) -> None:
     key, secret = key_and_secret
-    token = hs256_jwt(key.access_id, secret, exp=None)
-    assert kling_error(client.get(LIST, HTTP_AUTHORIZATION=f"Bearer {token}")) == (401, 1002)
+    for claims in ({"exp": OMIT}, {"exp": OMIT, "nbf": OMIT}, {"exp": OMIT, "iat": 1}):
+        token = hs256_jwt(key.access_id, secret, **claims)
+        assert b'"exp"' not in base64.urlsafe_b64decode(token.split(".")[1] + "==")
+        response = client.get(LIST, HTTP_AUTHORIZATION=f"Bearer {token}")
+        assert kling_error(response) == (401, 1002) and "exp" in response.json()["message"]
+
+
+@pytest.mark.parametrize(
+    "exp",
+    ["{now}", "1e12", True, None, [1], {"at": 1}, "soon"],
+    ids=["string-of-digits", "string-float", "true", "null", "list", "object", "word"],
+)
+def test_an_exp_that_is_not_a_number_is_refused(client: Client, key_and_secret, exp) -> None:
+    key, secret = key_and_secret
+    if exp == "{now}":
+        exp = str(int(time.time()) + 600)
+    token = hs256_jwt(key.access_id, secret, exp=exp)
+    response = client.get(LIST, HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert kling_error(response) == (401, 1002) and "exp" in response.json()["message"]
+
+
+@pytest.mark.parametrize(
+    "exp_in",
+    [JWT_MAX_LIFETIME_SECONDS + 120, 365 * 86400, 100 * 365 * 86400, 10**30, 10**400],
+    ids=["cap-and-2-minutes", "a-year", "a-century", "1e30", "1e400-as-an-integer"],
+)
+def test_a_jwt_living_longer_than_the_cap_is_refused(
+    client: Client, key_and_secret, exp_in
+) -> None:
+    key, secret = key_and_secret
+    token = hs256_jwt(key.access_id, secret, exp_in=exp_in)
+    response = client.get(LIST, HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert kling_error(response) == (401, 1002)
+    assert "24 hours" in response.json()["message"]
+    openai = client.get("/v1/videos", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert openai.status_code == 401 and openai.json()["error"]["code"] == "invalid_api_key"
+
+
+def test_a_jwt_just_within_the_cap_works(client: Client, key_and_secret) -> None:
+    key, secret = key_and_secret
+    token = hs256_jwt(key.access_id, secret, exp_in=JWT_MAX_LIFETIME_SECONDS - 60)
+    assert client.get(LIST, HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "iss",
+    [r"\ud800", r"\udfff", r"ak_\ud83e", r"ak_\u0000x", r"\u202eak_x"],  # JSON escapes
+    ids=["lone-high-surrogate", "lone-low-surrogate", "half-an-emoji", "nul", "rtl-override"],
+)
+def test_a_jwt_whose_iss_is_not_text_is_401_1002(client: Client, key_and_secret, iss) -> None:
+    key, secret = key_and_secret
+    now = int(time.time())
+    payload = f'{{"iss": "{iss}", "exp": {now + 600}, "nbf": {now - 5}}}'.encode()
+    token = signed_jwt(payload, secret)
+    bad = Client(raise_request_exception=False)
+    response = bad.get(LIST, HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert kling_error(response) == (401, 1002), response.content[:300]
+    assert "iss" in response.json()["message"]
+    create = bad.post(
+        "/v1/videos", {"prompt": "a fox"}, content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )  # fmt: skip
+    assert create.status_code == 401 and create.json()["error"]["code"] == "invalid_api_key"
+    assert not Generation.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b'{"iss": "\xff\xfe", "exp": 1}',
+        b"\xff\xfe\x00",
+        b'{"iss": 12, "exp": 4102444800}',
+        b'{"iss": ["ak_x"], "exp": 4102444800}',
+        b'{"iss": {"id": "ak_x"}, "exp": 4102444800}',
+        b'{"iss": true, "exp": 4102444800}',
+        b'["ak_x"]',
+        b'{"iss": "ISS", "exp": NaN}',
+        b'{"iss": "ISS", "exp": 1e400}',
+        b'{"iss": "ISS", "exp": 4102444800, "nbf": "yesterday"}',
+    ],
+    ids=[
+        "latin1-bytes",
+        "not-json",
+        "number",
+        "list",
+        "object",
+        "bool",
+        "array",
+        "nan-exp",
+        "infinite-exp",
+        "word-nbf",
+    ],  # fmt: skip
+)
+def test_undecodable_or_non_text_claims_are_401_1002(
+    client: Client, key_and_secret, payload
+) -> None:
+    key, secret = key_and_secret
+    token = signed_jwt(payload.replace(b"ISS", key.access_id.encode()), secret)
+    bad = Client(raise_request_exception=False)
+    assert kling_error(bad.get(LIST, HTTP_AUTHORIZATION=f"Bearer {token}")) == (401, 1002)
+
+
+def test_a_key_whose_owner_is_inactive_is_refused(client: Client, key_and_secret, user) -> None:
+    key, secret = key_and_secret
+    assert client.get(LIST, **bearer(secret)).status_code == 200
+    User.objects.filter(pk=user.pk).update(is_active=False)
+    body = '{"prompt": "a lantern"}'
+    for response in (
+        client.post(LIST, data=body, content_type="application/json", **bearer(secret)),
+        client.post(
+            LIST, data=body, content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {hs256_jwt(key.access_id, secret)}",
+        ),
+    ):  # fmt: skip
+        assert kling_error(response) == (401, 1000)
+        assert "inactive" in response.json()["message"]
+    assert not Generation.objects.exists()
 
 
 def test_a_revoked_key_is_401_1000_for_bearer_and_jwt(client: Client, key_and_secret) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
 
+import jsonschema_rs  # installed with schemathesis (dev dependencies)
 import pytest
 from django.test import Client
 from django.urls import URLPattern
@@ -55,5 +57,52 @@ def test_the_openapi_document_describes_every_api_route(client: Client) -> None:
             path = "/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", route.replace("<kind:kind>", kind))
             assert path in paths, path
     create = document["paths"]["/kling/v1/videos/text2video"]["post"]
-    assert set(create["responses"]) == {"200", "400", "401", "403", "404", "429"}
-    assert "camera_control" in document["components"]["schemas"]["KlingCreate"]["properties"]
+    assert set(create["responses"]) == {"200", "400", "401", "403", "404", "413", "429"}
+    assert "camera_control" in document["components"]["schemas"]["KlingText2Video"]["properties"]
+
+
+URL = "https://example.org/a.jpg"
+
+
+@pytest.mark.parametrize(
+    ("route", "name", "body", "valid"),
+    [
+        ("/kling/v1/videos/text2video", "KlingText2Video", {}, False),
+        ("/kling/v1/videos/text2video", "KlingText2Video", {"prompt": ""}, False),
+        ("/kling/v1/videos/text2video", "KlingText2Video", {"prompt": "a kite"}, True),
+        (
+            "/kling/v1/videos/text2video",
+            "KlingText2Video",
+            {"prompt": "a", "cfg_scale": True},
+            False,
+        ),
+        ("/kling/v1/videos/image2video", "KlingImage2Video", {}, False),
+        ("/kling/v1/videos/image2video", "KlingImage2Video", {"prompt": "a kite"}, False),
+        ("/kling/v1/videos/image2video", "KlingImage2Video", {"image": URL}, True),
+        ("/kling/v1/videos/image2video", "KlingImage2Video", {"image_tail": URL}, True),
+        ("/v1/video/generations", "GenericCreate", {}, False),
+        ("/v1/video/generations", "GenericCreate", {"prompt": ""}, False),
+        ("/v1/video/generations", "GenericCreate", {"prompt": {"a": [1]}}, False),
+        ("/v1/video/generations", "GenericCreate", {"prompt": "a kite"}, True),
+        ("/v1/video/generations", "GenericCreate", {"image": URL}, True),
+        ("/v1/videos", "VideoCreate", {}, False),
+        ("/v1/videos", "VideoCreate", {"prompt": ""}, False),
+        ("/v1/videos", "VideoCreate", {"prompt": 12345}, False),
+        ("/v1/videos", "VideoCreate", {"prompt": "a kite"}, True),
+    ],
+)
+def test_the_published_body_schemas_require_what_the_server_requires(
+    client: Client, user, route: str, name: str, body: dict, valid: bool
+) -> None:
+    document = client.get("/api/openapi.json").json()
+    validator = jsonschema_rs.validator_for(document["components"]["schemas"][name])
+    assert validator.is_valid(body) is valid
+    _key, secret = issue(user)
+    response = client.post(
+        route, json.dumps(body), content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {secret}",
+    )  # fmt: skip
+    assert response.status_code == (200 if valid else 400), response.content[:300]
+    create = document["paths"][route]["post"]["requestBody"]
+    assert create["required"] is True
+    assert create["content"]["application/json"]["schema"]["$ref"].endswith(f"/{name}")

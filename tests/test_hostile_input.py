@@ -84,6 +84,22 @@ def b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode()
 
 
+MASK = b64(image_bytes(640, 360, fmt="PNG"))  # the first frame's (JPEG's) aspect
+SQUARE_MASK = b64(image_bytes(400, 400, fmt="PNG"))
+PATH = [{"x": 10, "y": 10}, {"x": 200, "y": 120}]
+
+
+def masks(mask: Any, points: Any = PATH) -> list[dict[str, Any]]:
+    return [{"mask": mask, "trajectories": points}]
+
+
+def masks_with_number(number: str, at: int = 0, axis: str = "x") -> str:
+    """Valid dynamic_masks JSON text with one point's coordinate spelt `number` (NaN, 1e400)."""
+    points = [{"x": 1, "y": 1}, {"x": 2, "y": 2}]
+    points[at][axis] = "NUMBER"
+    return json.dumps(masks(MASK, points)).replace('"NUMBER"', number)
+
+
 # ---- the API table ---------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Req:
@@ -171,7 +187,7 @@ API_CASES = [
     # The message shows the name escaped ('kling-v1\\u202e'): no spoofing by direction marks.
     kling("model-rtl-override", {**T2V, "model_name": "kling-v1\u202e"}, "'kling-v1\\u202e'", 1203, 404),
     kling("model-zero-width", {**T2V, "model_name": "kling\u200b-v1"}, "'kling\\u200b-v1'", 1203, 404),
-    kling("model-list", {**T2V, "model_name": ["kling-v1"]}, "Unknown model", 1203, 404),
+    kling("model-list", {**T2V, "model_name": ["kling-v1"]}, "model_name: must be a string"),
     kling("model-surrogate", b'{"prompt": "a fox", "model_name": "kling-v1\\udc80"}', "model_name"),
     kling("external-id-surrogate", b'{"prompt": "a fox", "external_task_id": "\\ud800"}', "external_task_id"),
     kling("external-id-object", {**T2V, "external_task_id": {"id": 1}}, "external_task_id"),
@@ -222,6 +238,29 @@ API_CASES = [
     image("dynamic-masks-object", {**I2V, "dynamic_masks": {"mask": "x"}}, "dynamic_masks"),
     image("dynamic-masks-one-point", {**I2V, "dynamic_masks": [{"mask": "x", "trajectories": [{"x": 1, "y": 1}]}]}, "dynamic_masks"),
     image("dynamic-masks-string-points", {**I2V, "dynamic_masks": [{"mask": "x", "trajectories": [{"x": "a", "y": 1}] * 3}]}, "dynamic_masks"),
+    # -- dynamic masks are images, checked like static_mask (kling-api.md §1.4)
+    image("dynamic-mask-garbage", {**I2V, "dynamic_masks": masks("not an image!")}, "dynamic_masks"),
+    image("dynamic-mask-url", {**I2V, "dynamic_masks": masks("https://example.com/m.png")}, "Base64"),
+    image("dynamic-mask-object", {**I2V, "dynamic_masks": masks({"png": MASK})}, "dynamic_masks"),
+    image("dynamic-mask-number", {**I2V, "dynamic_masks": masks(12345)}, "dynamic_masks"),
+    image("dynamic-mask-text", {**I2V, "dynamic_masks": masks(b64(IMAGES["text"]))}, "dynamic_masks"),
+    image("dynamic-mask-gif", {**I2V, "dynamic_masks": masks(b64(IMAGES["gif"]))}, "JPEG or PNG"),
+    image("dynamic-mask-bomb", {**I2V, "dynamic_masks": masks(b64(bomb_png(30_000, 30_000)))}, "too many pixels"),
+    image("dynamic-mask-big", {**I2V, "dynamic_masks": masks(b64(IMAGES["big"]))}, "too many pixels"),
+    image("dynamic-mask-garbled", {**I2V, "dynamic_masks": masks(b64(IMAGES["garbled"]))}, "dynamic_masks"),
+    image("dynamic-mask-over-10mb", {**I2V, "dynamic_masks": masks("A" * (14 * 1024 * 1024))}, "dynamic_masks"),
+    image("dynamic-mask-aspect", {**I2V, "dynamic_masks": masks(SQUARE_MASK)}, "aspect"),
+    image("dynamic-mask-second-bad", {**I2V, "dynamic_masks": masks(MASK) + masks("%%%")}, "dynamic_masks[1]"),
+    image("dynamic-mask-bool-point", {**I2V, "dynamic_masks": masks(MASK, [{"x": True, "y": 1}] * 2)}, "dynamic_masks"),
+    image("static-mask-aspect", {**I2V, "static_mask": SQUARE_MASK}, "aspect"),
+    # -- NaN, Infinity and 1e400 are refused while parsing, by the path of the number
+    image("nan-in-trajectory", f'{{"image": "{b64(JPEG)}", "dynamic_masks": {masks_with_number("NaN")}}}'.encode(), "dynamic_masks[0].trajectories[0].x"),
+    image("1e400-in-trajectory", f'{{"image": "{b64(JPEG)}", "dynamic_masks": {masks_with_number("1e400", 1, "y")}}}'.encode(), "dynamic_masks[0].trajectories[1].y"),
+    kling("minus-infinity-camera", b'{"prompt": "a fox", "camera_control": {"type": "simple", "config": {"zoom": -Infinity}}}', "camera_control.config.zoom"),
+    kling("nan-in-unknown-field", b'{"prompt": "a fox", "junk": {"a": [1, NaN]}}', "junk.a[1]"),
+    generic("generic-nan-metadata", b'{"model": "kling-v1", "prompt": "a fox", "metadata": {"seed": NaN}}', "metadata.seed"),
+    generic("generic-1e400-unknown-field", b'{"model": "kling-v1", "prompt": "a fox", "extras": {"w": 1e400}}', "extras.w"),
+    openai("openai-infinity-anywhere", b'{"prompt": "a fox", "extra": [Infinity]}', "extra[0]"),
     image("image-with-text2video-only-model", {**I2V, "model_name": "kling-v9"}, "kling-v9", 1203, 404),
     # -- the same Kling routes at the root
     Req("root-bad-json", ROOT_T2V, b"{", 400, 1200, "JSON"),
@@ -424,6 +463,14 @@ FORM_CASES = [
     FormReq("form-image-tiny", {**I2V_FORM, "image": frame(IMAGES["tiny"], "f.png")}, "image", "at least 300 px"),
     FormReq("form-image-empty", {**I2V_FORM, "image": frame(IMAGES["empty"])}, "image", "empty"),
     FormReq("form-dynamic-masks-json", {**I2V_FORM, "image": frame(JPEG), "dynamic_masks": "{bad"}, "dynamic_masks", "Enter a valid JSON."),
+    FormReq("form-dynamic-masks-nan", {**I2V_FORM, "image": frame(JPEG), "dynamic_masks": masks_with_number("NaN")}, "dynamic_masks", "[0].trajectories[0].x must be a finite number"),
+    FormReq("form-dynamic-masks-1e400", {**I2V_FORM, "image": frame(JPEG), "dynamic_masks": masks_with_number("1e400")}, "dynamic_masks", "must be a finite number"),
+    FormReq("form-dynamic-masks-infinity", {**I2V_FORM, "image": frame(JPEG), "dynamic_masks": masks_with_number("-Infinity", 0, "y")}, "dynamic_masks", "must be a finite number"),
+    FormReq("form-dynamic-mask-bomb", {**I2V_FORM, "image": frame(JPEG), "dynamic_masks": json.dumps(masks(b64(bomb_png(30_000, 30_000))))}, "dynamic_masks", "too many pixels"),
+    FormReq("form-dynamic-mask-url", {**I2V_FORM, "image": frame(JPEG), "dynamic_masks": json.dumps(masks("https://example.com/m.png"))}, "dynamic_masks", "Base64"),
+    FormReq("form-dynamic-mask-any-json", {**I2V_FORM, "image": frame(JPEG), "dynamic_masks": json.dumps(masks({"any": ["json"]}))}, "dynamic_masks", "Base64"),
+    FormReq("form-dynamic-mask-aspect", {**I2V_FORM, "image": frame(JPEG), "dynamic_masks": json.dumps(masks(SQUARE_MASK))}, "dynamic_masks", "aspect ratio"),
+    FormReq("form-static-mask-aspect", {**I2V_FORM, "image": frame(JPEG), "static_mask": frame(image_bytes(400, 400, fmt="PNG"), "m.png")}, "static_mask", "aspect ratio"),
     FormReq("form-static-mask-text", {**I2V_FORM, "image": frame(JPEG), "static_mask": frame(b"mask")}, "static_mask", "not a readable JPEG or PNG"),
 ]  # fmt: skip
 
@@ -510,3 +557,43 @@ def test_an_image_just_over_the_pixel_limit_is_refused_from_its_header(monkeypat
 def test_a_real_image_named_like_anything_is_accepted_by_its_content() -> None:
     raw = image_bytes(640, 360, fmt="PNG")
     assert check_frame(BytesIO(raw), len(raw), "first frame") == (640, 360, "png")
+
+
+# ---- what is accepted is what is sent --------------------------------------------------------
+def test_a_valid_dynamic_mask_is_stored_as_plain_base64_with_only_its_known_keys(
+    secret: str,
+) -> None:
+    body = {
+        **I2V,
+        "dynamic_masks": [
+            {
+                "mask": "data:image/png;base64," + MASK,
+                "trajectories": [{"x": 10, "y": 10, "z": 9}, {"x": 200.5, "y": 120}],
+                "note": {"anything": ["at", "all"]},
+            }
+        ],
+    }
+    response = Client().post(
+        KLING_I2V, json.dumps(body), content_type=JSON, HTTP_AUTHORIZATION=f"Bearer {secret}"
+    )
+    assert response.status_code == 200, response.content[:300]
+    stored = Generation.objects.get().dynamic_masks
+    assert stored == [{"mask": MASK, "trajectories": [{"x": 10, "y": 10}, {"x": 200.5, "y": 120}]}]
+
+
+# ---- the upstream's callback route takes JSON too --------------------------------------------
+@pytest.mark.parametrize(
+    "raw",
+    [b'{"task_id": "1", "a": NaN}', b'{"a": [1e400]}', b'{"msg": "\\ud800"}', b"-Infinity"],
+    ids=["nan", "1e400", "lone-surrogate", "bare-infinity"],
+)
+def test_an_upstream_callback_with_what_json_cannot_store_is_logged_as_text(
+    raw: bytes, make_generation: Any
+) -> None:
+    running = make_generation(status="submitted", callback_token="t0k3n")
+    client = Client(raise_request_exception=False)
+    url = f"/upstream/callback/{running.pk}/t0k3n/"
+    response = client.post(url, raw, content_type=JSON)
+    assert response.status_code == 200, response.content[:300]
+    event = running.events.get(kind="callback")
+    assert event.data == {"unparsed": raw.decode()}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 
 import pytest
@@ -11,7 +12,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from tests.images import upload
+from tests.images import image_bytes, upload
 from videos.models import Generation, Status
 
 pytestmark = pytest.mark.django_db
@@ -287,9 +288,8 @@ def test_a_frame_sent_to_text2video_is_refused_with_a_visible_message(alice_clie
 
 
 def test_rerun_keeps_the_camera_move_and_motion_masks(alice_client, make_generation) -> None:
-    masks = [
-        {"mask": "https://x.example/m.png", "trajectories": [{"x": 1, "y": 2}, {"x": 3, "y": 4}]}
-    ]
+    mask = base64.b64encode(image_bytes(640, 360, fmt="PNG")).decode()  # masks are Base64
+    masks = [{"mask": mask, "trajectories": [{"x": 1, "y": 2}, {"x": 3, "y": 4}]}]
     camera = {
         "type": "simple",
         "config": {"horizontal": 0, "vertical": 0, "pan": 0, "tilt": 3, "roll": 0, "zoom": 0},

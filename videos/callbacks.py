@@ -58,8 +58,11 @@ class WebhookHeadersForm(forms.Form):
 
 def _logged_body(raw: bytes) -> Any:
     try:
-        return json.loads(raw[:MAX_LOGGED_BODY])
-    except ValueError:
+        data = json.loads(raw[:MAX_LOGGED_BODY])
+        # NaN, Infinity (1e400) and lone surrogates parse, but no JSON column stores them.
+        json.dumps(data, ensure_ascii=False, allow_nan=False).encode()
+        return data
+    except ValueError:  # UnicodeEncodeError is one
         return {"unparsed": raw[:2000].decode(errors="replace")}
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
 from django import forms
 from django.contrib.auth.models import AbstractBaseUser
@@ -16,7 +18,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
-from .images import check_frame
+from .images import check_frame, check_mask, same_aspect
 from .models import (
     ASPECT_RATIOS,
     CAMERA_AXES,
@@ -72,6 +74,68 @@ def camera_fields_from_json(value: Any) -> dict[str, Any]:
     return fields
 
 
+def non_finite_path(value: Any, path: str = "") -> str | None:
+    """The path of the first NaN or ±Infinity in parsed JSON ("a.b[2].x"), or None.
+
+    Python's json reads NaN and Infinity, and 1e400 as infinity; no database's JSON column
+    stores them and no upstream reads them back. Walked with a stack, not recursion: the
+    value may be nested as deep as the parser allowed.
+    """
+    stack = [(path, value)]
+    while stack:
+        where, item = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return where
+        if isinstance(item, dict):
+            inner = [(f"{where}.{key}" if where else str(key), v) for key, v in item.items()]
+        elif isinstance(item, list):
+            inner = [(f"{where}[{i}]", v) for i, v in enumerate(item)]
+        else:
+            continue
+        stack.extend(reversed(inner))  # the first in the document is looked at first
+    return None
+
+
+class FiniteJSONField(forms.JSONField):
+    """A JSONField that refuses NaN, Infinity and numbers beyond a float (1e400)."""
+
+    def to_python(self, value: Any) -> Any:
+        value = super().to_python(value)
+        where = non_finite_path(value)
+        if where is not None:
+            raise ValidationError(
+                f"The number at {where or 'the top'} must be a finite number "
+                "(NaN, Infinity and 1e400 are not accepted).",
+                code="non_finite",
+            )
+        return value
+
+
+def no_credentials(url: str) -> None:
+    """A frame or callback URL must not carry a user name or password.
+
+    Frame URLs are shown to the whole team (parameters, timeline, status messages), so
+    http://user:pass@host/ would publish the password; the studio never sends URL
+    credentials upstream either. The message does not repeat the URL.
+    """
+    if "@" in urlsplit(url).netloc:
+        raise ValidationError(
+            "Remove the user name or password from the URL: the studio shows URLs to the "
+            "whole team. Use a link that needs no login (for example a signed URL).",
+            code="credentials",
+        )
+
+
+class PublicUrlField(forms.URLField):
+    """A URL the studio fetches or calls for someone: never with credentials in it.
+
+    no_credentials runs before the URL syntax check, so "https://:pw@host/" is refused
+    for its password first, not only as "Enter a valid URL."
+    """
+
+    default_validators = [no_credentials, *forms.URLField.default_validators]
+
+
 def no_lone_surrogates(value: str) -> None:
     """JSON may spell a lone UTF-16 surrogate ("\\ud800"); no database or page can store it."""
     try:
@@ -90,6 +154,11 @@ class TextField(forms.CharField):
         if value not in self.empty_values and not isinstance(value, str):
             raise ValidationError("Enter text, not a number, list or object.", code="invalid")
         return super().to_python(value)
+
+
+def _is_number(value: Any) -> bool:
+    """A JSON number: True and False are ints to Python, not to a client."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def visible(text: str) -> bool:
@@ -142,16 +211,22 @@ class GenerationForm(forms.Form):
     camera_roll = forms.FloatField(min_value=-10, max_value=10, required=False)
     camera_zoom = forms.FloatField(min_value=-10, max_value=10, required=False)
     image = forms.FileField(required=False, label="First frame")
-    image_url = forms.URLField(
-        max_length=2000, required=False, assume_scheme="https", label="First frame URL"
+    image_url = PublicUrlField(
+        max_length=2000,
+        required=False,
+        assume_scheme="https",
+        label="First frame URL",
     )
     image_tail = forms.FileField(required=False, label="Last frame")
-    image_tail_url = forms.URLField(
-        max_length=2000, required=False, assume_scheme="https", label="Last frame URL"
+    image_tail_url = PublicUrlField(
+        max_length=2000,
+        required=False,
+        assume_scheme="https",
+        label="Last frame URL",
     )
     static_mask = forms.FileField(required=False)
-    dynamic_masks = forms.JSONField(
-        required=False, help_text="motion brush: [{mask, trajectories:[{x,y}…]}]"
+    dynamic_masks = FiniteJSONField(
+        required=False, help_text="motion brush: [{mask (Base64 PNG/JPEG), trajectories:[{x,y}…]}]"
     )
     provider = forms.ModelChoiceField(
         queryset=Provider.objects.filter(enabled=True),
@@ -173,6 +248,8 @@ class GenerationForm(forms.Form):
         self.inherit_frames_from = inherit_frames_from
         self.catalogue_entry: VideoModel | None = None
         self.frames: dict[str, tuple[int, int, str]] = {}
+        # (width, height) of each dynamic mask, by its JSON path, for the aspect rule.
+        self.mask_sizes: dict[str, tuple[int, int]] = {}
 
     def inherited_frame(self, field: str) -> str:
         """The parent's stored frame (storage name) for a field left empty, if any."""
@@ -215,25 +292,35 @@ class GenerationForm(forms.Form):
         return self._clean_frame("static_mask", "static mask")
 
     def clean_dynamic_masks(self) -> list[dict[str, Any]]:
+        """Each mask checked like static_mask; only mask and the points' x, y are kept.
+
+        What is kept is sent to the paid upstream as it is, so nothing unchecked rides along.
+        """
         masks = self.cleaned_data.get("dynamic_masks") or []
         if not isinstance(masks, list):
             raise ValidationError("dynamic_masks must be a list.")
         if len(masks) > MAX_DYNAMIC_MASKS:
             raise ValidationError(f"At most {MAX_DYNAMIC_MASKS} dynamic masks are allowed.")
+        cleaned = []
         for i, mask in enumerate(masks):
             if not isinstance(mask, dict) or not mask.get("mask"):
                 raise ValidationError(f"dynamic_masks[{i}] needs a mask image.")
             points = mask.get("trajectories")
             if not isinstance(points, list) or not 2 <= len(points) <= 77:
                 raise ValidationError(f"dynamic_masks[{i}] needs 2 to 77 trajectory points.")
-            for p in points:
-                if not (
-                    isinstance(p, dict) and all(isinstance(p.get(k), int | float) for k in "xy")
-                ):
-                    raise ValidationError(
-                        f"dynamic_masks[{i}] trajectory points must be {{x, y}} numbers."
-                    )
-        return masks
+            if not all(
+                isinstance(p, dict) and _is_number(p.get("x")) and _is_number(p.get("y"))
+                for p in points
+            ):
+                raise ValidationError(
+                    f"dynamic_masks[{i}] trajectory points must be {{x, y}} numbers."
+                )
+            image, width, height = check_mask(mask["mask"], f"dynamic_masks[{i}].mask")
+            self.mask_sizes[f"dynamic_masks[{i}].mask"] = (width, height)
+            cleaned.append(
+                {"mask": image, "trajectories": [{"x": p["x"], "y": p["y"]} for p in points]}
+            )
+        return cleaned
 
     # ---- rules across fields ---------------------------------------------------------------
     def clean(self) -> dict[str, Any]:
@@ -339,6 +426,24 @@ class GenerationForm(forms.Form):
         if data.get("image"):
             width, height, _ext = self.frames["image"]
             data["aspect_ratio"] = nearest_aspect(width, height)
+            self._clean_mask_aspects((width, height))
+
+    def _clean_mask_aspects(self, frame: tuple[int, int]) -> None:
+        """Every mask has the first frame's aspect ratio (kling-api.md §1.4).
+
+        Checked when the first frame is an upload; one given by URL is only measured later.
+        """
+        masks = dict(self.mask_sizes)
+        if "static_mask" in self.frames:
+            masks["static mask"] = self.frames["static_mask"][:2]
+        for label, size in masks.items():
+            if not same_aspect(size, frame):
+                field = "static_mask" if label == "static mask" else "dynamic_masks"
+                self.add_error(
+                    field,
+                    f"The {label}'s aspect ratio {size[0]}:{size[1]} differs from the first "
+                    f"frame's {frame[0]}:{frame[1]}; a mask must have the frame's aspect ratio.",
+                )
 
     # ---- saving -----------------------------------------------------------------------
     def estimated_units(self) -> Decimal | None:

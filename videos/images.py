@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from typing import IO
+from typing import IO, Any
 
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -75,15 +75,38 @@ def _decode(stream: IO[bytes]) -> None:
         img.load()
 
 
-def decode_base64_image(value: str, name: str) -> SimpleUploadedFile:
+def decode_base64_image(
+    value: str, name: str, *, what: str = "image", urls: bool = True
+) -> SimpleUploadedFile:
     """Turn raw Base64 or a data: URI into an uploaded file (validated later like any upload)."""
     payload = DATA_URI.sub("", value.strip(), count=1)
     if len(payload) > MAX_IMAGE_BYTES * 4 // 3 + 8:
-        raise ValidationError("The image is larger than 10 MB.", code="too_big")
+        raise ValidationError(f"The {what} is larger than 10 MB.", code="too_big")
     try:
         raw = base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise ValidationError(
-            "The image is neither an http(s) URL nor valid Base64.", code="base64"
-        ) from exc
+        either = "neither an http(s) URL nor" if urls else "not"
+        raise ValidationError(f"The {what} is {either} valid Base64.", code="base64") from exc
     return SimpleUploadedFile(name, raw)
+
+
+def check_mask(value: Any, label: str) -> tuple[str, int, int]:
+    """A motion-brush mask given as Base64 or a data: URI, checked like any frame image.
+
+    Returns (raw Base64, width, height): the upstream is sent the bytes that were checked,
+    without a data: prefix (kling-api.md §1.4), never the client's text as it came.
+    """
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError(f"The {label} must be a Base64 JPEG or PNG.", code="invalid")
+    if value.strip().lower().startswith(("http://", "https://")):
+        raise ValidationError(
+            f"Give the {label} as Base64; mask URLs are not supported.", code="url"
+        )
+    upload = decode_base64_image(value, "mask", what=label, urls=False)
+    width, height, _ext = check_frame(upload, upload.size, label)
+    return base64.b64encode(upload.read()).decode(), width, height
+
+
+def same_aspect(size: tuple[int, int], other: tuple[int, int]) -> bool:
+    """Whether two images have the same aspect ratio, within what the upstream tolerates."""
+    return abs(size[0] / size[1] - other[0] / other[1]) <= 0.01

@@ -12,7 +12,7 @@ from django.core.files.storage import default_storage
 
 from .images import MAX_IMAGE_BYTES, check_frame
 from .models import Generation
-from .providers.fetch import FetchError, open_url
+from .providers.fetch import FetchError, open_url, without_credentials
 
 
 class InputFetchError(Exception):
@@ -43,7 +43,10 @@ def ensure_input_stored(generation: Generation, field: str) -> str | None:
         except FetchError as exc:
             raise InputFetchError(f"The {label} could not be fetched: {exc}") from exc
         except ValidationError as exc:
-            raise InputFetchError(f"The {label} at {url} is not usable: {exc.messages[0]}") from exc
+            shown = without_credentials(url)  # the message is on the team's timeline
+            raise InputFetchError(
+                f"The {label} at {shown} is not usable: {exc.messages[0]}"
+            ) from exc
         name = default_storage.save(f"inputs/{generation.pk}/{field}.{ext}", File(tmp))
     generation.store_input(field, name)
     return name

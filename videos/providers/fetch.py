@@ -12,6 +12,7 @@ import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpcore
 import httpx
@@ -78,6 +79,18 @@ def guarded_client(timeout: float = 30.0, **kwargs: Any) -> httpx.Client:
     )
 
 
+def without_credentials(url: str) -> str:
+    """The URL as a message may show it: a user name or password in it is left out.
+
+    Messages about a fetch reach the generation's timeline and status, which the whole
+    team sees; "http://user:pass@host/a" is shown as "http://host/a".
+    """
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
 class FetchError(Exception):
     """A URL could not be fetched: the message says why, for the user."""
 
@@ -87,29 +100,34 @@ def open_url(
     url: str, *, max_bytes: int, allowed_types: tuple[str, ...] = (), timeout: float = 30.0
 ) -> Iterator[Iterator[bytes]]:
     """Stream a URL's body in chunks, enforcing a size cap and a content type."""
+    shown = without_credentials(url)  # every message below is shown to the team
     try:
         with guarded_client(timeout=timeout) as client, client.stream("GET", url) as response:
             if response.status_code != 200:
-                raise FetchError(f"fetching {url} answered HTTP {response.status_code}")
+                raise FetchError(f"fetching {shown} answered HTTP {response.status_code}")
             ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
             if allowed_types and ctype not in allowed_types:
                 raise FetchError(
-                    f"{url} is {ctype or 'of no content type'}, expected {', '.join(allowed_types)}"
+                    f"{shown} is {ctype or 'of no content type'}, "
+                    f"expected {', '.join(allowed_types)}"
                 )
             length = response.headers.get("content-length")
             if length and length.isdigit() and int(length) > max_bytes:
-                raise FetchError(f"{url} is {int(length)} bytes, more than the {max_bytes} allowed")
+                raise FetchError(
+                    f"{shown} is {int(length)} bytes, more than the {max_bytes} allowed"
+                )
 
             def chunks() -> Iterator[bytes]:
                 seen = 0
                 for chunk in response.iter_bytes(1 << 16):
                     seen += len(chunk)
                     if seen > max_bytes:
-                        raise FetchError(f"{url} is larger than the {max_bytes} bytes allowed")
+                        raise FetchError(f"{shown} is larger than the {max_bytes} bytes allowed")
                     yield chunk
 
             yield chunks()
     except httpx.TimeoutException as exc:
-        raise FetchError(f"fetching {url} timed out") from exc
+        raise FetchError(f"fetching {shown} timed out") from exc
     except httpx.HTTPError as exc:
-        raise FetchError(f"cannot fetch {url}: {exc}") from exc
+        reason = str(exc).replace(url, shown)  # httpx may name the URL it was given
+        raise FetchError(f"cannot fetch {shown}: {reason}") from exc

@@ -1,0 +1,213 @@
+"""The JSON shape of each create body: published in /api/openapi.json, and its types enforced.
+
+One definition serves both: api/openapi_spec.py publishes these schemas, and the API forms
+check every body against their types (json_type_error) before reading any value, so a field
+of the wrong JSON type is a 400 naming it instead of being turned into text with str(). The
+values themselves (ranges, choices, images) are the forms' business, with clearer messages.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from videos.forms import PROMPT_MAX
+from videos.models import ASPECT_RATIOS, CAMERA_AXES, CAMERA_TYPES, Mode
+
+DEFAULT_MODEL = "kling-v1"
+NULL_MEANS_ABSENT = "A field given as null is treated as left out."
+
+STRING = {"type": "string"}
+PROMPT = {"type": "string", "minLength": 1, "maxLength": PROMPT_MAX}
+IMAGE = {
+    "type": "string",
+    "minLength": 1,
+    "description": "an http(s) URL, raw Base64 or a data: URI (JPEG/PNG, ≥300 px, ≤10 MB); "
+    "a URL must not carry a user name or password",
+}
+CALLBACK_URL = {
+    "type": "string",
+    "format": "uri",
+    "maxLength": 2000,
+    "description": "http(s), public host, no user name or password in it",
+}
+CAMERA = {
+    "type": "object",
+    "description": 'camera_control; the shorthand {"type": "zoom", "config": {"value": -5}} works',
+    "properties": {
+        "type": {"type": "string", "enum": CAMERA_TYPES + CAMERA_AXES},  # an axis: the shorthand
+        "config": {
+            "type": ["object", "null"],
+            "properties": {
+                axis: {"type": "number", "minimum": -10, "maximum": 10}
+                for axis in [*CAMERA_AXES, "value"]
+            },
+            "additionalProperties": False,
+        },
+    },
+    "required": ["type"],
+}
+DYNAMIC_MASKS = {
+    "type": "array",
+    "maxItems": 6,
+    "items": {
+        "type": "object",
+        "properties": {
+            "mask": {
+                "type": "string",
+                "description": "Base64 JPEG/PNG with the first frame's aspect ratio",
+            },
+            "trajectories": {
+                "type": "array",
+                "minItems": 2,
+                "maxItems": 77,
+                "items": {
+                    "type": "object",
+                    "properties": {"x": {"type": "number"}, "y": {"type": "number"}},
+                    "required": ["x", "y"],
+                },
+            },
+        },
+        "required": ["mask", "trajectories"],
+    },
+}
+
+_KLING_FIELDS: dict[str, Any] = {
+    "model_name": {"type": "string", "default": DEFAULT_MODEL},
+    "model": {"type": "string", "description": "synonym of model_name"},
+    "prompt": PROMPT,
+    "negative_prompt": {"type": "string", "maxLength": PROMPT_MAX},
+    "cfg_scale": {"type": "number", "minimum": 0, "maximum": 1},
+    "mode": {"type": "string", "enum": Mode.values},
+    "aspect_ratio": {"type": "string", "enum": ASPECT_RATIOS},
+    "duration": {"type": ["string", "number"], "default": "5", "description": "whole seconds"},
+    "camera_control": CAMERA,
+    "callback_url": CALLBACK_URL,
+    "external_task_id": {"type": "string", "maxLength": 128},
+}
+KLING_TEXT2VIDEO = {
+    "type": "object",
+    "description": NULL_MEANS_ABSENT,
+    "properties": _KLING_FIELDS,
+    "required": ["prompt"],
+}
+KLING_IMAGE2VIDEO = {
+    "type": "object",
+    "description": "At least one of image and image_tail. " + NULL_MEANS_ABSENT,
+    "properties": {
+        **_KLING_FIELDS,
+        "prompt": {"type": "string", "maxLength": PROMPT_MAX},
+        "image": IMAGE,
+        "image_tail": IMAGE,
+        "static_mask": {"type": "string", "description": "Base64 JPEG/PNG, the frame's aspect"},
+        "dynamic_masks": DYNAMIC_MASKS,
+    },
+    "anyOf": [{"required": ["image"]}, {"required": ["image_tail"]}],
+}
+GENERIC_CREATE = {
+    "type": "object",
+    "description": "A prompt, an image, or both. " + NULL_MEANS_ABSENT,
+    "properties": {
+        "model": {"type": "string", "default": DEFAULT_MODEL},
+        "prompt": {"type": "string", "maxLength": PROMPT_MAX},
+        "image": IMAGE,
+        "duration": {"type": "number", "description": "seconds, a whole number"},
+        "width": {"type": "integer", "minimum": 1, "maximum": 10000},
+        "height": {"type": "integer", "minimum": 1, "maximum": 10000},
+        "metadata": {
+            "type": "object",
+            "properties": {
+                "mode": {"type": "string", "enum": Mode.values},
+                "cfg_scale": {"type": "number", "minimum": 0, "maximum": 1},
+                "aspect_ratio": {"type": "string", "enum": ASPECT_RATIOS},
+                "negative_prompt": {"type": "string", "maxLength": PROMPT_MAX},
+                "camera_control": CAMERA,
+            },
+        },
+        "callback_url": CALLBACK_URL,
+    },
+    "anyOf": [{"required": ["prompt"], "properties": {"prompt": PROMPT}}, {"required": ["image"]}],
+}
+OPENAI_CREATE = {
+    "type": "object",
+    "description": NULL_MEANS_ABSENT,
+    "properties": {
+        "prompt": PROMPT,
+        "model": {"type": "string", "default": DEFAULT_MODEL},
+        "seconds": {"type": ["string", "number"], "description": 'whole seconds, e.g. "5"'},
+        "size": {"type": "string", "pattern": "^[0-9]{2,5}x[0-9]{2,5}$"},
+        "input_reference": {
+            "type": ["object", "string"],
+            "description": "{image_url: an http(s) or data: URL}, or the URL itself",
+            "properties": {"image_url": IMAGE},
+        },
+    },
+    "required": ["prompt"],
+}
+OPENAI_CREATE_MULTIPART = {
+    "type": "object",
+    "properties": {
+        "prompt": PROMPT,
+        "model": STRING,
+        "seconds": STRING,
+        "size": OPENAI_CREATE["properties"]["size"],
+        "input_reference": {"type": "string", "format": "binary"},
+    },
+    "required": ["prompt"],
+}
+
+
+# ---- enforcing the types -----------------------------------------------------------------------
+_WORDS = {
+    "string": "a string",
+    "number": "a number",
+    "integer": "a whole number",
+    "object": "an object",
+    "array": "an array",
+    "boolean": "true or false",
+    "null": "null",
+}
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    return {str: "string", dict: "object", list: "array"}.get(type(value), "null")
+
+
+def _matches(value: Any, wanted: str) -> bool:
+    kind = _json_kind(value)
+    if wanted == "integer":  # 5.0 is a whole number too, as in JSON Schema
+        return kind == "number" and (isinstance(value, int) or value.is_integer())
+    return kind == wanted
+
+
+def json_type_error(body: Any, schema: dict[str, Any]) -> tuple[str, str] | None:
+    """(path, message) for the first value whose JSON type the schema does not allow.
+
+    Follows type, properties, items and object-valued additionalProperties; null anywhere
+    counts as left out. Walked with a stack: a body may be nested as deep as JSON allows.
+    """
+    stack: list[tuple[str, Any, dict[str, Any]]] = [("", body, schema)]
+    while stack:
+        path, value, rule = stack.pop()
+        if value is None:
+            continue
+        wanted = rule.get("type")
+        types = [wanted] if isinstance(wanted, str) else list(wanted or [])
+        if types and not any(_matches(value, t) for t in types):
+            expected = " or ".join(_WORDS[t] for t in types if t != "null")
+            return path, f"must be {expected}, not {_WORDS[_json_kind(value)]}"
+        inner: list[tuple[str, Any, dict[str, Any]]] = []
+        if isinstance(value, dict):
+            known = rule.get("properties", {})
+            extra = rule.get("additionalProperties")
+            for key, item in value.items():
+                sub = known.get(key, extra if isinstance(extra, dict) else None)
+                if sub is not None:
+                    inner.append((f"{path}.{key}" if path else key, item, sub))
+        elif isinstance(value, list) and isinstance(rule.get("items"), dict):
+            inner = [(f"{path}[{i}]", item, rule["items"]) for i, item in enumerate(value)]
+        stack.extend(reversed(inner))  # the first in the document is reported first
+    return None
