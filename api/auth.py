@@ -15,7 +15,9 @@ from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from .errors import ApiError, error_response, new_request_id
+from videos.limits import LimitExceeded
+
+from .errors import ApiError, error_response, limit_error, new_request_id
 from .models import ApiKey, hash_secret, recent_keys
 from .ratelimit import count_request
 
@@ -177,6 +179,8 @@ def api_endpoint(family: str, *methods: str) -> Callable[[View], View]:
                 return view(request, *args, **kwargs)
             except ApiError as error:
                 return error_response(family, error, request.request_id)
+            except LimitExceeded as exc:
+                return error_response(family, limit_error(exc), request.request_id)
 
         wrapper.api_family = family  # how api.errors.api_family finds a route's error shape
         return csrf_exempt(login_not_required(wrapper))

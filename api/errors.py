@@ -11,6 +11,8 @@ import uuid
 from django.http import JsonResponse
 from django.urls import Resolver404, resolve
 
+from videos.limits import LimitExceeded
+
 
 class ApiError(Exception):
     """An error answered to an API client: HTTP status, Kling code, a message and the field."""
@@ -30,6 +32,22 @@ class ApiError(Exception):
         self.message = message
         self.param = param
         self.headers = headers or {}
+
+
+# A limit's kind (videos/limits.py) as the API answers it (kling-api.md §3.5).
+LIMIT_ANSWERS = {
+    "model": (403, 1103),
+    "budget": (429, 1102),
+    "project_budget": (429, 1102),
+    "rate": (429, 1302),
+    "concurrency": (429, 1303),
+}
+
+
+def limit_error(exc: LimitExceeded) -> ApiError:
+    """The API's answer to a domain limit: the HTTP status and Kling code of its kind."""
+    status, code = LIMIT_ANSWERS[exc.kind]
+    return ApiError(status, code, exc.message, param=exc.field or None)
 
 
 def bad_field(field: str, message: str) -> ApiError:

@@ -12,14 +12,15 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, models, transaction
+from django.db import IntegrityError, connection, models
 from django.db.models import Count, DecimalField, IntegerField, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from videos.crypto import decrypt_json, encrypt_json
+from videos.limits import LimitExceeded
 
-from .errors import ApiError, bad_field
+from .errors import bad_field
 
 if TYPE_CHECKING:
     from videos.forms import GenerationForm
@@ -247,12 +248,13 @@ class ApiKey(models.Model):
         external_task_id: str = "",
         callback_url: str = "",
     ) -> Generation:
-        """Create a generation within this key's limits, or raise ApiError with nothing written."""
-        model_name = form.cleaned_data["model_name"]
-        if not self.allows_model(model_name):
-            raise ApiError(
-                403, 1103, f"this key may not use the model {model_name!r}", param="model"
-            )
+        """Create a generation within this key's limits (the one create path), or raise.
+
+        Raises LimitExceeded (the API maps it to 403/1103 or 429) or ApiError, with nothing
+        written.
+        """
+        from videos.creation import Origin, create_generation
+
         if (
             external_task_id
             and ApiTask.objects.filter(
@@ -262,59 +264,25 @@ class ApiKey(models.Model):
             raise bad_field(
                 "external_task_id", f"{external_task_id!r} is already used by another task"
             )
-        from videos.forms import discard_staged_on_error
 
-        estimate = form.estimated_units() or Decimal(0)
-        # Frames go to storage before the key row is locked: storage may be a network
-        # service, and nothing slow may run inside the transaction.
-        generation = form.stage_generation(
-            self.owner, api_key=self, client_callback_url=callback_url
+        def record(generation: Generation) -> None:
+            ApiTask.objects.create(
+                generation=generation,
+                owner_id=self.owner_id,
+                family=family,
+                external_task_id=external_task_id,
+                base_url=base_url,
+            )
+
+        origin = Origin(
+            owner=self.owner,
+            api_key=self,
+            client_callback_url=callback_url,
+            limits=[KeyLimit(self)],
+            record=record,
         )
-        with discard_staged_on_error(generation):
-            self._commit_within_limits(generation, family, base_url, external_task_id, estimate)
-        return generation
-
-    def _commit_within_limits(
-        self,
-        generation: Generation,
-        family: str,
-        base_url: str,
-        external_task_id: str,
-        estimate: Decimal,
-    ) -> None:
-        """Insert a staged generation if the key's concurrency and budget allow it."""
-        from videos.forms import GenerationForm
-
         try:
-            with transaction.atomic():
-                # Lock the key row: two creates racing for the last slot or the last
-                # units must be serialised, or both would pass the checks.
-                key = ApiKey.objects.select_for_update().get(pk=self.pk)
-                running = key.running_count()
-                if running >= key.max_concurrent:
-                    raise ApiError(
-                        429,
-                        1303,
-                        f"too many running tasks: {running} of {key.max_concurrent} "
-                        "allowed for this key",
-                    )
-                if key.unit_budget is not None:
-                    spent = key.units_committed().quantize(Decimal("0.01"))
-                    if spent + estimate > key.unit_budget:
-                        raise ApiError(
-                            429,
-                            1102,
-                            f"unit budget spent: {spent} of {key.unit_budget} units used, "
-                            f"this task needs {estimate}",
-                        )
-                GenerationForm.commit_generation(generation)
-                ApiTask.objects.create(
-                    generation=generation,
-                    owner_id=self.owner_id,
-                    family=family,
-                    external_task_id=external_task_id,
-                    base_url=base_url,
-                )
+            return create_generation(form, origin)
         except IntegrityError as exc:
             if not external_task_id:
                 raise  # not the one constraint a client can hit: a bug, not a 400
@@ -322,6 +290,39 @@ class ApiKey(models.Model):
             raise bad_field(
                 "external_task_id", f"{external_task_id!r} is already used by another task"
             ) from exc
+
+
+class KeyLimit:
+    """A key's limits on creates: its models, running tasks and unit budget (kling-api.md §3.4)."""
+
+    def __init__(self, key: ApiKey) -> None:
+        self.key = key
+
+    def check(self, model_name: str, estimate: Decimal) -> None:
+        """Inside the create's transaction: lock the key row, count, refuse past a limit.
+
+        The lock serialises two creates racing for the last slot or the last units;
+        without it both would pass the counts.
+        """
+        if not self.key.allows_model(model_name):
+            raise LimitExceeded(
+                "model", f"this key may not use the model {model_name!r}", field="model"
+            )
+        key = ApiKey.objects.select_for_update().get(pk=self.key.pk)
+        running = key.running_count()
+        if running >= key.max_concurrent:
+            raise LimitExceeded(
+                "concurrency",
+                f"too many running tasks: {running} of {key.max_concurrent} allowed for this key",
+            )
+        if key.unit_budget is not None:
+            spent = key.units_committed().quantize(Decimal("0.01"))
+            if spent + estimate > key.unit_budget:
+                raise LimitExceeded(
+                    "budget",
+                    f"unit budget spent: {spent} of {key.unit_budget} units used, "
+                    f"this task needs {estimate}",
+                )
 
 
 class RequestBucket(models.Model):

@@ -18,6 +18,7 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 
 from studio.typing import HtmxHttpRequest
+from videos.creation import Origin, create_generation
 from videos.forms import GenerationForm
 from videos.models import Generation
 
@@ -274,7 +275,8 @@ def recipe_run(request: HttpRequest, pk: int) -> HttpResponse:
             request, f"The recipe “{recipe.name}” can no longer run: {'; '.join(errors)}"
         )
         return redirect("recipes")
-    generation = form.create_generation(request.user, extra={"recipe": recipe.pk})
+    origin = Origin(owner=request.user, extra={"recipe": recipe.pk})
+    generation = create_generation(form, origin)
     recipe.record_run(generation)
     return redirect(generation.get_absolute_url())
 

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from tests.images import image_bytes, upload
+from videos.creation import Origin, create_generation
 from videos.forms import GenerationForm, camera_fields_from_json
 from videos.models import Provider
 
@@ -227,7 +228,7 @@ def test_a_frame_is_stored_under_its_decoded_format_not_its_name(user) -> None:
     png_named_jpg = SimpleUploadedFile("holiday.jpg", image_bytes(fmt="PNG"))
     form = GenerationForm(i2v(), {"image": png_named_jpg})
     assert form.is_valid(), form.errors
-    generation = form.create_generation(user)
+    generation = create_generation(form, Origin(owner=user))
     assert generation.image.name.endswith("/image.png")
 
 
@@ -236,7 +237,7 @@ def test_frames_staged_for_a_row_that_was_not_written_are_removed(user, monkeypa
 
     from django.conf import settings
 
-    from videos import forms as forms_module
+    from videos import creation
     from videos.models import Generation
 
     def broken_queue(pk: int) -> None:
@@ -245,7 +246,7 @@ def test_frames_staged_for_a_row_that_was_not_written_are_removed(user, monkeypa
     def stored_files() -> set[Path]:
         return {p for p in Path(settings.MEDIA_ROOT).rglob("*") if p.is_file()}
 
-    monkeypatch.setattr(forms_module, "enqueue_submit", broken_queue)
+    monkeypatch.setattr(creation, "enqueue_submit", broken_queue)
     form = GenerationForm(i2v(), {"image": upload()})
     assert form.is_valid(), form.errors
     before = stored_files()
@@ -253,7 +254,7 @@ def test_frames_staged_for_a_row_that_was_not_written_are_removed(user, monkeypa
     assert (Path(settings.MEDIA_ROOT) / staged.image.name).is_file()  # staging does store
     Path(settings.MEDIA_ROOT, staged.image.name).unlink()
     with pytest.raises(RuntimeError):
-        form.create_generation(user)
+        create_generation(form, Origin(owner=user))
     assert Generation.objects.count() == 0
     assert stored_files() == before
 

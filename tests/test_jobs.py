@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from tests.images import image_bytes, upload
 from videos import tasks
+from videos.creation import Origin, create_generation
 from videos.forms import GenerationForm
 from videos.models import Generation, Provider, Status
 
@@ -23,7 +24,7 @@ def create(user, data, files=None, capture=None) -> Generation:
     form = GenerationForm(data, files or {})
     assert form.is_valid(), form.errors
     with capture(execute=True):
-        generation = form.create_generation(user)
+        generation = create_generation(form, Origin(owner=user))
     generation.refresh_from_db()
     return generation
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import math
 import unicodedata
-from collections.abc import Iterator
-from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
@@ -14,8 +12,6 @@ from urllib.parse import urlsplit
 from django import forms
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.core.files.storage import default_storage
-from django.db import transaction
 from django.utils import timezone
 
 from .images import check_frame, check_mask, same_aspect
@@ -30,7 +26,6 @@ from .models import (
     VideoModel,
 )
 from .rendering.spec import nearest_aspect
-from .tasks import enqueue_submit
 
 PROMPT_MAX = 2500
 MAX_DYNAMIC_MASKS = 6
@@ -501,32 +496,8 @@ class GenerationForm(forms.Form):
                 getattr(generation, field).name = inherited  # shared with the parent
         return generation
 
-    @staticmethod
-    def commit_generation(generation: Generation) -> Generation:
-        """Insert a staged generation and queue it once the transaction commits."""
-        with transaction.atomic():
-            generation.save(force_insert=True)
-            parent = generation.parent_id
-            generation.record("info", "created" + (f" as a remix of {parent}" if parent else ""))
-            enqueue_submit(generation.pk)
-        return generation
-
-    def create_generation(self, owner: AbstractBaseUser, **kwargs: Any) -> Generation:
-        """Store the input frames, then insert and queue the generation; nothing stays on error."""
-        generation = self.stage_generation(owner, **kwargs)
-        with discard_staged_on_error(generation):
-            return self.commit_generation(generation)
-
-
-@contextmanager
-def discard_staged_on_error(generation: Generation) -> Iterator[None]:
-    """Delete the frames staged for a generation whose row was not written after all."""
-    try:
-        yield
-    except BaseException:
-        for name in getattr(generation, "staged_files", []):
-            default_storage.delete(name)
-        raise
+    def save_inputs(self, generation: Generation) -> None:
+        """Write the inputs kept beside the row (the newer kinds' lists); frames need none."""
 
 
 def initial_from(generation: Generation) -> dict[str, Any]:
@@ -548,19 +519,6 @@ def initial_from(generation: Generation) -> dict[str, Any]:
     camera.pop("_camera_has_config", None)
     initial.update(camera)
     return initial
-
-
-def rerun(parent: Generation, owner: AbstractBaseUser) -> Generation:
-    """Queue a generation's parameters again, linked to it as its parent.
-
-    The parameters go through the form as new input, so a model since disabled or a
-    rule since tightened is refused (ValidationError) rather than sent upstream.
-    """
-    data = {k: v for k, v in initial_from(parent).items() if v is not None}
-    form = GenerationForm(data, inherit_frames_from=parent)
-    if not form.is_valid():
-        raise ValidationError(form.errors.as_text())
-    return form.create_generation(owner, parent=parent, extra=parent.extra)
 
 
 # ---- query strings of the web UI ---------------------------------------------------------

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from .forms import rerun
+from .creation import rerun
 from .models import Generation, Provider
 from .tasks import enqueue_next_step, probe_and_audit
 

@@ -15,7 +15,8 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from studio.typing import HtmxHttpRequest
 
-from .forms import EstimateForm, GalleryPollForm, GenerationForm, initial_from, rerun
+from .creation import Origin, create_generation, rerun
+from .forms import EstimateForm, GalleryPollForm, GenerationForm, initial_from
 from .media import serve_stored_file, unsign_media_name
 from .models import Generation, Kind, Status, VideoModel
 
@@ -120,7 +121,7 @@ def generation_new(request: HtmxHttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = GenerationForm(request.POST, request.FILES)
         if form.is_valid():
-            return _created(request, form.create_generation(request.user))
+            return _created(request, create_generation(form, Origin(owner=request.user)))
         return _form_page(request, form)
     initial = {k: v for k, v in request.GET.items() if k in GenerationForm.base_fields}
     initial.setdefault("kind", Kind.TEXT2VIDEO)
@@ -134,7 +135,8 @@ def generation_remix(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         form = GenerationForm(request.POST, request.FILES, inherit_frames_from=parent)
         if form.is_valid():
-            return _created(request, form.create_generation(request.user, parent=parent))
+            origin = Origin(owner=request.user, parent=parent)
+            return _created(request, create_generation(form, origin))
         return _form_page(request, form, parent)
     return _form_page(request, GenerationForm(initial=initial_from(parent)), parent)
 
