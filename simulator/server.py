@@ -34,7 +34,7 @@ import jwt
 from videos.providers.webhooks import sign
 
 from .clip import clip_bytes
-from .rules import ModelNotFound, check_create
+from .rules import KINDS, ModelNotFound, check_create
 
 # kling-api.md §4.2: the HTTP status that goes with each code.
 HTTP_FOR_CODE = {
@@ -61,7 +61,7 @@ CREATE_ONLY_FAULTS = ("drop_after_accept", "accept_then_500", "ok_without_id")
 RANDOM_FAULTS = ["500", "503", "rate_limit", "slow", "malformed", "drop_after_accept"]
 SHAPES = ("kling", "flat", "openai", "record")
 KLING_TASK_BASE = 831922345719271433
-ROUTE = re.compile(r"^/v1/videos/(text2video|image2video)(?:/([^/]+))?/?$")
+ROUTE = re.compile(r"^/v1/videos/(" + "|".join(map(re.escape, KINDS)) + r")(?:/([^/]+))?/?$")
 VIDEO_ROUTE = re.compile(r"^/sim/videos/([^/]+)\.mp4$")
 
 

@@ -1,4 +1,4 @@
-"""The simulator's checks of a create body: kling-api.md §1.3-§1.5, strictly.
+"""The simulator's checks of text2video and image2video bodies: kling-api.md §1.3-§1.5, strictly.
 
 Each check returns the message of a 1201 answer naming the field, or None. Strict on
 purpose: the traps of §6 (numbers for duration, data: prefixes, cfg_scale for v2
@@ -7,12 +7,9 @@ models, "standard" modes) are rejected here so the studio's client cannot regres
 
 from __future__ import annotations
 
-import base64
-import binascii
-import io
 from typing import Any
 
-from PIL import Image, UnidentifiedImageError
+from .common import ModelNotFound, check_camera, check_misc, image_size, is_number
 
 KLING_MODELS = {
     "text2video": {
@@ -28,8 +25,6 @@ KLING_MODELS = {
 KLING_MODELS["image2video"] = KLING_MODELS["text2video"] | {"kling-v1-5", "kling-v2-1"}
 ASPECT_RATIOS = {"16:9", "9:16", "1:1"}
 GATEWAY_ASPECT_RATIOS = ASPECT_RATIOS | {"3:2", "2:3", "3:4", "4:3"}
-CAMERA_TYPES = {"simple", "down_back", "forward_up", "right_turn_forward", "left_turn_forward"}
-CAMERA_AXES = ("horizontal", "vertical", "pan", "tilt", "roll", "zoom")
 KNOWN_FIELDS = {
     "model_name",
     "model",
@@ -49,15 +44,7 @@ KNOWN_FIELDS = {
 }
 
 
-class ModelNotFound(Exception):
-    """The model name does not exist upstream (answered as 404 / 1203)."""
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def check_create(kind: str, body: Any, *, gateway: bool) -> str | None:
+def check(kind: str, body: Any, *, gateway: bool) -> str | None:
     """The first rule a create body breaks, as a message naming the field; None if valid."""
     if not isinstance(body, dict):
         return "the request body must be a JSON object"
@@ -69,7 +56,7 @@ def check_create(kind: str, body: Any, *, gateway: bool) -> str | None:
         return "model_name must be a non-empty string"
     if not gateway and model not in KLING_MODELS[kind]:
         raise ModelNotFound(f"model_name {model!r} does not exist for {kind}")
-    for check in (_check_prompts, _check_cfg, _check_mode_duration, _check_camera, _check_misc):
+    for check in (_check_prompts, _check_cfg, _check_mode_duration, check_camera, check_misc):
         if message := check(kind, body, model):
             return message
     if kind == "image2video":
@@ -99,7 +86,7 @@ def _check_cfg(kind: str, body: dict[str, Any], model: str) -> str | None:
     if model.startswith(("kling-v2", "kling-v3")):
         return f"cfg_scale is not supported by {model}"
     value = body["cfg_scale"]
-    if not _is_number(value) or not 0 <= value <= 1:
+    if not is_number(value) or not 0 <= value <= 1:
         return "cfg_scale must be a number between 0 and 1"
     return None
 
@@ -116,75 +103,13 @@ def _check_mode_duration(kind: str, body: dict[str, Any], model: str) -> str | N
     return None
 
 
-def _check_camera(kind: str, body: dict[str, Any], model: str) -> str | None:
-    camera = body.get("camera_control")
-    if camera is None:
-        return None
-    if not isinstance(camera, dict) or camera.get("type") not in CAMERA_TYPES:
-        return f"camera_control.type must be one of {', '.join(sorted(CAMERA_TYPES))}"
-    config = camera.get("config")
-    if camera["type"] != "simple":
-        return (
-            None if config is None else f"camera_control.config must be empty for {camera['type']}"
-        )
-    if not isinstance(config, dict) or set(config) != set(CAMERA_AXES):
-        return "camera_control.config needs exactly the six axes " + ", ".join(CAMERA_AXES)
-    values = [config[axis] for axis in CAMERA_AXES]
-    if not all(_is_number(v) and -10 <= v <= 10 for v in values):
-        return "camera_control.config values must be numbers in [-10, 10]"
-    if sum(1 for v in values if v) != 1:
-        return "camera_control.config needs exactly one non-zero axis"
-    return None
-
-
-def _check_misc(kind: str, body: dict[str, Any], model: str) -> str | None:
-    external = body.get("external_task_id")
-    if external is not None and not isinstance(external, str):
-        return "external_task_id must be a string"
-    callback = body.get("callback_url")
-    if callback is not None and (
-        not isinstance(callback, str) or not callback.startswith(("http://", "https://"))
-    ):
-        return "callback_url must be an http(s) URL"
-    return None
-
-
-def _image_size(value: Any, field: str) -> tuple[int, int] | str:
-    """(width, height) of a Base64 or URL image, or the message of what is wrong with it."""
-    if not isinstance(value, str) or not value:
-        return f"{field} must be a URL or Base64 string"
-    if value.startswith(("http://", "https://")):
-        return (1280, 720)  # not fetched: the simulator trusts URLs
-    if value.startswith("data:"):
-        return f"{field} must be raw Base64 without a data: prefix"
-    try:
-        raw = base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        return f"{field} is not valid Base64"
-    if len(raw) > 10 * 1024 * 1024:
-        return f"{field} is larger than 10 MB"
-    try:
-        with Image.open(io.BytesIO(raw)) as img:
-            fmt, size = img.format, img.size
-    except (UnidentifiedImageError, OSError):
-        return f"{field} is not a readable image"
-    if fmt not in ("JPEG", "PNG"):
-        return f"{field} must be jpg/jpeg/png"
-    width, height = size
-    if width < 300 or height < 300:
-        return f"{field} must be at least 300x300 pixels"
-    if not 1 / 2.5 <= width / height <= 2.5:
-        return f"{field} aspect ratio must be between 1:2.5 and 2.5:1"
-    return size
-
-
 def _check_image2video(body: dict[str, Any]) -> str | None:
     if not body.get("image") and not body.get("image_tail"):
         return "image or image_tail is required"
     sizes = {}
     for field in ("image", "image_tail", "static_mask"):
         if field in body:
-            size = _image_size(body[field], field)
+            size = image_size(body[field], field)
             if isinstance(size, str):
                 return size
             sizes[field] = size
