@@ -103,6 +103,35 @@ KLING_IMAGE2VIDEO = {
     },
     "anyOf": [{"required": ["image"]}, {"required": ["image_tail"]}],
 }
+EXTERNAL_TASK_ID = {"type": "string", "maxLength": 128}
+WATERMARK = {
+    "type": "object",
+    "properties": {"enabled": {"type": "boolean"}},
+    "required": ["enabled"],
+}
+KLING_EFFECTS = {
+    "type": "object",
+    "description": "kling-kinds.md §7.7: a scene and one image (input.image) or two "
+    "(input.images) for two-person scenes; no model, mode or duration. " + NULL_MEANS_ABSENT,
+    "properties": {
+        "effect_scene": {"type": "string", "minLength": 1, "maxLength": 64},
+        "input": {
+            "type": "object",
+            "properties": {
+                "image": IMAGE,
+                "images": {"type": "array", "minItems": 2, "maxItems": 2, "items": IMAGE},
+                "duration": {
+                    "type": ["string", "number"],
+                    "description": "older clients' field: accepted and dropped",
+                },
+            },
+        },
+        "callback_url": CALLBACK_URL,
+        "external_task_id": EXTERNAL_TASK_ID,
+    },
+    "required": ["effect_scene", "input"],
+    "additionalProperties": False,
+}
 GENERIC_CREATE = {
     "type": "object",
     "description": "A prompt, an image, or both. " + NULL_MEANS_ABSENT,
@@ -142,6 +171,12 @@ OPENAI_CREATE = {
         },
     },
     "required": ["prompt"],
+}
+# The Kling-native create body of every kind, by kind: (its name in the OpenAPI document, schema).
+KIND_BODIES: dict[str, tuple[str, dict[str, Any]]] = {
+    "text2video": ("KlingText2Video", KLING_TEXT2VIDEO),
+    "image2video": ("KlingImage2Video", KLING_IMAGE2VIDEO),
+    "effects": ("KlingEffects", KLING_EFFECTS),
 }
 OPENAI_CREATE_MULTIPART = {
     "type": "object",
@@ -203,6 +238,11 @@ def json_type_error(body: Any, schema: dict[str, Any]) -> tuple[str, str] | None
         if isinstance(value, dict):
             known = rule.get("properties", {})
             extra = rule.get("additionalProperties")
+            if extra is False:
+                unknown = sorted(set(value) - set(known))
+                if unknown:
+                    where = f"{path}.{unknown[0]}" if path else unknown[0]
+                    return where, "is not a field of this request"
             for key, item in value.items():
                 sub = known.get(key, extra if isinstance(extra, dict) else None)
                 if sub is not None:

@@ -27,6 +27,7 @@ from videos.forms import (
     no_credentials,
 )
 from videos.images import decode_base64_image
+from videos.kinds import kind_spec
 from videos.models import CAMERA_AXES, Kind, VideoModel
 from videos.providers.fetch import address_allowed
 from videos.rendering.spec import nearest_aspect
@@ -34,6 +35,7 @@ from videos.rendering.spec import nearest_aspect
 from .bodies import (
     DEFAULT_MODEL,
     GENERIC_CREATE,
+    KIND_BODIES,
     KLING_IMAGE2VIDEO,
     KLING_TEXT2VIDEO,
     OPENAI_CREATE,
@@ -282,6 +284,50 @@ class KlingCreateForm(ApiCreateForm):
             "kind": self.kind,
             "duration": self.cleaned_data["duration"],
         }
+
+
+class ApiOnlyFields(forms.Form):
+    """What a create body carries for the API itself, read after cleaning."""
+
+    @property
+    def callback_url(self) -> str:
+        return self.cleaned_data.get("callback_url") or ""
+
+    @property
+    def external_task_id(self) -> str:
+        return self.cleaned_data.get("external_task_id") or ""
+
+
+class KindCreateForm(ApiOnlyFields):
+    """A create body of one of the newer kinds (kling-kinds.md §7), bound to the kind's own form.
+
+    The kind's form is the web UI's: its fields are named as Kling names them, so the body
+    binds to it as it is. This form takes what only the API has (callback_url,
+    external_task_id) and checks the JSON types against the published body first.
+    """
+
+    callback_url = CallbackUrlField()
+    external_task_id = TextField(max_length=128, required=False)
+
+    API_ONLY = ("callback_url", "external_task_id")
+
+    def __init__(self, body: dict[str, Any], kind: str) -> None:
+        super().__init__(body)
+        self.body = body
+        self.kind = kind
+
+    def kind_form(self) -> forms.Form:
+        """The kind's bound form, already validated; raises ApiError on any problem."""
+        problem = json_type_error(self.body, KIND_BODIES[self.kind][1])
+        if problem is not None:
+            raise bad_field(*problem)
+        if not self.is_valid():
+            raise_for_own_errors(self)
+        fields = {k: v for k, v in self.body.items() if k not in self.API_ONLY and v is not None}
+        form = kind_spec(self.kind).form_class(fields, api=True)
+        if not form.is_valid():
+            raise_for_generation_errors(form, getattr(form, "api_names", {}))
+        return form
 
 
 GENERIC_NAMES = {

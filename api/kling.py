@@ -10,7 +10,7 @@ from django.http import HttpRequest, JsonResponse
 from videos.models import Generation, Status, waiting_message_of
 
 from .auth import api_endpoint
-from .forms import KlingCreateForm, KlingListForm, raise_for_own_errors
+from .forms import KindCreateForm, KlingCreateForm, KlingListForm, raise_for_own_errors
 from .http import TaskRow, json_body, media_url, millis, own_task, own_tasks, public_base_url
 
 # Outbound words of the Kling family (kling-api.md §4.1): note the spelling "succeed".
@@ -97,9 +97,13 @@ def tasks(request: HttpRequest, kind: str) -> JsonResponse:
 
 
 def create(request: HttpRequest, kind: str) -> JsonResponse:
-    """A text2video or image2video create: validated by the shared form, limited by the key."""
-    api_form = KlingCreateForm(json_body(request), kind)
-    form = api_form.generation_form()
+    """A create of any kind: validated by the kind's form (the web UI's), limited by the key."""
+    if kind in ("text2video", "image2video"):
+        api_form = KlingCreateForm(json_body(request), kind)
+        form = api_form.generation_form()
+    else:
+        api_form = KindCreateForm(json_body(request), kind)
+        form = api_form.kind_form()
     generation = request.api_key.start_generation(
         form,
         family="kling",

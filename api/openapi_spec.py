@@ -5,13 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .auth import JWT_MAX_LIFETIME_SECONDS
-from .bodies import (
-    GENERIC_CREATE,
-    KLING_IMAGE2VIDEO,
-    KLING_TEXT2VIDEO,
-    OPENAI_CREATE,
-    OPENAI_CREATE_MULTIPART,
-)
+from .bodies import GENERIC_CREATE, KIND_BODIES, OPENAI_CREATE, OPENAI_CREATE_MULTIPART
 from .errors import OPENAI_CODES
 from .kling import KLING_STATUS
 from .openai import OPENAI_STATUS
@@ -93,7 +87,7 @@ VIDEO = {
         "error": {"type": ["object", "null"]},
     },
 }
-KLING_BODIES = {"text2video": "KlingText2Video", "image2video": "KlingImage2Video"}
+KLING_BODIES = {kind: name for kind, (name, _schema) in KIND_BODIES.items()}
 
 
 def _body(schema: dict[str, Any], multipart: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -117,7 +111,7 @@ def _kling_envelope(data: dict[str, Any]) -> dict[str, Any]:
 
 def _kling_paths(prefix: str) -> dict[str, Any]:
     paths: dict[str, Any] = {}
-    for kind in ("text2video", "image2video"):
+    for kind in KLING_BODIES:
         paths[f"{prefix}/v1/videos/{kind}"] = {
             "post": {
                 "summary": f"Create a {kind} task",
@@ -181,8 +175,7 @@ def openapi_document(base_url: str) -> dict[str, Any]:
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {
-                "KlingText2Video": KLING_TEXT2VIDEO,
-                "KlingImage2Video": KLING_IMAGE2VIDEO,
+                **dict(KIND_BODIES.values()),
                 "KlingTask": KLING_TASK,
                 "KlingError": {
                     "type": "object",

@@ -1,12 +1,22 @@
 """Routes of the api app: the studio's own API (kling-api.md §3), its docs and the keys pages."""
 
+import re
+
 from django.urls import path, register_converter
+
+from videos.kinds import KINDS
 
 from . import generic, kling, openai, views
 
 
 class KindConverter:
-    regex = "text2video|image2video"
+    """Every kind's path segment (videos/kinds): the Kling-native routes serve them all.
+
+    Kind words never look like OpenAI's prefixed video ids, so /v1/videos/<kind> is matched
+    before /v1/videos/<video_id> (kling-kinds.md §9).
+    """
+
+    regex = "|".join(re.escape(kind) for kind in KINDS)
 
     def to_python(self, value: str) -> str:
         return value

@@ -302,6 +302,9 @@ class Simulator:
             obj["task_result"] = {
                 "videos": [
                     {"id": f"v{task.task_id}", "url": self.video_url(task), "duration": "3.0"}
+                    if task.kind != "effects"
+                    # kling-kinds.md §7.7: effects results carry no duration.
+                    else {"id": f"v{task.task_id}", "url": self.video_url(task)}
                 ]
             }
         if status in ("succeed", "failed"):

@@ -11,7 +11,11 @@ from django.test import Client
 from videos.models import Generation, Provider, VideoModel
 
 # The data migrations that seed the catalogue and the local provider, in order.
-SEEDING_MIGRATIONS = ["0002_seed_catalogue_and_local_provider", "0007_kinds_catalogue_and_inputs"]
+SEEDING_MIGRATIONS = [
+    "0002_seed_catalogue_and_local_provider",
+    "0007_kinds_catalogue_and_inputs",
+    "0009_effect_scenes",
+]
 DB_FIXTURES = {"db", "transactional_db", "live_server", "django_db_reset_sequences"}
 
 

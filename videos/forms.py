@@ -165,7 +165,12 @@ class GenerationForm(forms.Form):
     """Every field of a text2video or image2video create, validated against the model catalogue."""
 
     kind = forms.ChoiceField(
-        choices=Kind.choices, initial=Kind.TEXT2VIDEO, widget=forms.HiddenInput
+        choices=[
+            (Kind.TEXT2VIDEO, Kind.TEXT2VIDEO.label),
+            (Kind.IMAGE2VIDEO, Kind.IMAGE2VIDEO.label),
+        ],
+        initial=Kind.TEXT2VIDEO,
+        widget=forms.HiddenInput,
     )
     model_name = TextField(max_length=100, initial="kling-v1", label="Model")
     prompt = TextField(

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.storage import default_storage
 
 from .images import MAX_IMAGE_BYTES, check_frame
-from .models import Generation
+from .models import Generation, GenerationInput
 from .providers.fetch import FetchError, open_url, without_credentials
 
 
@@ -52,16 +53,78 @@ def ensure_input_stored(generation: Generation, field: str) -> str | None:
     return name
 
 
+# What an input of the newer kinds may be when given by URL: (content types, byte cap).
+ROW_RULES = {
+    "image": (IMAGE_TYPES, MAX_IMAGE_BYTES),
+    # kling-kinds.md §7.3: a reference video is mp4/mov, at most 200 MB.
+    "video": (("video/mp4", "video/quicktime", "application/octet-stream"), 200 * 1024 * 1024),
+    # §7.6: a voice line is mp3/wav/m4a/aac, at most 5 MB.
+    "audio": (
+        (
+            "audio/mpeg",
+            "audio/mp3",
+            "audio/wav",
+            "audio/x-wav",
+            "audio/wave",
+            "audio/mp4",
+            "audio/x-m4a",
+            "audio/aac",
+            "application/octet-stream",
+        ),
+        5 * 1024 * 1024,
+    ),
+}
+
+
+def ensure_row_stored(row: GenerationInput) -> str:
+    """The storage name of a listed input, fetching it from its URL the first time."""
+    if row.file:
+        return row.file.name
+    types, max_bytes = ROW_RULES.get(row.role, ROW_RULES["image"])
+    label = f"{row.role} {row.position + 1}"
+    with tempfile.TemporaryFile() as tmp:
+        try:
+            with open_url(row.url, max_bytes=max_bytes, allowed_types=types) as chunks:
+                size = 0
+                for chunk in chunks:
+                    tmp.write(chunk)
+                    size += len(chunk)
+            extension = "bin"
+            if row.role == "image":
+                _w, _h, extension = check_frame(tmp, size, label)
+            else:
+                extension = Path(urlsplit(row.url).path).suffix.lstrip(".").lower()[:5] or "bin"
+        except FetchError as exc:
+            raise InputFetchError(f"The {label} could not be fetched: {exc}") from exc
+        except ValidationError as exc:
+            shown = without_credentials(row.url)  # the message is on the team's timeline
+            raise InputFetchError(
+                f"The {label} at {shown} is not usable: {exc.messages[0]}"
+            ) from exc
+        name = default_storage.save(
+            f"inputs/{row.generation_id}/{row.role}-{row.position}.{extension}", File(tmp)
+        )
+    row.keep_file(name)
+    return name
+
+
 def stage_inputs(generation: Generation, fields: tuple[str, ...], workdir: str) -> dict[str, str]:
-    """Copy the inputs a create needs from storage (S3 included) into workdir: field -> path."""
-    files: dict[str, str] = {}
+    """Copy the inputs a create needs from storage (S3 included) into workdir.
+
+    Returns name -> local path: a frame by its field ("image"), a listed input by its role
+    and position ("image.0", "video.0", "audio.0").
+    """
+    stored: dict[str, str] = {}
     for field in fields:
-        stored = ensure_input_stored(generation, field)
-        if not stored:
-            continue
-        target = Path(workdir) / f"{field}{Path(stored).suffix or '.img'}"
-        with default_storage.open(stored, "rb") as src, open(target, "wb") as dst:
+        if name := ensure_input_stored(generation, field):
+            stored[field] = name
+    for row in generation.inputs.all():
+        stored[row.field] = ensure_row_stored(row)
+    files: dict[str, str] = {}
+    for key, name in stored.items():
+        target = Path(workdir) / f"{key}{Path(name).suffix or '.bin'}"
+        with default_storage.open(name, "rb") as src, open(target, "wb") as dst:
             for chunk in iter(lambda: src.read(1 << 20), b""):
                 dst.write(chunk)
-        files[field] = str(target)
+        files[key] = str(target)
     return files

@@ -32,8 +32,15 @@ if TYPE_CHECKING:
 
 
 class Kind(models.TextChoices):
+    """Every kind of generation: the value is its Kling path segment (kling-kinds.md §7)."""
+
     TEXT2VIDEO = "text2video", "Text to video"
     IMAGE2VIDEO = "image2video", "Image to video"
+    OMNI_VIDEO = "omni-video", "Omni video"
+    MULTI_IMAGE2VIDEO = "multi-image2video", "Multi-image to video"
+    VIDEO_EXTEND = "video-extend", "Extend"
+    LIP_SYNC = "advanced-lip-sync", "Lip-sync"
+    EFFECTS = "effects", "Effect"
 
 
 class Mode(models.TextChoices):
@@ -675,6 +682,11 @@ class Generation(models.Model):
                 .exists()
             ):
                 names.append(stored.name)
+        for row in self.inputs.exclude(file=""):
+            # Remixes of the newer kinds may share a listed input too.
+            shared = GenerationInput.objects.exclude(generation=self).filter(file=row.file.name)
+            if not shared.exists():
+                names.append(row.file.name)
         self.delete()
         for name in names:
             default_storage.delete(name)
@@ -845,6 +857,32 @@ def waiting_message_of(row: Mapping[str, Any]) -> str:
     )
 
 
+class EffectScene(models.Model):
+    """One of Kling's effect scenes (kling-kinds.md §7.7): data, so a new scene needs no code.
+
+    Names not listed here still pass through to the upstream (the list grows faster than
+    any release); a retired scene is refused, naming its successor.
+    """
+
+    name = models.SlugField(max_length=64, unique=True)
+    label = models.CharField(max_length=100, blank=True)
+    dual = models.BooleanField(default=False, help_text="takes two images side by side")
+    retired_on = models.DateField(null=True, blank=True)
+    successor = models.CharField(max_length=64, blank=True)
+    enabled = models.BooleanField(default=True, help_text="offered in the scene picker")
+    sort_order = models.PositiveIntegerField(default=100)
+
+    class Meta:
+        ordering = ["sort_order", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_retired(self) -> bool:
+        return self.retired_on is not None and self.retired_on <= timezone.localdate()
+
+
 def _input_path(instance: GenerationInput, filename: str) -> str:
     return f"inputs/{instance.generation_id}/{instance.role}-{instance.position}-{filename}"
 
@@ -878,8 +916,13 @@ class GenerationInput(models.Model):
 
     @property
     def field(self) -> str:
-        """Its name among a request's staged files, e.g. "image_list.0"."""
+        """Its name among a request's staged files, e.g. "image.0"."""
         return f"{self.role}.{self.position}"
+
+    def keep_file(self, name: str) -> None:
+        """An input given by URL, now fetched and kept in storage under name."""
+        self.file.name = name
+        GenerationInput.objects.filter(pk=self.pk).update(file=name)
 
 
 class GenerationEvent(models.Model):

@@ -127,6 +127,8 @@ def prepare_request(
     """
     model_name = provider.upstream_model_name(generation.model_name)
     body = kind_spec(generation.kind).build_body(generation, files, model_name)
+    if watermark := generation.params.get("watermark_info"):
+        body["watermark_info"] = watermark  # kling-kinds.md §7 "Common" (not effects)
     if callback := callback_url_for(generation):
         body["callback_url"] = callback
     body["external_task_id"] = str(generation.pk)

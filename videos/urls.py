@@ -1,12 +1,31 @@
 """Routes of the web UI: gallery, create forms, generation pages and media."""
 
-from django.urls import path
+import re
+
+from django.urls import path, register_converter
 
 from . import callbacks, troubleshoot, views
+from .kinds import PAGE_KINDS
+
+
+class PageKindConverter:
+    """The kinds with a page of their own (videos/kinds: those with a form_class)."""
+
+    regex = "|".join(re.escape(kind) for kind in PAGE_KINDS)
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(PageKindConverter, "pagekind")
 
 urlpatterns = [
     path("", views.gallery, name="gallery"),
     path("generations/new/", views.generation_new, name="generation_new"),
+    path("generations/new/<pagekind:kind>/", views.kind_new, name="kind_new"),
     path("generations/estimate/", views.estimate, name="generation_estimate"),
     path("generations/<int:pk>/", views.generation_detail, name="generation_detail"),
     path("generations/<int:pk>/remix/", views.generation_remix, name="generation_remix"),

@@ -17,6 +17,7 @@ from studio.typing import HtmxHttpRequest
 
 from .creation import Origin, create_generation, rerun
 from .forms import EstimateForm, GalleryPollForm, GenerationForm, initial_from
+from .kinds import kind_page_context, kind_spec
 from .media import serve_stored_file, unsign_media_name
 from .models import Generation, Kind, Status, VideoModel
 
@@ -126,6 +127,25 @@ def generation_new(request: HtmxHttpRequest) -> HttpResponse:
     initial = {k: v for k, v in request.GET.items() if k in GenerationForm.base_fields}
     initial.setdefault("kind", Kind.TEXT2VIDEO)
     return _form_page(request, GenerationForm(initial=initial))
+
+
+@require_http_methods(["GET", "POST"])
+def kind_new(request: HtmxHttpRequest, kind: str) -> HttpResponse:
+    """Create a job of one of the newer kinds (kling-kinds.md §7) with that kind's own form."""
+    form_class = kind_spec(kind).form_class
+    if request.method == "POST":
+        form = form_class(request.POST, request.FILES)
+        if form.is_valid():
+            return _created(request, create_generation(form, Origin(owner=request.user)))
+    else:
+        form = form_class(
+            initial={k: v for k, v in request.GET.items() if k in form_class.base_fields}
+        )
+    template = "videos/kind_form.html"
+    if request.htmx and request.htmx.target == "kind-form":
+        template += "#kind-form"
+    context = {"form": form, "kind": kind, "spec": kind_spec(kind), **kind_page_context(kind)}
+    return render(request, template, context)
 
 
 @require_http_methods(["GET", "POST"])

@@ -6,12 +6,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from . import video
+from . import effects, video
 from .common import ModelNotFound
 
 Check = Callable[..., "str | None"]
 
-CHECKS: dict[str, Check] = {"text2video": video.check, "image2video": video.check}
+CHECKS: dict[str, Check] = {
+    "text2video": video.check,
+    "image2video": video.check,
+    "effects": effects.check,
+}
 KINDS = tuple(CHECKS)
 
 

@@ -20,13 +20,19 @@ class KindSpec:
     input_fields: the generation's stored inputs the body needs; the jobs fetch (URL inputs)
       and stage them as local files before build_body runs.
     build_body(generation, files, upstream_model_name): the strict Kling create body, without
-      callback_url and external_task_id (the jobs add those for every kind alike).
+      callback_url and external_task_id (the jobs add those for every kind alike). files
+      holds the staged inputs: frames by field ("image"), listed inputs as "image.0" ...
     """
 
     name: str
     label: str
     input_fields: tuple[str, ...]
     build_body: BodyBuilder
+    # The form holding the kind's rules, for the web UI and the API alike; text2video and
+    # image2video share videos.forms.GenerationForm (and the API's family translations).
+    form_class: type | None = None
+    # What the kind's page shows besides its form (videos/views.kind_new), e.g. the scenes.
+    page_context: Callable[[], dict[str, Any]] | None = None
 
 
 def base64_of(path: str | None) -> str:
