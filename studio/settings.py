@@ -240,10 +240,19 @@ SECURE_CSP = {
 # Whole request bodies above this are refused with 413 before they are read.
 STUDIO_MAX_REQUEST_BYTES = int(os.environ.get("STUDIO_MAX_REQUEST_BYTES", str(40 * 1024 * 1024)))
 
+# API rate limits: a background thread per process settles the blocks of reads it reserved
+# (api/ratelimit.py); off only where a test holds the database in one transaction.
+STUDIO_RATE_LIMIT_FLUSH_THREAD = True
+
 # A shared cache (login throttling, rate limits) on Redis when configured.
 if REDIS_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # Two studios sharing one Redis (as with the queue name) keep their counts apart.
+            "KEY_PREFIX": Q_CLUSTER["name"],
+        }
     }
 
 LOGGING = {
