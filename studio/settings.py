@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "django_q",
+    "studio",  # studio.models: failed logins, shared by every process
     "videos",
     "api",
     "review",
@@ -244,7 +245,7 @@ STUDIO_MAX_REQUEST_BYTES = int(os.environ.get("STUDIO_MAX_REQUEST_BYTES", str(40
 # (api/ratelimit.py); off only where a test holds the database in one transaction.
 STUDIO_RATE_LIMIT_FLUSH_THREAD = True
 
-# A shared cache (login throttling, rate limits) on Redis when configured.
+# A shared cache on Redis when configured (login throttling counts there, see studio/login.py).
 if REDIS_URL:
     CACHES = {
         "default": {
