@@ -87,8 +87,10 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    # Before django_q: its `qcluster` command is replaced by one whose stop cannot hang
+    # (studio/management/commands/qcluster.py); studio.models holds failed logins.
+    "studio",
     "django_q",
-    "studio",  # studio.models: failed logins, shared by every process
     "videos",
     "api",
     "review",
