@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -60,28 +61,33 @@ class LoginClient:
         return results
 
 
+@pytest.fixture(scope="module")
+def server(django_db_setup: None) -> Iterator[str]:
+    """gunicorn with 3 worker processes (4 threads each) on the test database, no Redis."""
+    with gunicorn(workers=3, threads=4, REDIS_URL="") as base:
+        yield base
+
+
 def test_twelve_wrong_passwords_at_once_across_workers_lock_the_account_out(
-    transactional_db: None, user
+    transactional_db: None, user, server: str
 ) -> None:
-    with gunicorn(workers=3, threads=4) as base:
-        browser = LoginClient(base)
-        results = browser.at_once("alice", "wrong-guess", 12)
-        # Exactly MAX_FAILURES guesses were checked; the rest never reached the password.
-        assert sorted(results) == ["throttled"] * 7 + ["wrong"] * 5
-        # The right password is refused too, whichever worker answers (several tries).
-        assert [browser.attempt("alice", "pw-alice-123") for _ in range(6)] == ["throttled"] * 6
-        # Another account from the same address is not affected.
-        assert browser.attempt("bob", "nope") == "wrong"
+    browser = LoginClient(server)
+    results = browser.at_once("alice", "wrong-guess", 12)
+    # Exactly MAX_FAILURES guesses were checked; the rest never reached the password.
+    assert sorted(results) == ["throttled"] * 7 + ["wrong"] * 5
+    # The right password is refused too, whichever worker answers (several tries).
+    assert [browser.attempt("alice", "pw-alice-123") for _ in range(6)] == ["throttled"] * 6
+    # Another account from the same address is not affected.
+    assert browser.attempt("bob", "nope") == "wrong"
 
 
 def test_wrong_passwords_one_after_another_across_workers_lock_the_account_out(
-    transactional_db: None, user
+    transactional_db: None, user, server: str
 ) -> None:
-    with gunicorn(workers=3, threads=1) as base:
-        browser = LoginClient(base)
-        results = [browser.attempt("alice", "wrong-guess") for _ in range(12)]
-        assert results == ["wrong"] * 5 + ["throttled"] * 7
-        assert browser.attempt("alice", "pw-alice-123") == "throttled"
+    browser = LoginClient(server)
+    results = [browser.attempt("alice", "wrong-guess") for _ in range(12)]
+    assert results == ["wrong"] * 5 + ["throttled"] * 7
+    assert browser.attempt("alice", "pw-alice-123") == "throttled"
 
 
 def test_a_successful_login_is_not_counted_as_a_failure(user) -> None:

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -53,6 +54,13 @@ def fire(base: str, secret: str, methods: list[str]) -> list[tuple[int, dict]]:
     return answers
 
 
+@pytest.fixture(scope="module")
+def server(django_db_setup: None) -> Iterator[str]:
+    """One gunicorn (3 worker processes, 4 threads each) on the test database for the module."""
+    with gunicorn(workers=3, threads=4) as base:
+        yield base
+
+
 def counted(key: ApiKey) -> int:
     return sum(RequestBucket.objects.filter(key=key).values_list("count", flat=True))
 
@@ -64,12 +72,11 @@ def settle_minute() -> None:
 
 
 def test_fifty_parallel_creates_on_a_key_limited_to_20_accept_exactly_20(
-    transactional_db: None, user
+    transactional_db: None, user, server: str
 ) -> None:
     key, secret = issue(user, requests_per_minute=20, max_concurrent=1000)
-    with gunicorn(workers=3, threads=4) as base:
-        settle_minute()
-        answers = fire(base, secret, ["POST"] * PARALLEL)
+    settle_minute()
+    answers = fire(server, secret, ["POST"] * PARALLEL)
     statuses = [status for status, _ in answers]
     assert (statuses.count(200), statuses.count(429)) == (20, 30)
     assert {body["code"] for status, body in answers if status == 429} == {1302}
@@ -82,29 +89,27 @@ def test_fifty_parallel_creates_on_a_key_limited_to_20_accept_exactly_20(
 
 
 def test_a_hundred_parallel_reads_accept_exactly_the_limit_with_blocks_in_play(
-    transactional_db: None, user
+    transactional_db: None, user, server: str
 ) -> None:
     # 64 per minute: the first half is let through from blocks of 4 reads, the rest exactly.
     key, secret = issue(user, requests_per_minute=64)
-    with gunicorn(workers=3, threads=4) as base:
-        settle_minute()
-        answers = fire(base, secret, ["GET"] * 100)
-        statuses = [status for status, _ in answers]
-        assert (statuses.count(200), statuses.count(429)) == (64, 36)
-        # Blocks are settled within about a second by each worker's own thread.
-        assert wait_until(lambda: counted(key) == 100, timeout=60), counted(key)
+    settle_minute()
+    answers = fire(server, secret, ["GET"] * 100)
+    statuses = [status for status, _ in answers]
+    assert (statuses.count(200), statuses.count(429)) == (64, 36)
+    # Blocks are settled within about a second by each worker's own thread.
+    assert wait_until(lambda: counted(key) == 100, timeout=60), counted(key)
     bucket = RequestBucket.objects.get(key=key)
     assert (bucket.accepted, bucket.reserved) == (64, 0)
 
 
 def test_parallel_reads_and_creates_together_accept_exactly_the_limit(
-    transactional_db: None, user
+    transactional_db: None, user, server: str
 ) -> None:
     key, secret = issue(user, requests_per_minute=30, max_concurrent=1000)
     methods = ["GET", "POST"] * (PARALLEL // 2)
-    with gunicorn(workers=3, threads=4) as base:
-        settle_minute()
-        answers = fire(base, secret, methods)
+    settle_minute()
+    answers = fire(server, secret, methods)
     accepted = [m for m, (status, _) in zip(methods, answers, strict=True) if status == 200]
     refused = [body["code"] for status, body in answers if status != 200]
     assert (len(accepted), refused) == (30, [1302] * 20)
@@ -138,31 +143,29 @@ print(json.dumps(results))
 
 
 def test_other_processes_counting_the_same_key_share_the_exact_limit(
-    transactional_db: None, user
+    transactional_db: None, user, server: str
 ) -> None:
     # 64 per minute: the other processes' reads take blocks of 4 while within 32.
     key, secret = issue(user, requests_per_minute=64, max_concurrent=1000)
     methods = ["POST", "GET"] * 30
-    with gunicorn(workers=2, threads=4) as base:
-        settle_minute()
-        env = server_env()
-        others = [
-            subprocess.Popen(
-                [sys.executable, "-c", COUNTER, key.access_id, "20"],
-                cwd=ROOT,
-                env=env,
-                stdout=subprocess.PIPE,
-                text=True,
-            )
-            for _ in range(2)
-        ]
-        answers = fire(base, secret, methods)
-        outputs = [json.loads(proc.communicate(timeout=120)[0]) for proc in others]
-        over_http = sum(status == 200 for status, _ in answers)
-        elsewhere = sum(result == "ok" for output in outputs for result in output)
-        assert over_http + elsewhere == 64, (over_http, elsewhere)
-        assert all(result in ("ok", 1302) for output in outputs for result in output)
-        assert wait_until(lambda: counted(key) == 60 + 40, timeout=60), counted(key)
+    settle_minute()
+    others = [
+        subprocess.Popen(
+            [sys.executable, "-c", COUNTER, key.access_id, "20"],
+            cwd=ROOT,
+            env=server_env(),
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    answers = fire(server, secret, methods)
+    outputs = [json.loads(proc.communicate(timeout=120)[0]) for proc in others]
+    over_http = sum(status == 200 for status, _ in answers)
+    elsewhere = sum(result == "ok" for output in outputs for result in output)
+    assert over_http + elsewhere == 64, (over_http, elsewhere)
+    assert all(result in ("ok", 1302) for output in outputs for result in output)
+    assert wait_until(lambda: counted(key) == 60 + 40, timeout=60), counted(key)
     bucket = RequestBucket.objects.get(key=key)
     assert (bucket.accepted, bucket.reserved) == (64, 0)
     accepted = [m for (status, _), m in zip(answers, methods, strict=True) if status == 200]

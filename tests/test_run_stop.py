@@ -173,7 +173,13 @@ def test_sigterm_to_the_process_group_stops_web_and_worker(running: Running) -> 
     assert not serving(running.port)
 
 
-def test_sigterm_to_make_run_alone_stops_web_and_worker(running: Running) -> None:
+def test_sigterm_to_make_run_alone_stops_web_and_worker(
+    checkout: Checkout, running: Running
+) -> None:
+    # While it runs: gunicorn's control socket is this checkout's, not the home directory's
+    # (~/.gunicorn/gunicorn.ctl, which every studio of the user would fight over).
+    assert (checkout.path / ".run" / "gunicorn.ctl").is_socket()
+    assert not (checkout.home / ".gunicorn").exists()
     os.kill(running.make.pid, signal.SIGTERM)
     assert wait_until_gone(running) == {}, running.log.read_text()[-3000:]
     assert not serving(running.port)
@@ -183,13 +189,6 @@ def test_ctrl_c_stops_web_and_worker(running: Running) -> None:
     os.killpg(running.make.pid, signal.SIGINT)  # the terminal sends SIGINT to the group
     assert wait_until_gone(running) == {}, running.log.read_text()[-3000:]
     assert not serving(running.port)
-
-
-def test_gunicorns_control_socket_is_per_checkout_not_in_the_home_directory(
-    checkout: Checkout, running: Running
-) -> None:
-    assert (checkout.path / ".run" / "gunicorn.ctl").is_socket()
-    assert not (checkout.home / ".gunicorn").exists()
 
 
 # ---- the worker alone: signals that left django-q2's cluster hung in a futex ------------------
