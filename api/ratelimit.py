@@ -70,6 +70,9 @@ class Block:
 
 # Keyed by access id and minute: a pk can be reused (tests roll back), an access id cannot.
 _blocks: dict[tuple[str, int], Block] = {}
+# access id -> the minute in which a reservation was refused: past half its limit a key
+# stays there for the minute (its totals only grow), so its reads go exact at once.
+_past_half: dict[str, int] = {}
 _lock = threading.Lock()
 _flusher_pid = 0
 
@@ -91,11 +94,12 @@ def admit(key: ApiKey, *, read: bool) -> bool:
     if served:
         return True
     size = block_size(limit)
-    if read and size >= 2:
+    if read and size >= 2 and _past_half.get(key.access_id) != minute:
         below = int(limit * RESERVE_BELOW)
         if RequestBucket.reserve(key.access_id, minute, size, below, now + BLOCK_SECONDS):
             _keep(Block(key.access_id, minute, size - 1, mono + BLOCK_SECONDS))
             return True
+        _past_half[key.access_id] = minute
     if _admit_exactly(key.access_id, minute, limit):
         return True
     RequestBucket.refuse(key.access_id, minute)
@@ -181,6 +185,7 @@ def _forget_after_fork() -> None:
     # A forked child must not settle its parent's blocks a second time.
     global _lock, _flusher_pid
     _blocks.clear()
+    _past_half.clear()
     _lock = threading.Lock()
     _flusher_pid = 0
 
