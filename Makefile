@@ -18,8 +18,10 @@ $(VENV)/.installed-dev: $(VENV)/.installed pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $@
 
+# .env holds SECRET_KEY (and maybe the encryption key derived from it), the database and
+# .run/login the admin's password: each is created readable by its owner only (umask 077).
 .env:
-	@sed "s/^SECRET_KEY=.*/SECRET_KEY=$$(head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 50)/" .env.example > .env
+	@umask 077 && sed "s/^SECRET_KEY=.*/SECRET_KEY=$$(head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 50)/" .env.example > .env
 	@echo "Wrote .env (a fresh SECRET_KEY; edit it to configure the studio)."
 
 # Chinese prompts in the local renderer's captions need a CJK font (videos/rendering/fonts.py):
@@ -35,10 +37,10 @@ cjk-font: $(VENV)/.installed
 	fi
 
 setup: $(VENV)/.installed .env cjk-font
-	$(PY) manage.py migrate --noinput
+	umask 077 && $(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput -v0
-	@mkdir -p .run
-	@$(PY) manage.py studio_setup | tee .run/login
+	@mkdir -p -m 700 .run
+	@umask 077 && rm -f .run/login && $(PY) manage.py studio_setup | tee .run/login
 
 run: setup
 	@scripts/serve

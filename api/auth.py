@@ -19,7 +19,7 @@ from videos.limits import LimitExceeded
 
 from .errors import ApiError, error_response, limit_error, new_request_id
 from .models import ApiKey, hash_secret, recent_keys
-from .ratelimit import count_request
+from .ratelimit import admit
 
 JWT_LEEWAY_SECONDS = 10  # clock skew between the client and us
 # The longest a JWT may still be valid when it arrives (exp - now); README "The studio API".
@@ -135,10 +135,9 @@ def authenticate(request: HttpRequest) -> ApiKey:
     return key
 
 
-def check_rate(key: ApiKey) -> None:
+def check_rate(key: ApiKey, *, read: bool = False) -> None:
     """Count the request; over the key's requests per minute answers 429/1302."""
-    count = count_request(key)
-    if count > key.requests_per_minute:
+    if not admit(key, read=read):
         retry = 60 - int(time.time()) % 60
         raise ApiError(
             429,
@@ -173,7 +172,7 @@ def api_endpoint(family: str, *methods: str) -> Callable[[View], View]:
                         404, 1202, f"{request.method} is not supported on {request.path}"
                     )
                 key = authenticate(request)
-                check_rate(key)
+                check_rate(key, read=request.method in ("GET", "HEAD"))
                 key.touch(client_ip(request))
                 request.api_key = key
                 return view(request, *args, **kwargs)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, models
-from django.db.models import Count, DecimalField, IntegerField, OuterRef, Q, Subquery, Sum
+from django.db.models import Count, DecimalField, F, IntegerField, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -326,11 +326,20 @@ class KeyLimit:
 
 
 class RequestBucket(models.Model):
-    """Requests of one key in one minute: the rate limit and the admin's request counts."""
+    """Requests of one key in one minute: the rate limit and the admin's request counts.
+
+    The limit is decided on this row, in one atomic statement per decision (api/ratelimit.py):
+    `accepted + reserved` never exceeds the key's requests per minute, whichever process asks.
+    """
 
     key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="request_buckets")
     minute = models.BigIntegerField(help_text="Unix time // 60")
-    count = models.PositiveIntegerField(default=0)
+    count = models.PositiveIntegerField(default=0, help_text="requests counted, refused included")
+    accepted = models.PositiveIntegerField(default=0, help_text="requests let through")
+    # Reads far below the limit are let through from blocks a process reserved here in
+    # advance: reserved requests count against the limit until the block is settled.
+    reserved = models.PositiveIntegerField(default=0)
+    reserved_until = models.FloatField(default=0, help_text="Unix time the last block expires")
 
     class Meta:
         constraints = [
@@ -341,27 +350,82 @@ class RequestBucket(models.Model):
         return f"{self.key_id} @ {self.minute}: {self.count}"
 
     @classmethod
-    def hit(cls, access_id: str, minute: int | None = None, n: int = 1) -> int:
-        """Add n requests of a key and read the minute's total, in one statement.
+    def _upsert(cls, values: str, update: str, where: str, params: list[Any]) -> int | None:
+        """INSERT the key's row for a minute or UPDATE it when `where` holds: the new count.
 
-        An upsert with RETURNING (SQLite ≥ 3.35 and PostgreSQL alike) is atomic, so
-        concurrent workers each see a true total, in one round trip. The key is found by
-        access id inside the statement: a key deleted meanwhile just counts nothing (0).
+        None when nothing changed (`where` did not hold, or there is no such key).
+        One statement (an upsert with RETURNING, SQLite ≥ 3.35 and PostgreSQL alike): the
+        condition is checked and the row changed under the row's lock, so concurrent
+        processes each decide on the true totals. The key is found by access id inside the
+        statement: a key deleted meanwhile changes nothing.
         """
-        minute = int(time.time() // 60) if minute is None else minute
         table = connection.ops.quote_name(cls._meta.db_table)
         keys = connection.ops.quote_name(ApiKey._meta.db_table)
         with connection.cursor() as cursor:
             # "WHERE" in the SELECT also keeps SQLite from reading ON CONFLICT as a join clause.
             cursor.execute(
-                f"INSERT INTO {table} (key_id, minute, count) "  # noqa: S608
-                f"SELECT id, %s, %s FROM {keys} WHERE access_id = %s "
-                f"ON CONFLICT (key_id, minute) DO UPDATE SET count = {table}.count + %s "
-                "RETURNING count",
-                [minute, n, access_id, n],
+                f"INSERT INTO {table} (key_id, minute, count, accepted, reserved, reserved_until) "  # noqa: S608
+                f"SELECT id, {values} FROM {keys} WHERE access_id = %s "
+                f"ON CONFLICT (key_id, minute) DO UPDATE SET {update.format(t=table)} "
+                f"WHERE {where.format(t=table)} RETURNING count",
+                params,
             )
             row = cursor.fetchone()
-            return int(row[0]) if row else 0
+            return None if row is None else int(row[0])
+
+    @classmethod
+    def admit(cls, access_id: str, minute: int, limit: int) -> bool:
+        """Count one request and let it through if the minute's accepted + reserved allow it."""
+        if limit <= 0:
+            return False
+        done = cls._upsert(
+            "%s, 1, 1, 0, 0",
+            "count = {t}.count + 1, accepted = {t}.accepted + 1",
+            "{t}.accepted + {t}.reserved < %s",
+            [minute, access_id, limit],
+        )
+        return done is not None
+
+    @classmethod
+    def reserve(cls, access_id: str, minute: int, size: int, below: int, until: float) -> bool:
+        """Let one request through and reserve size - 1 more, if all stay within `below`."""
+        if size > below:
+            return False
+        done = cls._upsert(
+            "%s, 1, 1, %s, %s",
+            "count = {t}.count + 1, accepted = {t}.accepted + 1, "
+            "reserved = {t}.reserved + %s, reserved_until = CASE "
+            "WHEN {t}.reserved_until > %s THEN {t}.reserved_until ELSE %s END",
+            "{t}.accepted + {t}.reserved + %s <= %s",
+            [minute, size - 1, until, access_id, size - 1, until, until, size, below],
+        )
+        return done is not None
+
+    @classmethod
+    def settle(cls, access_id: str, minute: int, used: int, reserved: int) -> None:
+        """Count the used part of a block and release the whole reservation."""
+        cls.objects.filter(key__access_id=access_id, minute=minute).update(
+            count=F("count") + used,
+            accepted=F("accepted") + used,
+            reserved=F("reserved") - reserved,
+        )
+
+    @classmethod
+    def refuse(cls, access_id: str, minute: int) -> None:
+        """Count one request that was not let through."""
+        cls._upsert("%s, 1, 0, 0, 0", "count = {t}.count + 1", "1 = 1", [minute, access_id])
+
+    @classmethod
+    def hit(cls, access_id: str, minute: int | None = None, n: int = 1) -> int:
+        """Count n accepted requests of a key whatever the limit; returns the minute's count."""
+        minute = int(time.time() // 60) if minute is None else minute
+        total = cls._upsert(
+            "%s, %s, %s, 0, 0",
+            "count = {t}.count + %s, accepted = {t}.accepted + %s",
+            "1 = 1",
+            [minute, n, n, access_id, n, n],
+        )
+        return total or 0
 
 
 class ApiTask(models.Model):

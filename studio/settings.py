@@ -30,6 +30,45 @@ def env_bool(name: str, default: bool = False) -> bool:
     return os.environ.get(name, str(default)).strip().lower() in {"1", "true", "yes", "on"}
 
 
+# Directories of the checkout that hold code: nothing the studio writes may land in them.
+CODE_DIRS = ("studio", "videos", "api", "review", "templates", "static", "scripts", "bench")
+CODE_DIRS += ("tests", ".git", ".venv")
+
+
+def refuse_among_code(name: str, path: Path, *, is_file: bool = False) -> None:
+    """Stop at startup when the studio would write in the code, or in a tree holding it.
+
+    A file (the SQLite database) may sit at the checkout's top, like the default
+    ./db.sqlite3; a directory the studio fills (media) must be one of its own.
+    """
+    directory = path.parent if is_file else path
+    for code in (BASE_DIR / d for d in CODE_DIRS):
+        if directory == code or code in directory.parents:
+            raise ImproperlyConfigured(
+                f"{name} points inside the code ({code}): the studio would write its files "
+                "among the source. Choose a directory of its own (empty means the default)."
+            )
+    if not is_file and (directory == BASE_DIR or directory in BASE_DIR.parents):
+        raise ImproperlyConfigured(
+            f"{name} is {directory}, which holds the checkout at {BASE_DIR}: the studio would "
+            "write its files among the code (videos/ inside the videos package). Choose a "
+            "directory of its own, such as ./media (empty means the default)."
+        )
+
+
+def env_path(name: str, default: Path, *, is_file: bool = False) -> Path:
+    """A path variable: empty means the default; relative means from the checkout.
+
+    Resolved (symlinks followed) and refused among the code: an empty MEDIA_ROOT once
+    meant the current directory, and finished videos landed inside the videos package.
+    """
+    raw = os.environ.get(name, "").strip()
+    path = Path(raw).expanduser() if raw else default
+    path = (BASE_DIR / path).resolve()  # an absolute path stays itself
+    refuse_among_code(name, path, is_file=is_file)
+    return path
+
+
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
@@ -48,6 +87,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    # Before django_q: its `qcluster` command is replaced by one whose stop cannot hang
+    # (studio/management/commands/qcluster.py); studio.models holds failed logins.
+    "studio",
     "django_q",
     "videos",
     "api",
@@ -104,7 +146,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": os.environ.get("SQLITE_PATH", str(BASE_DIR / "db.sqlite3")),
+            "NAME": env_path("SQLITE_PATH", BASE_DIR / "db.sqlite3", is_file=True),
             "CONN_MAX_AGE": None,
             "OPTIONS": {
                 # WAL lets the web server read while the worker writes; IMMEDIATE
@@ -139,9 +181,10 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = BASE_DIR / "staticfiles"  # collectstatic's output (ignored by git)
+refuse_among_code("STATIC_ROOT", STATIC_ROOT)
 MEDIA_URL = "/media/"
-MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
+MEDIA_ROOT = env_path("MEDIA_ROOT", BASE_DIR / "media")
 
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -248,10 +291,19 @@ SECURE_CSP = {
 # Whole request bodies above this are refused with 413 before they are read.
 STUDIO_MAX_REQUEST_BYTES = int(os.environ.get("STUDIO_MAX_REQUEST_BYTES", str(40 * 1024 * 1024)))
 
-# A shared cache (login throttling, rate limits) on Redis when configured.
+# API rate limits: a background thread per process settles the blocks of reads it reserved
+# (api/ratelimit.py); off only where a test holds the database in one transaction.
+STUDIO_RATE_LIMIT_FLUSH_THREAD = True
+
+# A shared cache on Redis when configured (login throttling counts there, see studio/login.py).
 if REDIS_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # Two studios sharing one Redis (as with the queue name) keep their counts apart.
+            "KEY_PREFIX": Q_CLUSTER["name"],
+        }
     }
 
 LOGGING = {

@@ -298,17 +298,19 @@ def test_requests_far_below_the_limit_are_written_in_batches(
     assert sum(RequestBucket.objects.filter(key=key).values_list("count", flat=True)) == 5
 
 
-def test_requests_pending_at_the_turn_of_a_minute_are_still_written(user, monkeypatch) -> None:
-    key, _secret = issue(user)
-    clock = SimpleNamespace(time=lambda: 6000.0)
+def test_reads_from_a_block_at_the_turn_of_a_minute_are_still_written(user, monkeypatch) -> None:
+    key, _secret = issue(user)  # 120 per minute: blocks of 7 reads
+    clock = SimpleNamespace(time=lambda: 6000.0, monotonic=lambda: 50.0, sleep=None)
     monkeypatch.setattr(ratelimit, "time", clock)
-    assert [ratelimit.count_request(key) for _ in range(3)] == [1, 2, 3]  # 2 and 3 pending
+    assert [ratelimit.admit(key, read=True) for _ in range(3)] == [True] * 3  # 2 from the block
     clock.time = lambda: 6060.5  # the next minute
-    assert ratelimit.count_request(key) == 1
-    minutes = dict(RequestBucket.objects.filter(key=key).values_list("minute", "count"))
-    assert minutes == {100: 3, 101: 1}  # the old minute's pending two were written on the way
+    assert ratelimit.admit(key, read=True)
+    rows = RequestBucket.objects.filter(key=key).values_list("minute", "count", "reserved")
+    # The old minute's two reads from its block were written on the way, its rest released.
+    assert sorted(rows) == [(100, 3, 0), (101, 1, 6)]
     ratelimit.flush_all()
-    assert dict(RequestBucket.objects.filter(key=key).values_list("minute", "count")) == minutes
+    rows = RequestBucket.objects.filter(key=key).values_list("minute", "count", "reserved")
+    assert sorted(rows) == [(100, 3, 0), (101, 1, 0)]
 
 
 def test_near_the_limit_every_request_is_counted_at_once(client: Client, user) -> None:

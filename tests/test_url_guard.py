@@ -334,6 +334,38 @@ def test_the_development_setting_allows_loopback_only(settings: Any, ip: str) ->
     assert address_allowed(ip) is False
 
 
+@pytest.mark.parametrize(
+    "ip",
+    [
+        "2002:7f00:1::",  # 6to4 of 127.0.0.1: routed to a 6to4 relay on the internet
+        "2002:7f00:1::1",
+        "2002:7f09:909::1",  # 6to4 of 127.9.9.9
+        "::127.0.0.1",  # IPv4-compatible (deprecated): not delivered to this machine
+        "64:ff9b::7f00:1",  # NAT64 of 127.0.0.1: the NAT64 gateway's, not ours
+    ],
+)
+def test_the_development_setting_allows_no_wrapped_loopback(settings: Any, ip: str) -> None:
+    settings.STUDIO_ALLOW_LOOPBACK_URLS = True
+    assert address_allowed(ip) is False
+
+
+@pytest.mark.parametrize("ip", ["127.0.0.1", "127.9.9.9", "::1", "::ffff:127.0.0.1"])
+def test_the_development_setting_allows_this_machines_loopback(settings: Any, ip: str) -> None:
+    # ::ffff:127.0.0.1 on a dual-stack socket is this machine's 127.0.0.1.
+    settings.STUDIO_ALLOW_LOOPBACK_URLS = True
+    assert address_allowed(ip) is True
+
+
+def test_the_development_setting_refuses_a_name_resolving_to_6to4_loopback(
+    settings: Any, inside: Server, resolver: Resolver
+) -> None:
+    settings.STUDIO_ALLOW_LOOPBACK_URLS = True
+    resolver.answers["sixtofour.attacker.test"] = [["2002:7f00:1::"]]
+    with pytest.raises(FetchError, match="resolves to a private or loopback address; refused"):
+        fetch_text(inside.url("/", host="sixtofour.attacker.test"))
+    assert inside.hits == []
+
+
 # ---- client callback URLs at create time (the studio API) ---------------------------------------
 @pytest.mark.parametrize(
     ("url", "answers"),

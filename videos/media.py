@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import IO
+from typing import IO, Any
 
 from django.core import signing
 from django.core.files.storage import default_storage
@@ -48,6 +48,41 @@ def _read_range(fh: IO[bytes], start: int, length: int) -> Iterator[bytes]:
         fh.close()
 
 
+def _stream_body(body: Any) -> Iterator[bytes]:
+    try:
+        yield from body.iter_chunks(CHUNK)
+    finally:
+        body.close()
+
+
+def _s3_object(fh: IO[bytes]) -> Any | None:
+    """The boto3 Object behind an S3 file (django-storages' S3File), None for local files."""
+    return getattr(fh, "obj", None)
+
+
+def _stored_range(name: str, start: int, length: int) -> Iterator[bytes]:
+    """Bytes start .. start + length - 1 of a stored file, in chunks.
+
+    On S3 one ranged GET streams just those bytes: reading django-storages' S3File first
+    downloads the whole object into memory, for every seek of a player in a long video.
+    """
+    fh = default_storage.open(name, "rb")
+    obj = _s3_object(fh)
+    if obj is None:
+        return _read_range(fh, start, length)
+    fh.close()
+    return _stream_body(obj.get(Range=f"bytes={start}-{start + length - 1}")["Body"])
+
+
+def _whole_file(name: str, ctype: str) -> HttpResponse:
+    fh = default_storage.open(name, "rb")
+    obj = _s3_object(fh)
+    if obj is None:  # a local file: FileResponse lets the server use sendfile(2)
+        return FileResponse(fh, content_type=ctype)
+    fh.close()
+    return StreamingHttpResponse(_stream_body(obj.get()["Body"]), content_type=ctype)
+
+
 def serve_stored_file(request: HttpRequest, name: str, *, download_name: str = "") -> HttpResponse:
     """Answer a GET for a stored file: 200 with the whole file, or 206/416 for a Range."""
     if not name or not default_storage.exists(name):
@@ -69,14 +104,12 @@ def serve_stored_file(request: HttpRequest, name: str, *, download_name: str = "
             return response
         length = end - start + 1
         response = StreamingHttpResponse(
-            _read_range(default_storage.open(name, "rb"), start, length),
-            status=206,
-            content_type=ctype,
+            _stored_range(name, start, length), status=206, content_type=ctype
         )
         response["Content-Range"] = f"bytes {start}-{end}/{size}"
         response["Content-Length"] = str(length)
     else:
-        response = FileResponse(default_storage.open(name, "rb"), content_type=ctype)
+        response = _whole_file(name, ctype)
         response["Content-Length"] = str(size)
     response["Accept-Ranges"] = "bytes"
     response["Cache-Control"] = "private, max-age=3600"

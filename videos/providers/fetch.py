@@ -31,11 +31,21 @@ def address_allowed(ip: str, allow_loopback: bool | None = None) -> bool:
         allow_loopback = settings.STUDIO_ALLOW_LOOPBACK_URLS
     addr = ipaddress.ip_address(ip)
     if isinstance(addr, ipaddress.IPv6Address):
-        # An IPv4 address wrapped in IPv6 (mapped ::ffff:a.b.c.d, or 6to4 2002:aabb:ccdd::)
-        # reaches that IPv4 address: judge the address inside.
-        addr = addr.ipv4_mapped or addr.sixtofour or addr
+        if addr.sixtofour is not None:
+            # 6to4 (2002:aabb:ccdd::) is routed through a relay to the wrapped IPv4
+            # address's network: refused when that is not public. It never reaches this
+            # machine, so even the development setting does not make 2002:7f00:1:: local.
+            return _public(addr.sixtofour)
+        # IPv4-mapped (::ffff:a.b.c.d) on a dual-stack socket *is* that IPv4 address,
+        # this machine's loopback included: judge the address inside.
+        addr = addr.ipv4_mapped or addr
     if addr.is_loopback:
         return allow_loopback
+    return _public(addr)
+
+
+def _public(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """An address on the internet (not loopback, private, link-local, reserved, ...)."""
     return not (
         addr.is_private
         or addr.is_link_local  # includes 169.254.169.254, the cloud metadata address

@@ -1,0 +1,50 @@
+"""What the studio itself keeps in the database: failed logins, shared by every process."""
+
+from __future__ import annotations
+
+from django.db import connection, models
+
+
+class LoginThrottle(models.Model):
+    """Login attempts of one username from one address within a window (studio/login.py).
+
+    In the database, not a per-process cache: gunicorn runs several worker processes, and a
+    count each of them keeps for itself lets a guesser through after MAX_FAILURES × workers.
+    """
+
+    # sha256 of address and username: failed usernames are often mistyped passwords.
+    digest = models.CharField(max_length=64, unique=True)
+    attempts = models.PositiveIntegerField(default=0)
+    window_ends_at = models.FloatField(db_index=True, help_text="Unix time")
+
+    def __str__(self) -> str:
+        return f"{self.digest[:12]}…: {self.attempts}"
+
+    @classmethod
+    def take_attempt(cls, digest: str, now: float, most: int, window: float) -> bool:
+        """Count an attempt if fewer than `most` were counted in the window; False if not.
+
+        One upsert: the check and the count happen under the row's lock, so attempts that
+        arrive at once in different processes cannot all pass a check none has counted yet.
+        A window that has ended starts again at one.
+        """
+        table = connection.ops.quote_name(cls._meta.db_table)
+        ended = f"{table}.window_ends_at <= %s"
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} (digest, attempts, window_ends_at) VALUES (%s, 1, %s) "  # noqa: S608
+                f"ON CONFLICT (digest) DO UPDATE SET "
+                f"attempts = CASE WHEN {ended} THEN 1 ELSE {table}.attempts + 1 END, "
+                f"window_ends_at = CASE WHEN {ended} THEN %s ELSE {table}.window_ends_at END "
+                f"WHERE {table}.attempts < %s OR {ended} RETURNING attempts",
+                [digest, now + window, now, now, now + window, most, now],
+            )
+            taken = cursor.fetchone() is not None
+        # Ended windows are of no use: they go as the next attempts come.
+        cls.objects.filter(window_ends_at__lt=now).delete()
+        return taken
+
+    @classmethod
+    def give_back(cls, digest: str) -> None:
+        """An attempt that succeeded is not a failure: uncount it."""
+        cls.objects.filter(digest=digest, attempts__gt=0).update(attempts=models.F("attempts") - 1)

@@ -1,0 +1,234 @@
+"""Every page of the studio with the rows it needs, for the phone and accessibility tests.
+
+`build_world()` fills the database as a team would have it after a day's work (finished
+videos with posters, a remix, a pending and a failed job, ratings, tags, comments, a
+recipe, an API key with a delivery). `PAGES` names each page, who opens it and what of it
+must be visible; `open_page()` signs in as that person and loads it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from django.template.loader import render_to_string
+
+_CLIP: dict[str, Any] = {}
+
+
+def rendered_clip() -> tuple[Path, Path, Any]:
+    """One small real MP4 and poster, rendered once per test process and copied per row."""
+    if not _CLIP:
+        from videos.rendering import RenderSpec, render_video
+
+        folder = Path(tempfile.mkdtemp(prefix="studio-browser-clip-"))
+        meta = render_video(
+            RenderSpec(prompt="a paper lantern", duration=3, aspect_ratio="16:9"),
+            str(folder / "video.mp4"),
+            str(folder / "poster.jpg"),
+        )
+        _CLIP.update(video=folder / "video.mp4", poster=folder / "poster.jpg", meta=meta)
+    return _CLIP["video"], _CLIP["poster"], _CLIP["meta"]
+
+
+def finished(owner: Any, prompt: str, **fields: Any) -> Any:
+    """A succeeded generation whose video and poster really play and show."""
+    from videos.models import Generation
+    from videos.tasks import store_files
+
+    generation = Generation.objects.create(
+        owner=owner, prompt=prompt, status="processing", units=Decimal("3.50"), **fields
+    )
+    video, poster, meta = rendered_clip()
+    with tempfile.TemporaryDirectory() as tmp:
+        copies = Path(tmp) / "video.mp4", Path(tmp) / "poster.jpg"
+        shutil.copy(video, copies[0])
+        shutil.copy(poster, copies[1])
+        video_name, poster_name = store_files(generation, *copies)
+    assert generation.mark_succeeded(video=video_name, poster=poster_name, meta=meta)
+    return generation
+
+
+@dataclass
+class World:
+    member: Any
+    admin: Any
+    first: Any
+    second: Any
+    remix: Any
+    pending: Any
+    failed: Any
+    key: Any
+
+
+def build_world() -> World:
+    """The rows every page below needs, owned by a member ("mei") and an admin ("root")."""
+    from django.contrib.auth.models import User
+
+    from api.models import ApiKey
+    from review.models import Comment, Rating, Recipe, Star, Tagging
+    from videos.models import Generation
+
+    member = User.objects.create_user("mei-with-a-long-user-name", password="pw-mei-12345")
+    admin = User.objects.create_user(
+        "root", password="pw-root-12345", is_staff=True, is_superuser=True
+    )
+    key, _ = ApiKey.issue(member, "the nightly batch renderer on the build server")
+    long_prompt = "a paper lantern drifting over a calm lake at dusk, " * 4
+    first = finished(member, long_prompt, model_name="kling-v2-1-master", mode="pro")
+    second = finished(member, "a paper lantern in a windy street", api_key=key)
+    remix = finished(member, "a paper lantern in the rain", parent=first)
+    pending = Generation.objects.create(owner=member, prompt="a kite over a beach")
+    failed = Generation.objects.create(owner=admin, prompt="a storm at sea", status="failed")
+    failed.status_message = "upstream refused the prompt: " + "x" * 120  # one long word
+    failed.save(update_fields=["status_message"])
+    for generation in (first, second, remix):
+        Tagging.add(generation, "lanterns-at-dusk", member)
+        Rating.set(member, generation, 4)
+        Comment.post(generation, admin, "the light flickers nicely", 1.0)
+    Star.toggle(member, first)
+    Recipe.from_generation(first, member, "dusk lanterns", "works best in pro mode")
+    return World(member, admin, first, second, remix, pending, failed, key)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page: its path (from the world), who opens it, its answer and what must show."""
+
+    name: str
+    path: str
+    who: str = "member"  # "member", "admin" or "anonymous"
+    status: int = 200
+    main: str = "main h1"  # what must be visible once loaded
+
+    def url(self, live_server: Any, world: World) -> str:
+        return live_server.url + self.path.format(w=world)
+
+
+PAGES = [
+    Page("gallery", "/"),
+    Page("form-text", "/generations/new/"),
+    Page("form-image", "/generations/new/?kind=image2video"),
+    Page("detail", "/generations/{w.first.pk}/", main="#player"),
+    Page("remix", "/generations/{w.first.pk}/remix/", main="#generation-form"),
+    Page("history", "/history/", main="tr.history-row"),
+    Page("history-filtered", "/history/?q=lantern&status=succeeded", main="tr.history-row"),
+    Page(
+        "compare",
+        "/compare/?ids={w.first.pk}&ids={w.second.pk}&ids={w.remix.pk}",
+        main="video.compare-video",
+    ),
+    Page("lineage", "/review/{w.remix.pk}/lineage/", main=".lineage-chain"),
+    Page("recipes", "/recipes/", main=".recipes-table"),
+    Page("usage", "/usage/", who="admin", main=".usage-totals"),
+    Page("keys", "/keys/", main="#key-create"),
+    Page("deliveries", "/keys/{w.key.pk}/deliveries/"),
+    Page("api-docs", "/api/", main="pre.example"),
+    Page("login", "/login/", who="anonymous", main="input[name=username]"),
+    Page("troubleshoot", "/generations/{w.pending.pk}/", who="admin", main="#generation-status"),
+    Page("error-400", "/history/videos.zip", status=400, main=".error-page"),
+    Page("error-403", "/usage/", status=403, main=".error-page"),
+    Page("error-404", "/generations/999999/", status=404, main=".error-page"),
+    Page("error-500", "/this-page-failed/", status=500, main=".error-page"),
+]
+
+
+def sign_in(context: Any, live_server: Any, user: Any) -> None:
+    """Give the browser context the user's session cookie."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    context.add_cookies(
+        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}]
+    )
+
+
+def serve_500_page(page: Any, live_server: Any) -> None:
+    """Answer one path with the real 500.html and the studio's own headers.
+
+    Nothing in the studio fails on purpose, so the browser is given the page Django's
+    server_error handler would send (rendered the same way: no context, no request).
+    """
+    from django.test import Client
+
+    headers = Client().get("/login/").headers  # the CSP and other headers of a real answer
+    body = render_to_string("500.html")
+    keep = ("Content-Security-Policy", "X-Content-Type-Options", "Referrer-Policy")
+
+    def fulfil(route: Any) -> None:
+        route.fulfill(
+            status=500,
+            body=body,
+            content_type="text/html; charset=utf-8",
+            headers={name: headers[name] for name in keep if name in headers},
+        )
+
+    page.route(f"{live_server.url}/this-page-failed/", fulfil)
+
+
+def open_page(context: Any, live_server: Any, world: World, spec: Page) -> Any:
+    """A new page of the context, signed in as the spec says, showing the spec's page."""
+    if spec.who != "anonymous":
+        sign_in(context, live_server, world.admin if spec.who == "admin" else world.member)
+    page = context.new_page()
+    page.errors = []
+    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+    if spec.status == 500:
+        serve_500_page(page, live_server)
+    response = page.goto(spec.url(live_server, world))
+    assert response is not None and response.status == spec.status, (spec.name, response)
+    page.wait_for_selector(spec.main, state="attached")
+    return page
+
+
+def wait_until(page: Any, predicate: Any, what: str, seconds: float = 20) -> None:
+    """Poll from Python (wait_for_function evaluates strings, which our CSP forbids)."""
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        page.wait_for_timeout(100)
+
+
+def csp_violations(page: Any) -> list[str]:
+    return page.evaluate("window.__cspViolations || []")
+
+
+def horizontal_overflow(page: Any) -> dict[str, Any] | None:
+    """None when the page fits its width; else the widths and the widest offenders."""
+    return page.evaluate(
+        """() => {
+          const root = document.documentElement;
+          if (root.scrollWidth <= root.clientWidth) return null;
+          const wide = [];
+          for (const el of document.body.querySelectorAll("*")) {
+            const r = el.getBoundingClientRect();
+            if (r.right > root.clientWidth + 0.5 && r.width > 0) {
+              const name = `${el.tagName.toLowerCase()}.${el.className}`.slice(0, 60);
+              wide.push(`${name} ${Math.round(r.right)}`);
+            }
+          }
+          return {
+            scrollWidth: root.scrollWidth, clientWidth: root.clientWidth, wide: wide.slice(0, 12),
+          };
+        }"""
+    )
+
+
+def in_viewport(page: Any, selector: str) -> dict[str, float]:
+    """The element's box and whether it lies inside the visible viewport below the header."""
+    return page.locator(selector).first.evaluate(
+        """(el) => {
+          const r = el.getBoundingClientRect();
+          const header = document.querySelector("header.topbar").getBoundingClientRect();
+          return {top: r.top, bottom: r.bottom, height: r.height, headerBottom: header.bottom,
+                  viewport: window.innerHeight,
+                  visible: r.height > 0 && r.top >= header.bottom - 0.5
+                    && r.bottom <= window.innerHeight + 0.5};
+        }"""
+    )
