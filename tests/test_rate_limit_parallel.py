@@ -17,10 +17,10 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from videos.simulator.testing import wait_until
 
 from api import ratelimit
 from api.models import ApiKey, RequestBucket
+from simulator.testing import wait_until
 from tests.api_helpers import issue
 from tests.live_gunicorn import gunicorn, server_env
 from tests.processes import ROOT

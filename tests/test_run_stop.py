@@ -23,8 +23,8 @@ from pathlib import Path
 import httpx
 import pytest
 from django.db import connection
-from videos.simulator.testing import wait_until
 
+from simulator.testing import wait_until
 from tests.processes import ROOT, kill
 
 COPIED = ["api", "review", "static", "studio", "templates", "videos", "scripts"]

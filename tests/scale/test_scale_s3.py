@@ -24,9 +24,9 @@ import boto3
 import httpx
 import pytest
 from django.conf import settings
-from videos.simulator.testing import wait_until
 
 from api.models import ApiKey
+from simulator.testing import wait_until
 from tests.api_helpers import issue
 from tests.images import image_bytes
 from tests.live_gunicorn import free_port, gunicorn, wait_listening
