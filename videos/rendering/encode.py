@@ -34,7 +34,7 @@ WINDOW = 6
 # the lookahead, seen with 720-line sizes); without it renders are reproducible. A keyframe
 # every second keeps seeking to a comment's timecode snappy.
 X264_THREADS = 2
-X264_OPTIONS = {"preset": "superfast", "crf": "23", "x264-params": "mbtree=0"}
+X264_OPTIONS = {"preset": "superfast", "crf": "23", "x264-params": "mbtree=0:b-adapt=0"}
 GOP = FPS
 # Mono speech and synthesised tones: 96 kbit/s AAC-LC is transparent for both.
 AAC_BIT_RATE = 96_000
