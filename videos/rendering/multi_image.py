@@ -5,7 +5,7 @@ from collections.abc import Iterator, Sequence
 from .camera import Move
 from .encode import FrameJob, write_video
 from .planes import Planes
-from .render import caption_overlay, picture_scene, spec_soundtrack
+from .render import caption_overlay, in_parallel, picture_scene, spec_soundtrack
 from .scene import load_image
 from .spec import FPS, RenderError, RenderSpec, VideoMeta, output_size
 
@@ -25,7 +25,9 @@ def render_multi_image(
     spec.validate()
     if not 1 <= len(images) <= MAX_IMAGES:
         raise RenderError(f"image_list must hold 1..{MAX_IMAGES} images, got {len(images)}")
-    pictures = [load_image(path, f"image_list[{n}]") for n, path in enumerate(images)]
+    pictures = in_parallel(
+        lambda item: load_image(item[1], f"image_list[{item[0]}]"), enumerate(images)
+    )
     size = output_size(spec.aspect_ratio, spec.mode)
     total = spec.frame_count
     bounds = [round(k * total / len(pictures)) for k in range(len(pictures) + 1)]
@@ -33,10 +35,16 @@ def render_multi_image(
         (max(0, bounds[k] - CROSSFADE // 2), min(total, bounds[k + 1] + CROSSFADE // 2))
         for k in range(len(pictures))
     ]
-    scenes = [
-        picture_scene(picture, size, end - start, Move(horizontal=1 - 2 * (k % 2), zoom=-4), None)
-        for k, (picture, (start, end)) in enumerate(zip(pictures, spans, strict=True))
-    ]
+    scenes = in_parallel(
+        lambda k: picture_scene(
+            pictures[k],
+            size,
+            spans[k][1] - spans[k][0],
+            Move(horizontal=1 - 2 * (k % 2), zoom=-4),
+            None,
+        ),
+        range(len(pictures)),
+    )
     caption = caption_overlay(spec.prompt, size)
 
     def frame(index: int) -> Planes:
