@@ -216,6 +216,11 @@ def test_a_voice_line_that_is_not_sound_is_refused_by_name(tmp_path: Path) -> No
         decode_voice(str(path), "sound_file")
 
 
-def test_probe_reports_audio_of_a_file_with_sound(render: Callable[..., Clip]) -> None:
-    clip = render(sound=True)
-    assert probe_video(str(clip.path)) == clip.meta
+def test_probe_reports_whether_a_file_has_sound_and_how_long(
+    render: Callable[..., Clip],
+) -> None:
+    with_sound = probe_video(str(render(sound=True).path))
+    assert with_sound.has_audio
+    assert with_sound.audio_duration == pytest.approx(3.0, abs=0.05)
+    silent = probe_video(str(render().path))
+    assert (silent.has_audio, silent.audio_duration) == (False, 0.0)

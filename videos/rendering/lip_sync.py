@@ -29,6 +29,7 @@ from .spec import FPS, RenderError, VideoMeta
 FACE_ID = "0"
 MAX_VIDEO_SECONDS = 180
 MAX_VOLUME = 2.0
+SLACK_MS = 1000 // FPS
 FACE_SHARE = 0.42  # face box side, of the short side
 SKIN = (224, 178, 142, 235)
 LIPS = rgb_to_yuv((178, 52, 64))
@@ -82,13 +83,15 @@ def render_lip_sync(
     voice_ms = len(voice) * 1000 // RATE
     span = sound_end_ms - sound_start_ms
     video_ms = round(footage.duration * 1000)
-    if not 0 <= sound_start_ms < sound_end_ms <= voice_ms:
+    # A frame's worth of slack on the sound's end too: decoders disagree by a few
+    # milliseconds about a file's length (encoder padding), and the API measured it first.
+    if not 0 <= sound_start_ms < sound_end_ms <= voice_ms + SLACK_MS:
         raise RenderError(
             f"sound_start_time and sound_end_time must satisfy 0 <= start < end <= {voice_ms} "
             f"(the sound's length), got {sound_start_ms}..{sound_end_ms}"
         )
-    # A frame's worth of slack: lengths in ms and frames round differently.
-    if insert_ms < 0 or insert_ms + span > video_ms + 1000 // FPS:
+    # Lengths in ms and in frames round differently: the same slack.
+    if insert_ms < 0 or insert_ms + span > video_ms + SLACK_MS:
         raise RenderError(
             f"sound_insert_time {insert_ms} + {span} ms does not fit the {video_ms} ms video"
         )
