@@ -272,6 +272,20 @@ def test_omni_feature_video_continues_from_its_last_frame(folder: Path, parent: 
     assert difference(upper(frames[-1]), upper(frames[0])) > 3
 
 
+def test_omni_feature_video_with_shots_opens_the_first_shot_on_its_last_frame(
+    folder: Path, parent: Path
+) -> None:
+    video = folder / "feature-shots.mp4"
+    spec = RenderSpec(prompt="", duration=3, aspect_ratio="1:1", shots=[("after", 1), ("later", 2)])
+    render_omni(
+        spec, str(video), str(folder / "fs.jpg"), video=ReferenceVideo(str(parent), "feature")
+    )
+    frames = frames_of(video)
+    assert len(frames) == 72
+    assert difference(upper(frames[0]), upper(frames_of(parent)[-1])) < 2
+    assert difference(frames[23], frames[24]) > 15
+
+
 def test_omni_refuses_sound_with_a_video(tmp_path: Path, parent: Path) -> None:
     with pytest.raises(RenderError, match="sound must be off"):
         render_omni(

@@ -29,7 +29,8 @@ One function per Kling kind (kling-kinds.md §7):
   element, a grey tile); spec.first_frame/last_frame are the first_frame/end_frame images
   (crossfade); ``ReferenceVideo(path, "base", keep_original_sound)`` re-encodes the video
   at its own length, tinted, its sound kept iff keep_original_sound;
-  ``ReferenceVideo(path, "feature")`` continues from its last frame for spec.duration.
+  ``ReferenceVideo(path, "feature")`` continues from its last frame for spec.duration
+  (with shots, shot 1 opens on it). sound must be off with a video.
 - identify-face: ``identify_faces(video_path) -> [Face(face_id="0", face_image=JPEG bytes,
   start_time=0, end_time=clip length in ms)]``.
 - advanced-lip-sync: ``render_lip_sync(video_path, audio_path, video_out, poster_out, *,

@@ -92,7 +92,9 @@ def _encode(
     return poster
 
 
-def _video_stream(container: av.container.OutputContainer, size: tuple[int, int]):  # noqa: ANN202
+def _video_stream(
+    container: av.container.OutputContainer, size: tuple[int, int]
+) -> av.video.stream.VideoStream:
     stream = container.add_stream("libx264", rate=FPS, options=X264_OPTIONS)
     stream.width, stream.height = size
     stream.pix_fmt = "yuv420p"
@@ -107,14 +109,14 @@ def _video_stream(container: av.container.OutputContainer, size: tuple[int, int]
     return stream
 
 
-def _audio_stream(container: av.container.OutputContainer):  # noqa: ANN202
+def _audio_stream(container: av.container.OutputContainer) -> av.audio.stream.AudioStream:
     stream = container.add_stream("aac", rate=RATE, layout="mono")
     stream.bit_rate = AAC_BIT_RATE
     stream.time_base = Fraction(1, RATE)
     return stream
 
 
-def _encode_audio(stream, audio: array, index: int) -> list[av.Packet]:  # noqa: ANN001
+def _encode_audio(stream: av.audio.stream.AudioStream, audio: array, index: int) -> list[av.Packet]:
     """Encode the samples under video frame index (silence past the end of audio)."""
     start = index * SAMPLES_PER_FRAME
     chunk = audio[start : start + SAMPLES_PER_FRAME]

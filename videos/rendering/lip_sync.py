@@ -9,6 +9,7 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import av
 from PIL import Image, ImageDraw
 
 from .audio import (
@@ -115,8 +116,8 @@ def render_lip_sync(
     face = face_overlay(footage.size)
     mouth = mouth_geometry(footage.size)
 
-    def talk(frame: object, index: int) -> Planes:
-        picture = Planes.from_frame(frame)  # type: ignore[arg-type]
+    def talk(frame: av.VideoFrame, index: int) -> Planes:
+        picture = Planes.from_frame(frame)
         face.paint(picture)
         _draw_mouth(picture, mouth, min(1.0, levels[index] / FULL_OPEN_RMS))
         return picture

@@ -9,23 +9,22 @@ import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+import av
 from PIL import Image, ImageDraw, ImageOps
 
 from .audio import decode_soundtrack
-from .camera import Move, move_from_camera_control
 from .encode import FrameJob, write_video
 from .footage import open_footage, read_last_image
 from .planes import Overlay, Planes
 from .render import (
     Decorate,
     caption_overlay,
-    picture_scene,
     prepare_scenes,
     scene_jobs,
     spec_soundtrack,
 )
 from .scene import draw_caption, load_image
-from .spec import RenderError, RenderSpec, VideoMeta, fitted_size, output_size
+from .spec import RenderError, RenderSpec, VideoMeta, fitted_size
 
 REFER_TYPES = ("base", "feature")
 # Base videos may be up to three minutes (re-encoded at their own length).
@@ -103,9 +102,9 @@ def _render_base(
     caption = caption_overlay(spec.prompt, size, opaque=True)
     u_shift, v_shift = _tint(spec.prompt)
 
-    def edit(frame: object) -> Planes:
+    def edit(frame: av.VideoFrame) -> Planes:
         # "Edited" visibly: a colour grade picked by the prompt, the prompt and references.
-        picture = Planes.from_frame(frame).tinted(u_shift, v_shift, contrast=1.08)  # type: ignore[arg-type]
+        picture = Planes.from_frame(frame).tinted(u_shift, v_shift, contrast=1.08)
         if tiles is not None:
             tiles.paint(picture)
         if caption is not None:
@@ -127,16 +126,12 @@ def _render_feature(
     poster_path: str,
     references: Sequence[Reference],
 ) -> VideoMeta:
-    last = read_last_image(video.path, "video_list[0]")
-    first = load_image(spec.first_frame, "first_frame") if spec.first_frame else None
-    size = output_size(spec.aspect_ratio, spec.mode)
-    move = move_from_camera_control(spec.camera_control) if spec.camera_control else Move(zoom=-3)
-    # The next shot after the reference: it opens on the video's last picture.
-    scene = picture_scene(
-        first or last, size, spec.frame_count, move, spec.prompt, opaque=first is None
-    )
-    tiles = reference_tiles(references, size)
-    return write_video(size, scene_jobs([scene], _painter(tiles)), video_path, poster_path)
+    # The next shot after the reference: it opens on the video's last picture (unless a
+    # first frame says otherwise); with shots, the first shot does.
+    opening = None if spec.first_frame else read_last_image(video.path, "video_list[0]")
+    scenes = prepare_scenes(spec, opening=opening)
+    tiles = reference_tiles(references, scenes[0].size)
+    return write_video(scenes[0].size, scene_jobs(scenes, _painter(tiles)), video_path, poster_path)
 
 
 def reference_tiles(references: Sequence[Reference], size: tuple[int, int]) -> Overlay | None:

@@ -4,6 +4,7 @@ Also the pieces the other kinds build on: Scene (a still world, a camera, a capt
 frame-job helpers that turn scenes into the encoder's input.
 """
 
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -75,8 +76,13 @@ def render_video(spec: RenderSpec, video_path: str, poster_path: str) -> VideoMe
     return write_video(scenes[0].size, scene_jobs(scenes), video_path, poster_path, audio)
 
 
-def prepare_scenes(spec: RenderSpec) -> list[Scene]:
-    """The scenes of spec in order: one, or one per shot."""
+def prepare_scenes(spec: RenderSpec, opening: Image.Image | None = None) -> list[Scene]:
+    """The scenes of spec in order: one, or one per shot.
+
+    opening, when spec has no first_frame, is a picture to open on instead of a generated
+    scene (a reference video's last frame), under the prompt's caption, which is opaque so
+    that any caption the picture carries does not show through.
+    """
     first = load_image(spec.first_frame, "first_frame") if spec.first_frame else None
     last = load_image(spec.last_frame, "last_frame") if spec.last_frame else None
     # Kling takes no aspect_ratio for image2video: the uploaded picture decides.
@@ -84,8 +90,13 @@ def prepare_scenes(spec: RenderSpec) -> list[Scene]:
     aspect = nearest_aspect(*decider.size) if decider else spec.aspect_ratio
     size = output_size(aspect, spec.mode)
     move = move_from_camera_control(spec.camera_control)
+    caption, opaque = None, False
+    if first is None and opening is not None:
+        first, caption, opaque = opening, spec.prompt, True
     if not spec.shots:
-        return [prepare_scene(spec, size, spec.frame_count, move, first, last)]
+        return [
+            prepare_scene(spec, size, spec.frame_count, move, first, last, None, caption, opaque)
+        ]
     count = len(spec.shots)
 
     def shot(number: int) -> Scene:
@@ -102,6 +113,7 @@ def prepare_scenes(spec: RenderSpec) -> list[Scene]:
             # visibly different scenes.
             seed=f"{scene_seed(spec, prompt)}\x1f{label}",
             caption=f"{label}: {prompt}" if prompt.strip() else label,
+            opaque=opaque and number == 1,
         )
 
     return in_parallel(shot, range(1, count + 1))
@@ -110,8 +122,8 @@ def prepare_scenes(spec: RenderSpec) -> list[Scene]:
 def in_parallel[T, R](make: Callable[[T], R], items: Iterable[T]) -> list[R]:
     """make(item) for every item, in order, two at a time.
 
-    Drawing a scene is mostly Pillow work that releases the GIL: several shots' scenes (or
-    several images' worlds) take half the time on two cores.
+    Drawing a scene is mostly Pillow work that releases the GIL, so several shots' scenes
+    (or several images' worlds) are drawn on both cores at once.
     """
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="prepare") as pool:
         return list(pool.map(make, items))
@@ -126,11 +138,12 @@ def prepare_scene(
     last: Image.Image | None,
     seed: str | None = None,
     caption: str | None = None,
+    opaque: bool = False,
 ) -> Scene:
     """Load or draw the stills and plan the camera for one scene.
 
     The caption defaults to the prompt over a generated scene and none over an uploaded
-    first frame (the picture is the user's own).
+    first frame (the picture is the user's own); opaque as in caption_overlay.
     """
     world = world_size(size)
     if first is not None:
@@ -144,7 +157,7 @@ def prepare_scene(
         size,
         World.from_rgb(start),
         tail,
-        caption_overlay(caption, size) if caption else None,
+        caption_overlay(caption, size, opaque) if caption else None,
         CameraPath(move, size, world, frames),
     )
 
@@ -198,7 +211,7 @@ def scene_jobs(scenes: Sequence[Scene], decorate: Decorate | None = None) -> Ite
         offset += scene.frames
 
 
-def spec_soundtrack(spec: RenderSpec):  # noqa: ANN201
+def spec_soundtrack(spec: RenderSpec) -> array:
     """The synthesised track of spec: a tone per shot (or one for the clip), voices over it."""
     parts = [(prompt, seconds * FPS) for prompt, seconds in spec.shots]
     return soundtrack(parts or [(spec.prompt, spec.frame_count)], spec.voices)
