@@ -21,7 +21,14 @@ from tests.renders import (
     sound_of,
     upper,
 )
-from videos.rendering import RenderError, RenderSpec, VideoMeta, probe_video, render_video
+from videos.rendering import (
+    RenderError,
+    RenderSpec,
+    VideoMeta,
+    probe_video,
+    render_video,
+    voice_line_ms,
+)
 from videos.rendering.audio import decode_voice
 
 PROMPT = "A lighthouse on a cliff at sunset, waves below"
@@ -201,6 +208,11 @@ def test_voice_lines_decode_to_48khz_mono_from_every_accepted_format(
     # FFmpeg's standard downmix: mono = (left + right) / sqrt(2), so a 0.5 sine on both
     # channels becomes a 0.71 sine (RMS 0.5).
     assert rms(samples, 0.2, 1.8) == pytest.approx(0.5, rel=0.1)
+
+
+def test_a_voice_lines_length_is_measured_as_the_render_hears_it(tmp_path: Path) -> None:
+    assert voice_line_ms(str(sound_file(tmp_path / "line.wav", 2.5))) == 2500
+    assert voice_line_ms(str(sound_file(tmp_path / "line.mp3", 4.0))) == pytest.approx(4000, abs=30)
 
 
 def test_a_voice_line_in_another_format_is_refused_by_name(tmp_path: Path) -> None:

@@ -40,9 +40,11 @@ One function per Kling kind (kling-kinds.md §7):
 - effects: ``render_effect(scene, images, video_path, poster_path, mode="std")``: 5 s of a
   transform picked by the scene name, captioned with it; two images stand side by side.
 
-For stored or downloaded files: ``probe_video(path)`` and ``make_poster(video, poster)``.
+For stored or downloaded files: ``probe_video(path)`` and ``make_poster(video, poster)``;
+for a voice line's length as the lip-sync render hears it: ``voice_line_ms(path)``.
 """
 
+from .audio import voice_line_ms
 from .effects import EFFECT_SECONDS, render_effect
 from .extend import EXTEND_SECONDS, render_extension
 from .lip_sync import Face, identify_faces, render_lip_sync
@@ -70,4 +72,5 @@ __all__ = [
     "render_multi_image",
     "render_omni",
     "render_video",
+    "voice_line_ms",
 ]

@@ -127,6 +127,15 @@ def decode_voice(path: str, field: str) -> array:
     return _decode(path, field, voice=True)
 
 
+def voice_line_ms(path: str, field: str = "sound_file") -> int:
+    """The length in ms of an uploaded voice line as the renderer will hear it.
+
+    For checking sound_end_time and the 2..60 s rule (kling-kinds.md §7.6) against the same
+    decoding the lip-sync render uses; RenderError naming field for a bad file.
+    """
+    return len(decode_voice(path, field)) * 1000 // RATE
+
+
 def decode_soundtrack(path: str) -> array | None:
     """A video file's first audio stream as a track, or None when it has none."""
     return _decode(path, "video", voice=False)
