@@ -26,6 +26,7 @@ def probe_video(video_path: str) -> VideoMeta:
                 duration = (container.duration or 0) / av.time_base
             rate = stream.average_rate or stream.guessed_rate or 0
             width, height = stream.codec_context.width, stream.codec_context.height
+            audio_duration = _audio_duration(container)
     except (av.FFmpegError, OSError) as exc:
         raise RenderError(f"{video_path} is not a readable video: {exc}") from exc
     digest = hashlib.sha256()
@@ -39,7 +40,19 @@ def probe_video(video_path: str) -> VideoMeta:
         fps=float(rate),
         bytes=os.path.getsize(video_path),
         sha256=digest.hexdigest(),
+        has_audio=audio_duration is not None,
+        audio_duration=audio_duration or 0.0,
     )
+
+
+def _audio_duration(container: av.container.InputContainer) -> float | None:
+    """Seconds of the first audio stream, or None when the file has none."""
+    if not container.streams.audio:
+        return None
+    stream = container.streams.audio[0]
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    return (container.duration or 0) / av.time_base
 
 
 def make_poster(video_path: str, poster_path: str) -> None:
