@@ -224,3 +224,29 @@ def test_the_effects_page_needs_a_login(client: Client) -> None:
     answer = client.get("/generations/new/effects/")
     assert answer.status_code == 302 and "/login/" in answer["Location"]
     assert json.dumps(answer.headers.get("Location"))
+
+
+# ---- the local renderer ------------------------------------------------------------------------
+@pytest.mark.django_db
+def test_the_local_renderer_makes_five_seconds_of_the_scene(
+    user, django_capture_on_commit_callbacks
+) -> None:
+    from videos.creation import Origin, create_generation
+
+    one = form({"effect_scene": "bullet_time"}, {"image": upload(color=(30, 160, 60))})
+    two = form(
+        {"effect_scene": "hug_pro"},
+        {"image": upload(color=(30, 160, 60)), "image_2": upload(color=(40, 60, 200))},
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        single = create_generation(one, Origin(owner=user))
+        dual = create_generation(two, Origin(owner=user))
+    single.refresh_from_db()
+    dual.refresh_from_db()
+    assert single.status == dual.status == Status.SUCCEEDED, (
+        single.status_message,
+        dual.status_message,
+    )
+    assert single.video_duration == dual.video_duration == 5.0
+    assert single.provider.name == "local" and single.units == 2
+    assert single.video_sha256 != dual.video_sha256  # two photos side by side, not the same clip

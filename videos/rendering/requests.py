@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+from .effects import render_effect
 from .render import render_video
 from .spec import RenderError, RenderSpec
 
@@ -44,9 +45,23 @@ def _render_video(body: dict[str, Any], files: dict[str, str], video: str, poste
     render_video(_video_spec(body, files), video, poster)
 
 
+def _listed(files: dict[str, str], role: str) -> list[str]:
+    """The staged inputs of one role in list order: "image.0", "image.1", ..."""
+    keys = sorted(
+        (k for k in files if k.startswith(f"{role}.")), key=lambda k: int(k.split(".")[1])
+    )
+    return [files[k] for k in keys]
+
+
+def _render_effect(body: dict[str, Any], files: dict[str, str], video: str, poster: str) -> None:
+    """kling-kinds.md §7.7: the scene over input.image, or input.images side by side."""
+    render_effect(str(body.get("effect_scene", "")), _listed(files, "image"), video, poster)
+
+
 KINDS: dict[str, Renderer] = {
     "text2video": _render_video,
     "image2video": _render_video,
+    "effects": _render_effect,
 }
 
 
