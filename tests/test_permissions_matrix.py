@@ -15,6 +15,7 @@ database: a refused one changes no row, an allowed one makes exactly its declare
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from dataclasses import dataclass, field
@@ -32,8 +33,9 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from api.models import ApiKey, ApiTask, CallbackDelivery
 from review.models import Comment, Rating, Recipe, RecipeRun, SavedSearch, Star, Tag, Tagging
 from tests.api_helpers import issue
+from tests.images import image_bytes
 from videos.media import signed_media_path
-from videos.models import Generation, GenerationEvent, Provider
+from videos.models import Generation, GenerationEvent, GenerationInput, Provider
 
 ACTORS = ("anonymous", "member", "owner", "admin", "other_key")
 VIDEO_BYTES = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40
@@ -173,6 +175,7 @@ class Rule:
 
 
 T2V_BODY = {"kind": "text2video", "model_name": "kling-v1", "prompt": "a fox"}
+EFFECT_INPUT = json.dumps({"image": base64.b64encode(image_bytes()).decode()})
 GENERIC_BODY = {"model": "kling-v1", "prompt": "a fox"}
 
 RULES: dict[str, list[Rule]] = {
@@ -188,6 +191,10 @@ RULES: dict[str, list[Rule]] = {
     "generations/new/": [
         Rule("GET", "/generations/new/", signed_in(page("<title>Text to video · Studio</title>"))),
         Rule("POST", "/generations/new/", signed_in(redirect("/")), data=T2V_BODY, effect=added("videos.generation", EVENTS, owner_id=ACTOR, prompt="a fox", status="queued")),
+    ],
+    "generations/new/<pagekind:kind>/": [
+        Rule("GET", "/generations/new/effects/", signed_in(page("<title>Effect · Studio</title>"))),
+        Rule("POST", "/generations/new/effects/", signed_in(redirect("/")), data={"effect_scene": "bullet_time", "input": EFFECT_INPUT}, effect=added("videos.generation", EVENTS, "videos.generationinput", owner_id=ACTOR, kind="effects", status="queued")),
     ],
     "generations/estimate/": [
         Rule("GET", "/generations/estimate/?model_name=kling-v1&duration=10", signed_in(page("Estimated cost")))
@@ -497,6 +504,7 @@ def check(response: Any, expect: Expect, world: dict[str, Any], where: str) -> N
 WORLD_MODELS: list[type[Model]] = [
     Generation,
     GenerationEvent,
+    GenerationInput,
     Provider,
     ApiKey,
     ApiTask,

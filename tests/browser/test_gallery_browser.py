@@ -78,13 +78,13 @@ def test_a_member_watches_a_new_job_become_a_playing_video(
 ) -> None:
     from django.contrib.auth.models import User
 
-    from videos import forms
+    from videos import creation
     from videos.models import Generation
 
     User.objects.create_user("carol", password="pw-carol-123")
     # Hand jobs to the worker thread only (not inline in the request) so the page
     # first shows the job pending, as it would with a separate worker process.
-    monkeypatch.setattr(forms, "enqueue_submit", lambda pk: None)
+    monkeypatch.setattr(creation, "enqueue_submit", lambda pk: None)
 
     violations: list[str] = []
     page.on(
