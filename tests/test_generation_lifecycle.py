@@ -230,6 +230,20 @@ def test_extend_lease_only_while_the_lease_is_still_ours(make_generation) -> Non
     assert Generation.objects.get(pk=slow.pk).lease_until == second.lease_until
 
 
+def test_a_lease_never_taken_cannot_be_extended(make_generation) -> None:
+    """extend_lease is for the holder: on a job nobody holds it must not take it unclaimed."""
+    idle = make_generation()
+    assert idle.lease_until is None
+    assert not idle.extend_lease(600)
+    assert Generation.objects.get(pk=idle.pk).lease_until is None
+
+
+def test_a_claim_of_zero_seconds_is_a_lease_that_has_already_run_out(make_generation) -> None:
+    generation = make_generation()
+    assert generation.claim(seconds=0)  # not "the default length": zero means zero
+    assert Generation.objects.due().filter(pk=generation.pk).exists()
+
+
 def test_the_provider_poll_lease_is_taken_once_runs_out_and_is_released_by_its_holder(
     local_provider,
 ) -> None:

@@ -112,3 +112,13 @@ def test_a_range_that_selects_no_byte_is_416_with_the_size(alice_client, stored,
     status, headers, content = ranged(alice_client, stored, header)
     assert status == 416 and headers["Content-Range"] == f"bytes */{len(BODY)}"
     assert content == b""
+
+
+@pytest.mark.parametrize("header", ["bytes=500-100", "bytes=١٠-٢٠", "bytes=abc-", "items=0-9"])
+def test_an_invalid_range_header_is_ignored_and_the_whole_file_served(
+    alice_client, stored, header
+) -> None:
+    """RFC 9110 §14.2: a Range header the server cannot read is ignored, not answered 416."""
+    response = alice_client.get(url(stored), HTTP_RANGE=header)
+    assert response.status_code == 200
+    assert body(response) == BODY and response["Content-Length"] == str(len(BODY))

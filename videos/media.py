@@ -17,7 +17,7 @@ from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpRe
 from django.urls import reverse
 
 CHUNK = 256 * 1024
-RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+RANGE = re.compile(r"^bytes=([0-9]*)-([0-9]*)$")  # ASCII digits only: "١" is a digit to \d
 SIGNED_MEDIA_SALT = "studio.media"
 CONTENT_TYPES = {
     ".mp4": "video/mp4",
@@ -91,6 +91,10 @@ def serve_stored_file(request: HttpRequest, name: str, *, download_name: str = "
     ctype = content_type_for(name)
     header = request.headers.get("Range", "").strip()
     match = RANGE.match(header) if header else None
+    if match and match.group(1) and match.group(2) and int(match.group(2)) < int(match.group(1)):
+        # RFC 9110 §14.2: a range whose last byte precedes its first is invalid, and an
+        # invalid Range header is ignored: the whole file is the answer, not a 416.
+        match = None
     if header and match and (match.group(1) or match.group(2)):
         first, last = match.groups()
         if first:

@@ -792,7 +792,8 @@ class Generation(models.Model):
     def claim(self, seconds: float | None = None) -> bool:
         """Take the lease on this job for one step; False if another worker holds it."""
         now = timezone.now()
-        lease = now + timedelta(seconds=seconds or settings.STUDIO_LEASE_SECONDS)
+        length = settings.STUDIO_LEASE_SECONDS if seconds is None else seconds
+        lease = now + timedelta(seconds=length)
         won = (
             Generation.objects.filter(pk=self.pk, status__in=self.PENDING)
             .filter(Q(lease_until__lt=now) | Q(lease_until__isnull=True))
@@ -805,8 +806,11 @@ class Generation(models.Model):
     def extend_lease(self, seconds: float) -> bool:
         """Keep holding this job for a long step (a download) that outlasts the usual lease.
 
-        Only while the lease is still ours (see release); False when it was lost.
+        Only while the lease is still ours (see release); False when it was lost, or never
+        taken: lease_until=None would match a job nobody holds (IS NULL) and take it unclaimed.
         """
+        if self.lease_until is None:
+            return False
         lease = timezone.now() + timedelta(seconds=seconds)
         won = Generation.objects.filter(pk=self.pk, lease_until=self.lease_until).update(
             lease_until=lease
