@@ -222,13 +222,17 @@ def horizontal_overflow(page: Any) -> dict[str, Any] | None:
 
 def in_viewport(page: Any, selector: str) -> dict[str, float]:
     """The element's box and whether it lies inside the visible viewport below the header."""
-    return page.locator(selector).first.evaluate(
-        """(el) => {
+    # Found and measured in one script run: a pending job's status box is swapped by its
+    # poll every two seconds, and a handle taken before a swap measures a detached node (0).
+    return page.evaluate(
+        """(selector) => {
+          const el = document.querySelector(selector);
           const r = el.getBoundingClientRect();
           const header = document.querySelector("header.topbar").getBoundingClientRect();
           return {top: r.top, bottom: r.bottom, height: r.height, headerBottom: header.bottom,
                   viewport: window.innerHeight,
                   visible: r.height > 0 && r.top >= header.bottom - 0.5
                     && r.bottom <= window.innerHeight + 0.5};
-        }"""
+        }""",
+        selector,
     )
