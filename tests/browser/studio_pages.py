@@ -220,13 +220,15 @@ def horizontal_overflow(page: Any) -> dict[str, Any] | None:
     )
 
 
-def in_viewport(page: Any, selector: str) -> dict[str, float]:
-    """The element's box and whether it lies inside the visible viewport below the header."""
+def in_viewport(page: Any, selector: str, text: str = "") -> dict[str, float]:
+    """The box of the first `selector` (plain CSS) holding `text`, and whether it lies
+    inside the visible viewport below the header."""
     # Found and measured in one script run: a pending job's status box is swapped by its
     # poll every two seconds, and a handle taken before a swap measures a detached node (0).
     return page.evaluate(
-        """(selector) => {
-          const el = document.querySelector(selector);
+        """([selector, text]) => {
+          const el = [...document.querySelectorAll(selector)]
+            .find((node) => node.textContent.includes(text));
           const r = el.getBoundingClientRect();
           const header = document.querySelector("header.topbar").getBoundingClientRect();
           return {top: r.top, bottom: r.bottom, height: r.height, headerBottom: header.bottom,
@@ -234,5 +236,5 @@ def in_viewport(page: Any, selector: str) -> dict[str, float]:
                   visible: r.height > 0 && r.top >= header.bottom - 0.5
                     && r.bottom <= window.innerHeight + 0.5};
         }""",
-        selector,
+        [selector, text],
     )

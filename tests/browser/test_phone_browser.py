@@ -137,7 +137,7 @@ def test_a_form_error_is_on_the_screen_after_submit(
     page.locator("button:has-text('Generate')").tap()  # at the foot of a long, one-column form
     page.wait_for_selector(f".error:has-text('{error}')")
     page.wait_for_timeout(300)  # let a smooth scroll, if any, come to rest
-    shown = in_viewport(page, f".error:has-text('{error}')")
+    shown = in_viewport(page, ".error", error)
     assert shown["visible"], shown
     # The field the error is about has the focus, so typing fixes it at once.
     assert page.evaluate("document.activeElement.closest('.field, fieldset') !== null")
