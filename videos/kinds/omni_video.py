@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ..forms import PublicUrlField
 from .base import KindSpec, base64_of
-from .forms import JSONListField, KindForm, PendingInput
+from .forms import JSONListField, KindForm, PendingInput, SwitchInput
 
 if TYPE_CHECKING:
     from ..models import Generation
@@ -41,7 +41,7 @@ FRAME_UPLOADS = {"first_frame": "first_frame", "end_frame": "end_frame"}
 class FlagField(forms.Field):
     """multi_shot: a bool, tolerating "true"/"false" (kling-kinds.md §7.2); a checkbox too."""
 
-    widget = forms.CheckboxInput
+    widget = SwitchInput
 
     def to_python(self, value: Any) -> bool:
         if value in (None, "", False, "false", "False", "off", "0"):
@@ -318,7 +318,9 @@ class OmniVideoForm(KindForm):
             problem = "image_list: an end_frame needs a first_frame."
         elif frames and len(self.images) > rules.get("max_images_with_frames", MAX_INPUTS):
             limit = rules["max_images_with_frames"]
-            problem = f"image_list: {name} takes first or end frames only with ≤ {limit} images."
+            problem = (
+                f"image_list: {name} takes first or end frames only with at most {limit} images."
+            )
         if problem:
             self.add_error(field, problem)
             return False
