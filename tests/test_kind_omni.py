@@ -8,6 +8,7 @@ import re
 import tempfile
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import av
 import pytest
 from django.core.files.storage import default_storage
 from django.test import Client
+from PIL import Image
 
 from simulator import Simulator
 from simulator.rules import ModelNotFound, check_create
@@ -394,17 +396,9 @@ def test_the_page_reports_a_rule_beside_its_input_and_creates_a_job(
 
 
 # ---- a reference video served on 127.0.0.1 -----------------------------------------------------
-@pytest.fixture
-def clip_url(settings, tmp_path: Path) -> Iterator[str]:
-    """A 3-second 720p clip with sound, served over HTTP as a client's video_url would be."""
-    settings.STUDIO_ALLOW_LOOPBACK_URLS = True
-    path = tmp_path / "clip.mp4"
-    render_video(
-        RenderSpec(prompt="a green field", duration=3, sound=True),
-        str(path),
-        str(tmp_path / "p.jpg"),
-    )
-    payload = path.read_bytes()
+@contextmanager
+def served(payload: bytes) -> Iterator[str]:
+    """The bytes served over HTTP as video/mp4, as a client's video_url would be."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802
@@ -419,9 +413,60 @@ def clip_url(settings, tmp_path: Path) -> Iterator[str]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/clip.mp4"
-    server.shutdown()
-    server.server_close()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/clip.mp4"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def clip_url(settings, tmp_path: Path) -> Iterator[str]:
+    """A 3-second 720p clip with sound, served on 127.0.0.1."""
+    settings.STUDIO_ALLOW_LOOPBACK_URLS = True
+    path = tmp_path / "clip.mp4"
+    spec = RenderSpec(prompt="a green field", duration=3, sound=True)
+    render_video(spec, str(path), str(tmp_path / "p.jpg"))
+    with served(path.read_bytes()) as url:
+        yield url
+
+
+def short_clip(path: Path, seconds: int, size: tuple[int, int] = (1280, 720)) -> bytes:
+    """A silent H.264 clip of plain frames (the renderer makes nothing under 3 s)."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=24)
+        stream.width, stream.height, stream.pix_fmt = *size, "yuv420p"
+        for _ in range(seconds * 24):
+            picture = av.VideoFrame.from_image(Image.new("RGB", size, (90, 90, 90)))
+            container.mux(stream.encode(picture))
+        container.mux(stream.encode())
+    return path.read_bytes()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("seconds", "size", "problem"),
+    [
+        (2, (1280, 720), "lasts 2.0 s; at least 3 s is needed."),
+        (3, (640, 360), "is 640×360; sides must be 720..2160 px."),
+    ],
+)
+def test_a_reference_video_kling_would_refuse_fails_the_job_saying_why(
+    seconds: int, size: tuple, problem: str, user, settings, tmp_path: Path,
+    django_capture_on_commit_callbacks,
+) -> None:  # fmt: skip
+    from videos.creation import Origin, create_generation
+
+    settings.STUDIO_ALLOW_LOOPBACK_URLS = True
+    with served(short_clip(tmp_path / "short.mp4", seconds, size)) as url:
+        body = {"prompt": "p", "video_list": [{"video_url": url, "refer_type": "base"}]}
+        bound = form(body, api=True)
+        assert bound.is_valid(), bound.errors
+        with django_capture_on_commit_callbacks(execute=True):
+            generation = create_generation(bound, Origin(owner=user))
+    generation.refresh_from_db()
+    assert generation.status == Status.FAILED
+    assert generation.status_message.endswith(f"is not usable: The video 1 {problem}")
 
 
 # ---- the upstream: strict bodies to the simulator ----------------------------------------------
