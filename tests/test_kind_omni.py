@@ -632,3 +632,59 @@ def test_the_local_renderer_uses_the_reference_video(
             length = container.duration / av.time_base
     assert len(frames) == seconds * 24 and abs(length - seconds) < 0.1
     assert has_audio is (keep == "yes")  # a base video's sound kept iff keep_original_sound
+
+
+def test_render_request_cuts_the_shots_and_tiles_the_references(tmp_path: Path) -> None:
+    from tests.renders import difference, photo
+    from videos.rendering import render_request
+
+    green = photo(tmp_path / "g.jpg", (20, 200, 20))
+    body = {
+        "model_name": "kling-v3-omni",
+        "multi_shot": True,
+        "shot_type": "customize",
+        "multi_prompt": [
+            {"index": 1, "prompt": "a fox wakes", "duration": "3"},
+            {"index": 2, "prompt": "a storm at sea", "duration": "4"},
+        ],
+        "image_list": [{"image_url": "…"}],
+        "element_list": [{"element_id": 9}],
+        "sound": "on",
+        "mode": "std",
+        "aspect_ratio": "16:9",
+        "duration": "7",
+    }
+    video, _poster = render_request("omni-video", body, {"image.0": str(green)}, str(tmp_path))
+    frames = frames_of(Path(video))
+    assert len(frames) == 7 * 24 and frames[0].size == (1280, 720)
+    assert audio_streams(Path(video))  # sound on: an audio track
+    # A hard cut exactly at 3 s: the step there dwarfs the steps inside each shot.
+    cut = difference(frames[71], frames[72])
+    assert cut > 3 * max(difference(frames[70], frames[71]), difference(frames[72], frames[73]))
+    # The reference image is a tile in the top-left corner of every frame.
+    corner = frames[100].crop((40, 40, 120, 120))
+    red, grn, blue = mean_colour(corner)
+    assert grn > red + 60 and grn > blue + 60
+
+
+def test_intelligence_shots_are_one_per_started_five_seconds() -> None:
+    from videos.rendering.requests import _shots
+
+    body = {"multi_shot": True, "shot_type": "intelligence", "prompt": "p"}
+    assert _shots(body, 12) == [("p", 4), ("p", 4), ("p", 4)]
+    assert _shots(body, 7) == [("p", 4), ("p", 3)]
+    assert _shots({"prompt": "p"}, 7) == []
+
+
+@pytest.mark.django_db
+def test_an_htmx_post_gets_the_form_back_with_its_errors(alice_client: Client) -> None:
+    answer = alice_client.post(
+        "/generations/new/omni-video/",
+        {"prompt": "a door", "end_frame": upload()},
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_TARGET="kind-form",
+    )
+    page = answer.content.decode()
+    assert answer.status_code == 200 and page.lstrip().startswith('<form id="kind-form"')
+    assert "an end_frame needs a first_frame" in page and "<html" not in page
+    assert not Generation.objects.exists()
