@@ -322,7 +322,7 @@ def test_the_local_renderer_shows_each_image_in_turn(
 
     red, blue = (220, 30, 30), (30, 30, 220)
     bound = form(
-        {"prompt": "", "duration": "5"} | {"prompt": "two colours"},
+        {"prompt": "two colours", "duration": "5"},
         {"image_1": upload(color=red), "image_2": upload(color=blue)},
     )
     with django_capture_on_commit_callbacks(execute=True):
