@@ -176,6 +176,10 @@ class Rule:
 
 T2V_BODY = {"kind": "text2video", "model_name": "kling-v1", "prompt": "a fox"}
 EFFECT_INPUT = json.dumps({"image": base64.b64encode(image_bytes()).decode()})
+MULTI_IMAGES = [{"image": base64.b64encode(image_bytes()).decode()}]
+OMNI_IMAGES = [{"image_url": base64.b64encode(image_bytes()).decode()}]
+MULTI_BODY = {"prompt": "a fox", "image_list": MULTI_IMAGES}
+OMNI_BODY = {"prompt": "<<<image_1>>> runs", "image_list": OMNI_IMAGES, "mode": "std"}
 GENERIC_BODY = {"model": "kling-v1", "prompt": "a fox"}
 
 RULES: dict[str, list[Rule]] = {
@@ -195,6 +199,10 @@ RULES: dict[str, list[Rule]] = {
     "generations/new/<pagekind:kind>/": [
         Rule("GET", "/generations/new/effects/", signed_in(page("<title>Effect · Studio</title>"))),
         Rule("POST", "/generations/new/effects/", signed_in(redirect("/")), data={"effect_scene": "bullet_time", "input": EFFECT_INPUT}, effect=added("videos.generation", EVENTS, "videos.generationinput", owner_id=ACTOR, kind="effects", status="queued")),
+        Rule("GET", "/generations/new/multi-image2video/", signed_in(page("<title>Multi-image to video · Studio</title>"))),
+        Rule("POST", "/generations/new/multi-image2video/", signed_in(redirect("/")), data={**MULTI_BODY, "image_list": json.dumps(MULTI_IMAGES)}, effect=added("videos.generation", EVENTS, "videos.generationinput", owner_id=ACTOR, kind="multi-image2video", status="queued")),
+        Rule("GET", "/generations/new/omni-video/", signed_in(page("<title>Omni video · Studio</title>"))),
+        Rule("POST", "/generations/new/omni-video/", signed_in(redirect("/")), data={**OMNI_BODY, "image_list": json.dumps(OMNI_IMAGES)}, effect=added("videos.generation", EVENTS, "videos.generationinput", owner_id=ACTOR, kind="omni-video", status="queued")),
     ],
     "generations/estimate/": [
         Rule("GET", "/generations/estimate/?model_name=kling-v1&duration=10", signed_in(page("Estimated cost")))
@@ -247,12 +255,16 @@ RULES: dict[str, list[Rule]] = {
     "kling/v1/videos/<kind:kind>": [
         Rule("GET", "/kling/v1/videos/text2video", key_only(page('"task_id": "{gen}"'), page('"data": []', absent='"{gen}"'))),
         Rule("POST", "/kling/v1/videos/text2video", key_only(page('"code": 0'), page('"code": 0')), json=T2V_BODY, effect=added("videos.generation", EVENTS, "api.apitask", owner_id=ACTOR, prompt="a fox", status="queued")),
+        Rule("POST", "/kling/v1/videos/multi-image2video", key_only(page('"code": 0'), page('"code": 0')), json=MULTI_BODY, effect=added("videos.generation", EVENTS, "api.apitask", "videos.generationinput", owner_id=ACTOR, kind="multi-image2video", status="queued")),
+        Rule("POST", "/kling/v1/videos/omni-video", key_only(page('"code": 0'), page('"code": 0')), json=OMNI_BODY, effect=added("videos.generation", EVENTS, "api.apitask", "videos.generationinput", owner_id=ACTOR, kind="omni-video", status="queued")),
     ],
     "kling/v1/videos/<kind:kind>/<str:task_id>": [
         Rule("GET", "/kling/v1/videos/text2video/{gen}", key_only(page('"task_id": "{gen}"'), TASK_NOT_FOUND))
     ],
     "v1/videos/<kind:kind>": [
-        Rule("GET", "/v1/videos/text2video", key_only(page('"task_id": "{gen}"'), page('"data": []', absent='"{gen}"')))
+        Rule("GET", "/v1/videos/text2video", key_only(page('"task_id": "{gen}"'), page('"data": []', absent='"{gen}"'))),
+        Rule("GET", "/v1/videos/multi-image2video", key_only(page('"data": []'), page('"data": []'))),
+        Rule("GET", "/v1/videos/omni-video", key_only(page('"data": []'), page('"data": []'))),
     ],
     "v1/videos/<kind:kind>/<str:task_id>": [
         Rule("GET", "/v1/videos/text2video/{gen}", key_only(page('"task_id": "{gen}"'), TASK_NOT_FOUND))
