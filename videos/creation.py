@@ -71,6 +71,8 @@ def create_generations(
         client_callback_url=origin.client_callback_url,
         extra=origin.extra,
     )
+    if len(prompts) == 1:
+        first.prompt = prompts[0]  # its escapes resolved: \{ is sent as {
     rows = [first] if len(prompts) < 2 else _batch_rows(first, prompts)
     estimate = first.estimated_units or Decimal(0)
     with discard_staged_on_error(first), transaction.atomic():

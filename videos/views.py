@@ -148,8 +148,10 @@ def _form_page(
     return render(request, template, context)
 
 
-def _created(request: HtmxHttpRequest, generation: Generation, jobs: int = 1) -> HttpResponse:
-    what = generation.prompt[:60] or generation.kind
+def _created(
+    request: HtmxHttpRequest, generation: Generation, jobs: int = 1, prompt: str = ""
+) -> HttpResponse:
+    what = (prompt or generation.prompt)[:60] or generation.kind
     if jobs > 1:
         messages.success(
             request,
@@ -166,7 +168,7 @@ def _created(request: HtmxHttpRequest, generation: Generation, jobs: int = 1) ->
 def _create_batch(request: HtmxHttpRequest, form: BatchForm, origin: Origin) -> HttpResponse:
     """Every job of one submission in one transaction (videos/creation.py), then the gallery."""
     rows = create_generations(form, origin, form.prompts)
-    return _created(request, rows[0], len(rows))
+    return _created(request, rows[0], len(rows), form.cleaned_data.get("prompt") or "")
 
 
 @require_http_methods(["GET", "POST"])
