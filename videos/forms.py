@@ -587,7 +587,9 @@ class BatchForm(GenerationForm):
         return prompts
 
     def total_units(self) -> Decimal | None:
-        """The estimate of every job of the submission together."""
+        """The estimate of every job of the submission together (None while unpriceable)."""
+        if not {"mode", "duration"} <= set(self.cleaned_data):
+            return None  # refused (add_error drops a field): its own error says why
         each = self.estimated_units()
         return None if each is None else each * len(self.prompts or [""])
 
