@@ -211,3 +211,12 @@ def test_the_purge_command_empties_the_expired_trash(finished) -> None:
 def test_live_generations_are_never_purged(finished) -> None:
     Generation.objects.filter(pk=finished.pk).update(created_at=timezone.now() - timedelta(days=90))
     assert purge_trash() == 0 and Generation.objects.filter(pk=finished.pk).exists()
+
+
+def test_a_trashed_remix_is_not_linked_from_its_parent(alice_client, make_generation) -> None:
+    parent = make_generation(status=Status.SUCCEEDED)
+    remix = make_generation(status=Status.SUCCEEDED, parent=parent)
+    link = f'href="/generations/{remix.pk}/">#{remix.pk}</a>'
+    assert link in alice_client.get(f"/generations/{parent.pk}/").content.decode()
+    remix.trash()
+    assert link not in alice_client.get(f"/generations/{parent.pk}/").content.decode()

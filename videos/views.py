@@ -254,7 +254,7 @@ def generation_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         "generation": generation,
         "can_edit": Generation.objects.editable_by(request.user).filter(pk=pk).exists(),
         "events": generation.events.all(),
-        "children": generation.children.order_by("-id")[:20],
+        "children": generation.children.live().order_by("-id")[:20],
     }
     template = "videos/generation_detail.html"
     if request.htmx and request.htmx.target == "generation-status":
