@@ -59,7 +59,8 @@ FAULTS = {
     "rate_limit": (429, 1302, "rate limit exceeded"),
     "concurrency": (429, 1303, "parallel task count over resource pack limit"),
 }
-# Also: "slow", "drop" (close without answering), "malformed" (200 with a broken body),
+# Also: "quota" (402 insufficient_quota, the gateways' 1102), "slow", "drop" (close without
+# answering), "malformed" (200 with a broken body),
 # and for creates "drop_after_accept" / "accept_then_500" / "ok_without_id" (the task IS
 # created; the last answers 200 with the task but without its task_id).
 CREATE_ONLY_FAULTS = ("drop_after_accept", "accept_then_500", "ok_without_id")
@@ -673,6 +674,16 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             pass
 
+    def _quota(self) -> None:
+        """§8c: a gateway account out of credit answers 402 insufficient_quota."""
+        error = {
+            "message": "insufficient quota on this account",
+            "type": "insufficient_quota",
+            "param": None,
+            "code": "insufficient_quota",
+        }
+        self._json(402, {"error": error})
+
     def _apply_fault(self, fault: str | None) -> bool:
         """Answer with a fault; True when the request is finished."""
         if fault is None or fault in CREATE_ONLY_FAULTS:
@@ -682,6 +693,8 @@ class _Handler(BaseHTTPRequestHandler):
             return False
         if fault == "drop":
             self._drop()
+        elif fault == "quota":
+            self._quota()
         elif fault == "malformed":
             self._send(200, b'{"code": 0, "data": {"task_id": ')
         elif fault.startswith("code:"):
@@ -849,18 +862,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(1201, f"invalid parameter: {problem}")
             return
         if "sim:quota" in str(body.get("prompt", "")) and sim.shape in GATEWAY_SHAPES:
-            # §8c: a gateway account out of credit answers 402 insufficient_quota.
-            self._json(
-                402,
-                {
-                    "error": {
-                        "message": "insufficient quota on this account",
-                        "type": "insufficient_quota",
-                        "param": None,
-                        "code": "insufficient_quota",
-                    }
-                },
-            )
+            self._quota()
             return
         forced = re.search(r"sim:error:(\d{4})", str(body.get("prompt", "")))
         if forced:

@@ -386,7 +386,13 @@ class KlingClient:
                 create=create,
                 retry_after=_retry_after(response),
             )
-        if body is None or (isinstance(body, dict) and isinstance(body.get("error"), dict)):
+        # A failed task's query may carry its reason in "error" (Seedance gateways, §8c):
+        # only an error without a task status is an unreadable answer.
+        if body is None or (
+            isinstance(body, dict)
+            and isinstance(body.get("error"), dict)
+            and not _first(body, "status", "task_status")
+        ):
             raise UpstreamError(
                 f"{self.name} sent an unreadable answer (HTTP {response.status_code})",
                 retry_after=10,
