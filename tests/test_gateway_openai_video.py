@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterator
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.core.files.base import ContentFile
@@ -200,3 +201,45 @@ def test_the_probe_proves_the_key(sim: Simulator) -> None:
     provider.refresh_from_db()
     assert not ok and not provider.healthy and "invalid API key" in message
     assert Provider.objects.get(pk=provider.pk).kind == "openai-video"
+
+
+@pytest.mark.parametrize("api", ["kling", "openai"])
+def test_a_hailuo_job_from_the_studios_api_runs_on_the_gateway(
+    sim: Simulator, client, user, api: str
+) -> None:
+    from tests.api_helpers import issue, post_json
+
+    provider_for(sim, name="oa")
+    _key, secret = issue(user)
+    if api == "kling":
+        body = {"model_name": "MiniMax-Hailuo-02", "prompt": "a heron lands", "duration": "6"}
+        response = post_json(client, "/kling/v1/videos/text2video", body, secret)
+    else:
+        body = {"model": "MiniMax-Hailuo-02", "prompt": "a heron lands", "seconds": "6"}
+        response = post_json(client, "/v1/videos", body, secret)
+    assert response.status_code == 200, response.content
+    generation = Generation.objects.get(model_name="MiniMax-Hailuo-02")
+    assert generation.estimated_units == Decimal("2.40")  # the catalogue's price, by duration
+    generation = run_to_end(generation)
+    assert generation.status == Status.SUCCEEDED, generation.status_message
+    [task] = sim.tasks
+    assert task.body["model"] == "MiniMax-Hailuo-02" and task.body["seconds"] == "6"
+    assert default_storage.exists(generation.video.name)
+
+
+def test_the_web_form_runs_a_seedance_job_on_the_gateway(sim: Simulator, alice_client) -> None:
+    provider_for(sim, name="oa")
+    form = {
+        "kind": "text2video",
+        "model_name": "doubao-seedance-2-0-fast-720p",
+        "prompt": "a lantern drifts",
+        "duration": "8",
+        "mode": "std",
+        "aspect_ratio": "16:9",
+    }
+    response = alice_client.post("/generations/new/", form)
+    assert response.status_code in (200, 302), response.content[:500]
+    generation = Generation.objects.get()
+    generation = run_to_end(generation)
+    assert generation.status == Status.SUCCEEDED, generation.status_message
+    assert sim.tasks[0].body["metadata"]["duration"] == "8"
