@@ -11,7 +11,7 @@ from django.core.management.base import CommandError
 
 from simulator import Simulator
 from videos.admin import ProviderForm
-from videos.models import Provider
+from videos.models import Provider, Status
 
 API_KEY = "gw-key-never-shown-0123456789abcdef"
 
@@ -142,3 +142,39 @@ def test_the_simulator_command_names_the_provider_kind_for_each_shape(shape: str
         sim.server.server_close()
     parser = kling_simulator.Command().create_parser("manage.py", "kling_simulator")
     assert parser.parse_args(["--shape", shape]).shape == shape
+
+
+def test_a_gateway_provider_refuses_motion_masks_in_the_form(db) -> None:
+    from tests.images import upload
+    from videos.forms import GenerationForm
+
+    gateway = Provider.objects.create(name="gw", kind="openai-video", base_url="https://g.example")
+    data = {"kind": "image2video", "model_name": "kling-v1", "prompt": "x", "provider": gateway.pk}
+    files = {"image": upload("f.png"), "static_mask": upload("m.png")}
+    form = GenerationForm(data, files)
+    assert not form.is_valid()
+    assert form.errors["static_mask"] == ["gw (openai-video) cannot do motion masks."]
+
+
+def test_a_dead_gateway_turns_unhealthy_and_a_probe_brings_it_back(db, user) -> None:
+    from simulator.testing import disable_local_providers, provider_for, queued_generation
+    from videos import tasks
+
+    disable_local_providers()
+    with Simulator(shape="openai-video") as sim:
+        provider = provider_for(sim, name="gw")
+        port = sim.port
+    for _ in range(3):  # the simulator is gone: connection refused, nothing was sent
+        generation = queued_generation(user)
+        tasks.submit_generation(generation.pk)
+        generation.refresh_from_db()
+        assert (
+            generation.status == Status.QUEUED and "connection refused" in generation.waiting_reason
+        )
+    provider.refresh_from_db()
+    assert not provider.healthy and "connection refused" in provider.health_message
+    Provider.objects.filter(pk=provider.pk).update(health_checked_at=None)  # re-probe due now
+    with Simulator(shape="openai-video", port=port) as sim:
+        tasks.probe_unhealthy_providers()
+        provider.refresh_from_db()
+        assert provider.healthy and sim.counts["models"] == 1

@@ -152,3 +152,20 @@ def test_gateway_families_are_in_the_catalogue(db: None) -> None:
     hailuo = VideoModel.objects.get(name="MiniMax-Hailuo-02")
     assert hailuo.durations == [6, 10] and hailuo.supports_last_frame
     assert not hailuo.supports_camera_control
+
+
+def test_running_seedance_tasks_are_polled_one_by_one_once_the_list_is_missing(
+    sim: Simulator, user, settings
+) -> None:
+    """The Seedance routes have no list: the batch poller notices once and queries each task."""
+    settings.STUDIO_BATCH_MIN_RUNNING = 1
+    provider = provider_for(sim, name="seed")
+    sim.min_seconds = sim.max_seconds = 600
+    generation = queued_generation(user, model_name=SEEDANCE, cfg_scale=None)
+    tasks.submit_generation(generation.pk)
+    sim.finish(sim.tasks[0].task_id, "succeed")
+    Generation.objects.filter(pk=generation.pk).update(next_poll_at=timezone.now())
+    tasks.run_due_once()
+    generation.refresh_from_db()
+    assert generation.status == Status.SUCCEEDED, generation.status_message
+    assert sim.counts["list"] == 1 and not provider.upstream().lists_tasks

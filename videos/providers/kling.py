@@ -460,7 +460,15 @@ class KlingClient:
         missing = set(wanted)
         found: dict[str, TaskState] = {}
         for page in range(1, max_pages + 1):
-            states = self.list_page(kind, page)
+            try:
+                states = self.list_page(kind, page)
+            except UpstreamError as exc:
+                if exc.http_status == 404 and self.config.kind == "kling-gateway":
+                    # A gateway without a list (the Seedance-mapped routes, §8c): stop
+                    # listing; the jobs then query each task by its id.
+                    self.lists_tasks = False
+                    return found
+                raise
             for state in states:
                 if state.task_id in missing:
                     found[state.task_id] = state
