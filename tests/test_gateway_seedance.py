@@ -65,11 +65,17 @@ def test_likely_ignored_fields_are_noted_on_the_timeline(sim: Simulator, user) -
     provider_for(sim, name="seed")
     generation = run_to_end(
         queued_generation(
-            user, model_name=SEEDANCE, negative_prompt="blur", aspect_ratio="9:16", cfg_scale=None
+            user,
+            model_name=SEEDANCE,
+            negative_prompt="blur",
+            aspect_ratio="9:16",
+            camera_control={"type": "down_back"},
+            mode="pro",
         )
     )
     assert generation.status == Status.SUCCEEDED, generation.status_message
     info = " | ".join(generation.events.filter(kind="info").values_list("message", flat=True))
+    assert "camera_control is likely ignored by seed" in info and "mode pro is likely" in info
     assert "negative_prompt is likely ignored by seed" in info
     assert "aspect_ratio is likely ignored" in info
 
@@ -113,29 +119,25 @@ def test_insufficient_quota_is_the_accounts_problem_and_fails_over(sim: Simulato
         assert generation.provider == backup and len(other.tasks) == 1 and not sim.tasks
 
 
-def test_the_catalogue_refuses_what_seedance_cannot_do_by_field(db: None) -> None:
+def test_the_catalogue_refuses_what_a_gateway_model_cannot_do_by_field(db: None) -> None:
     entry = VideoModel.objects.get(name=SEEDANCE)
     assert entry.kinds == ["text2video", "image2video"] and entry.durations[0] == 4
-    form = GenerationForm(
-        {
-            "kind": "text2video",
-            "model_name": SEEDANCE,
-            "prompt": "a watch turning",
-            "duration": 3,
-            "camera_type": "down_back",
-        }
-    )
+    short = {"kind": "text2video", "model_name": SEEDANCE, "prompt": "a watch", "duration": 3}
+    form = GenerationForm(short)
     assert not form.is_valid()
-    assert "durations of 4, 5" in " ".join(form.errors["duration"])
+    assert "durations of 4, 5" in " ".join(form.errors["duration"])  # §8c: 3 s refused
+    moving = {**short, "model_name": "MiniMax-Hailuo-02", "duration": 6, "camera_type": "down_back"}
+    form = GenerationForm(moving)
+    assert not form.is_valid()
     assert "does not support camera control" in " ".join(form.errors["camera_type"])
 
 
-def test_the_api_refuses_camera_control_for_seedance_naming_the_field(client: Client, user) -> None:
+def test_the_api_refuses_camera_control_for_hailuo_naming_the_field(client: Client, user) -> None:
     _key, secret = issue(user)
     body = {
-        "model_name": SEEDANCE,
+        "model_name": "MiniMax-Hailuo-02",
         "prompt": "a watch turning",
-        "duration": "5",
+        "duration": "6",
         "camera_control": {"type": "down_back"},
     }
     response = post_json(client, "/kling/v1/videos/text2video", body, secret)

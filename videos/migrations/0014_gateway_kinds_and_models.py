@@ -1,10 +1,11 @@
 from django.db import migrations, models
 
-# kling-kinds.md §8: the gateway model families. Seedance 2.0 as the seeds name it (000_*:
-# the resolution is in the model name, 4..15 s, a first frame by URL, no last frame, no
-# camera control), and one representative each for MiniMax Hailuo, Vidu and PixVerse as a
-# gateway exposes them (001_*). Every field stays editable in the admin; a provider maps the
-# studio's name to its own in model_map where they differ.
+# kling-kinds.md §8: the gateway model families. Seedance 2.0 as the seeds name it (000_*,
+# seeded in 0002: the resolution is in the model name; §8c: 4..15 s; the seeds' bodies keep
+# their mode, cfg_scale and camera_control, which the route likely ignores: the timeline says
+# so), and one representative each for MiniMax Hailuo, Vidu and PixVerse as a gateway
+# exposes them (001_*: one quality, no camera control, no cfg_scale). Every field stays
+# editable in the admin; a provider maps the studio's name to its own in model_map.
 BOTH = ["text2video", "image2video"]
 GATEWAY_MODELS = [
     {
@@ -12,9 +13,7 @@ GATEWAY_MODELS = [
         "label": "Seedance 2.0 fast 480p (gateway)",
         "durations": list(range(4, 16)),
         "aspect_ratios": ["16:9", "9:16", "1:1", "4:3", "3:4"],
-        "supports_last_frame": False,
         "typical_seconds": 90,
-        "units_std": "1",
         "sort_order": 300,
     },
     {
@@ -22,9 +21,7 @@ GATEWAY_MODELS = [
         "label": "Seedance 2.0 fast 720p (gateway)",
         "durations": list(range(4, 16)),
         "aspect_ratios": ["16:9", "9:16", "1:1", "4:3", "3:4"],
-        "supports_last_frame": False,
         "typical_seconds": 120,
-        "units_std": "2",
         "sort_order": 301,
     },
     {
@@ -65,6 +62,10 @@ def seed(apps, schema_editor):
     for entry in GATEWAY_MODELS:
         fields = dict(entry)
         name = fields.pop("name")
+        if name.startswith("doubao-seedance"):
+            # Seeded in 0002 with the seeds' rules: only §8c's durations and sizes change.
+            VideoModel.objects.filter(name=name).update(**fields)
+            continue
         # One quality per name on these gateways: std only, pro costs the same.
         fields.update(
             kinds=BOTH,
@@ -79,7 +80,7 @@ def seed(apps, schema_editor):
 
 
 def unseed(apps, schema_editor):
-    names = [entry["name"] for entry in GATEWAY_MODELS]
+    names = [e["name"] for e in GATEWAY_MODELS if not e["name"].startswith("doubao-seedance")]
     apps.get_model("videos", "VideoModel").objects.filter(name__in=names).delete()
 
 
