@@ -153,27 +153,22 @@ def gateway_error(
     """§8 errors {"error": {message, type, param, code}}: 401 credentials; 402 or
     insufficient_quota as Kling's 1102 (the account, fail over); 429 as 1302; other 4xx
     permanent; 5xx a retry, and after a create an unknown outcome."""
-    err = body.get("error") if isinstance(body, dict) else None
-    err = err if isinstance(err, dict) else {}
+    body_dict = body if isinstance(body, dict) else {}
+    err = body_dict.get("error") if isinstance(body_dict.get("error"), dict) else {}
+    plain = body_dict.get("error") if isinstance(body_dict.get("error"), str) else ""
     message = str(
-        err.get("message")
-        or (body.get("message") if isinstance(body, dict) else "")
-        or (
-            body.get("error")
-            if isinstance(body, dict) and isinstance(body.get("error"), str)
-            else ""
-        )
-        or text[:200]
-        or "upstream error"
+        err.get("message") or body_dict.get("message") or plain or text[:200] or "upstream error"
     )
-    code = err.get("code") if err else (body.get("code") if isinstance(body, dict) else None)
+    code = err.get("code") if err else body_dict.get("code")
     kind = str(err.get("type") or "")
     shown = f"{message} (HTTP {http_status}{f', {code}' if code not in (None, '') else ''})"
     raw = body if body is not None else text[:500]
     common: dict[str, Any] = {"http_status": http_status, "raw": raw}
     quota = "insufficient_quota" in (str(code), kind)
-    if http_status in (401, 402) or quota or http_status == 403:
-        return UpstreamError(shown, provider_problem=http_status != 403 or quota, **common)
+    if http_status in (401, 402) or quota:
+        return UpstreamError(shown, provider_problem=True, **common)
+    if http_status == 403:
+        return UpstreamError(shown, **common)  # no permission for this: another may have it
     if http_status == 429:
         return UpstreamError(shown, retry_after=max(1.0, retry_after or 1.0), **common)
     if http_status >= 500:
