@@ -721,8 +721,6 @@ class _Handler(BaseHTTPRequestHandler):
     def _gateway_route(self, method: str, path: str) -> tuple[str, str | None] | None:
         """(endpoint, task id) of an openai-video or video-generations request, or None."""
         sim = self.sim
-        if method == "GET" and path == "/v1/models":
-            return "models", None
         pattern = OPENAI_ROUTE if sim.shape == "openai-video" else GENERATIONS_ROUTE
         match = pattern.match(path)
         if match is None:
@@ -737,6 +735,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _api(self, method: str, path: str, query: dict[str, list[str]], raw: bytes = b"") -> None:
         sim = self.sim
+        if sim.shape in GATEWAY_SHAPES and (method, path) == ("GET", "/v1/models"):
+            with sim.lock:
+                sim.counts["models"] += 1
+            self._answer("models", "text2video", None, query, raw)
+            return
         if sim.shape in ("openai-video", "video-generations"):
             found = self._gateway_route(method, path)
             if found is None:

@@ -171,3 +171,12 @@ def test_running_seedance_tasks_are_polled_one_by_one_once_the_list_is_missing(
     generation.refresh_from_db()
     assert generation.status == Status.SUCCEEDED, generation.status_message
     assert sim.counts["list"] == 1 and not provider.upstream().lists_tasks
+
+
+def test_provider_test_on_a_seedance_gateway_without_a_list_asks_for_its_models(
+    sim: Simulator,
+) -> None:
+    provider = provider_for(sim, name="seed")
+    ok, message = tasks.probe_provider(provider.pk)
+    assert ok and "/v1/models lists 3 models" in message, message
+    assert sim.counts["list"] == 1 and sim.counts["models"] == 1

@@ -505,7 +505,18 @@ class KlingClient:
         )
 
     def probe(self) -> str:
-        """A cheap real call (a list query with pageSize=1) that proves the credentials work."""
-        answer = self._call("GET", path_for("text2video"), params={"pageNum": 1, "pageSize": 1})
+        """A cheap real call (a list query with pageSize=1) that proves the credentials work.
+
+        A gateway without a list (the Seedance-mapped routes, kling-kinds.md §8c) is asked
+        for its /v1/models at the root instead: free, and it needs a valid key too."""
+        try:
+            answer = self._call("GET", path_for("text2video"), params={"pageNum": 1, "pageSize": 1})
+        except UpstreamError as exc:
+            if exc.http_status != 404 or self.config.kind != "kling-gateway":
+                raise
+            models = self._call("GET", self.config.base_url.rstrip("/") + "/v1/models")
+            listed = models.get("data") if isinstance(models, dict) else None
+            count = len(listed) if isinstance(listed, list) else 0
+            return f"no task list here; the key works: /v1/models lists {count} models"
         count = len(parse_list(answer))
         return f"answered a list query ({count} task{'s' if count != 1 else ''} on the first page)"
