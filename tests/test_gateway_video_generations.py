@@ -14,7 +14,7 @@ from simulator.clip import clip_bytes
 from simulator.testing import disable_local_providers, provider_for, queued_generation
 from tests.images import image_bytes
 from videos import tasks
-from videos.models import Generation, Status
+from videos.models import Generation, Provider, Status
 from videos.providers.gateway import parse_answer
 
 
@@ -153,3 +153,40 @@ def test_the_probe_proves_the_key(user) -> None:
         provider = provider_for(sim, name="vg")
         ok, message = tasks.probe_provider(provider.pk)
     assert ok and "the key works" in message and sim.counts["models"] == 1
+
+
+@pytest.mark.parametrize("shape", ["openai-video", "video-generations", "seedance-kling"])
+def test_random_faults_never_make_two_upstream_tasks_for_one_generation(
+    user, settings, shape: str
+) -> None:
+    """The existing fault injection at 40 %: every job ends, and none is paid for twice."""
+    settings.STUDIO_UPSTREAM_TIMEOUT = 1.0
+    with Simulator(shape=shape, fault_rate=0.4, seed=7, slow_seconds=1.5) as sim:
+        provider_for(sim, name="gw")
+        model = "doubao-seedance-2-0-fast-480p"
+        made = [
+            queued_generation(user, model_name=model, prompt=f"scene {n}", cfg_scale=None)
+            for n in range(10)
+        ]
+        pending = Generation.objects.filter(
+            pk__in=[g.pk for g in made], status__in=Generation.PENDING
+        )
+        for _ in range(60):
+            if not pending.exists():
+                break
+            pending.update(next_poll_at=timezone.now(), lease_until=None)
+            Provider.objects.update(healthy=True, consecutive_failures=0)
+            tasks.run_due_once()
+        prompts = [str(task.body.get("prompt")) for task in sim.tasks]
+    assert not pending.exists()
+    outcomes = [
+        g.status_message[:30] for g in Generation.objects.filter(pk__in=[g.pk for g in made])
+    ]
+    assert "" in outcomes and "outcome unknown, not retried: " in outcomes  # both happened
+    assert len(prompts) == len(set(prompts)), "a generation was created upstream twice"
+    for generation in Generation.objects.filter(pk__in=[g.pk for g in made]):
+        assert generation.status in (Status.SUCCEEDED, Status.FAILED)
+        if generation.status == Status.SUCCEEDED:
+            assert generation.video and prompts.count(generation.prompt) == 1
+        else:
+            assert generation.status_message  # a reason, whatever it is
