@@ -243,3 +243,31 @@ def test_the_web_form_runs_a_seedance_job_on_the_gateway(sim: Simulator, alice_c
     generation = run_to_end(generation)
     assert generation.status == Status.SUCCEEDED, generation.status_message
     assert sim.tasks[0].body["metadata"]["duration"] == "8"
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"metadata": {"duration": "5", "aspect_ratio": "16:9", "model": "x"}}, "must not carry"),
+        ({"metadata": {"duration": "5", "aspect_ratio": "16:9", "callback_url": "h"}}, "callback"),
+        ({"metadata": {"duration": 5, "aspect_ratio": "16:9"}}, "metadata.duration"),
+        ({"metadata": {"duration": "5"}}, "metadata.aspect_ratio"),
+        ({"seconds": 5}, "seconds"),
+        ({"size": "16:9"}, "size"),
+        ({"external_task_id": "1"}, "unknown field"),
+    ],
+)
+def test_the_simulator_is_strict_about_what_the_studio_must_never_send(
+    sim: Simulator, change, named: str
+) -> None:
+    import httpx
+
+    body = {"model": "m", "prompt": "p", "seconds": "5", "size": "1280x720"}
+    body["metadata"] = {"duration": "5", "aspect_ratio": "16:9"}
+    response = httpx.post(
+        f"{sim.url}/v1/videos",
+        json=body | change,
+        headers={"Authorization": f"Bearer {sim.api_key}"},
+    )
+    assert response.status_code == 400 and named in response.json()["error"]["message"]
+    assert not sim.tasks
