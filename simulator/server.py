@@ -7,6 +7,15 @@ MP4 for succeeded tasks, posts callbacks, and injects faults on demand.
 Test hooks: `add_fault(...)` for one-shot faults, `finish(...)` to end a task now,
 `counts` for requests by endpoint, `tasks_for(external_task_id)` to count upstream tasks.
 Prompts containing "sim:fail" end failed; "sim:error:NNNN" makes the create answer code NNNN.
+
+Gateway families (kling-kinds.md §8), by shape: "openai-video" (POST /v1/videos, JSON or
+multipart; GET /v1/videos/{id} with openai-poll-after-ms; /content serves the MP4, behind the
+key; "sim:url" in a prompt puts metadata.url in the answer instead), "video-generations"
+(/v1/video/generations; generations_answer picks the query shape: flat, code or seedance) and
+"seedance-kling" (Kling routes under /kling mapped onto Seedance: unenveloped answers, no
+list). They take a Bearer key, no external id, answer GET /v1/models, refuse what the studio
+must never send, and "sim:quota" (or the "quota" fault) answers 402 insufficient_quota.
+`counts["create"]` counts create requests: at most one per generation after an ambiguity.
 """
 
 from __future__ import annotations
