@@ -118,6 +118,14 @@ class ProviderForm(forms.ModelForm):
                 self.add_error("secret_key", "Give both the access key and the secret key.")
             elif not (has_pair or data.get("api_key") or stored):
                 self.add_error("api_key", "Give an access key and secret key, or an API key.")
+        if kind in Provider.GATEWAY_KINDS:
+            # kling-kinds.md §8a/§8b: a gateway key (Bearer); no AK/SK pair exists there.
+            if not data.get("base_url"):
+                self.add_error("base_url", "A gateway provider needs a base URL.")
+            if data.get("access_key") or data.get("secret_key"):
+                self.add_error("access_key", "This gateway takes an API key, not an AK/SK pair.")
+            elif not (data.get("api_key") or stored):
+                self.add_error("api_key", "Give the gateway's API key.")
         return data
 
     def save(self, commit: bool = True) -> Provider:

@@ -362,6 +362,15 @@ class GenerationForm(forms.Form):
         provider = data.get("provider")
         if provider and not provider.serves(entry.name):
             self.add_error("provider", f"{provider.name} does not serve {entry.name}.")
+        if provider and provider.kind in Provider.GATEWAY_KINDS:
+            # kling-kinds.md §8: these gateways take no motion masks: refused, never dropped.
+            for field in ("static_mask", "dynamic_masks"):
+                if data.get(field) and field not in self.errors:
+                    self.add_error(
+                        field,
+                        _("%(name)s (%(kind)s) cannot do motion masks.")
+                        % {"name": provider.name, "kind": provider.kind},
+                    )
         return data
 
     def _clean_camera(self, data: dict[str, Any], entry: VideoModel | None) -> None:

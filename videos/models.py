@@ -178,6 +178,11 @@ class Provider(models.Model):
         LOCAL = "local", "Local renderer"
         KLING = "kling", "Kling (official API)"
         GATEWAY = "kling-gateway", "Kling-compatible gateway"
+        # kling-kinds.md §8a/§8b: gateways spoken in their own shape (videos/providers/).
+        OPENAI_VIDEO = "openai-video", "OpenAI-style video gateway (/v1/videos)"
+        VIDEO_GENERATIONS = "video-generations", "new-api-style gateway (/v1/video/generations)"
+
+    GATEWAY_KINDS = (Kind.OPENAI_VIDEO, Kind.VIDEO_GENERATIONS)
 
     name = models.SlugField(max_length=64, unique=True)
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.LOCAL)

@@ -58,6 +58,9 @@ class UpstreamRequest:
     files: dict[str, str] = field(default_factory=dict)
     workdir: str = ""
     estimated_units: Decimal | None = None
+    # The generation's aspect ratio: image2video's Kling body has none (the frame decides),
+    # but the gateways' sizes need one (kling-kinds.md §8a: always send it).
+    aspect_ratio: str = ""
 
 
 @dataclass
@@ -76,6 +79,12 @@ class TaskState:
     external_task_id: str = ""
     # task_result.videos[0].id: the upstream's id of the video (video-extend, lip-sync need it).
     video_id: str = ""
+    # Gateways that bill in tokens (Seedance, kling-kinds.md §8c) report usage.completion_tokens.
+    tokens: int | None = None
+    # Seconds the upstream asks us to wait before the next poll (openai-poll-after-ms, §8a).
+    poll_after: float | None = None
+    # Things the job's timeline should say about this create (fields a gateway likely ignores).
+    notes: list[str] = field(default_factory=list)
     raw: Any = field(default=None, repr=False)
 
 
@@ -121,6 +130,11 @@ class Upstream(Protocol):
     lookup_grace: seconds after an ambiguous create before find_by_external_id is believed
       (longer than the upstream's own timeout, so a create it was still processing is listed).
     submit_seconds: how long one submit may take (the job's lease must outlast it).
+    takes_external_id(model): whether a create of this upstream model carries our external
+      task id, so an ambiguous create can be looked up (§4.3). Where it cannot (the gateways
+      of kling-kinds.md §8), an ambiguous create is never retried: its outcome is unknown.
+    download(url, target, ...): fetch a result the upstream itself serves (its content
+      endpoint, behind its key) into target; False when the URL is not the upstream's own.
     """
 
     config: ProviderConfig
@@ -141,6 +155,10 @@ class Upstream(Protocol):
     ) -> TaskState | None: ...
 
     def probe(self) -> str: ...
+
+    def takes_external_id(self, model: str) -> bool: ...
+
+    def download(self, url: str, target: str, *, max_bytes: int, deadline: float) -> bool: ...
 
 
 _clients: dict[int, tuple[tuple[Any, ...], Upstream]] = {}
@@ -167,8 +185,12 @@ def upstream_for(config: ProviderConfig) -> Upstream:
 
 
 def _make(config: ProviderConfig) -> Upstream:
-    from . import kling, local  # they import this module's types
+    from . import kling, local, openai_video, video_generations  # they import this module
 
     if config.kind == "local":
         return local.LocalUpstream(config)
+    if config.kind == "openai-video":
+        return openai_video.OpenAIVideoClient(config)
+    if config.kind == "video-generations":
+        return video_generations.VideoGenerationsClient(config)
     return kling.KlingClient(config)
