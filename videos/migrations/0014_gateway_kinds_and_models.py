@@ -85,7 +85,7 @@ def unseed(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("videos", "0010_forget_url_credentials")]
+    dependencies = [("videos", "0012_batches_trash")]
 
     operations = [
         migrations.AlterField(
