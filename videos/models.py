@@ -19,7 +19,7 @@ from django_q.tasks import async_task
 
 from .crypto import decrypt_json, encrypt_json, mask
 from .ids import new_task_id
-from .providers.base import ProviderConfig, Upstream, upstream_for
+from .providers import ProviderConfig, Upstream, upstream_for
 from .rendering.spec import ASPECT_RATIOS as RENDER_ASPECT_RATIOS
 
 if TYPE_CHECKING:

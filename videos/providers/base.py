@@ -9,7 +9,6 @@ acting on the answer are the jobs' work (videos/tasks.py).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -159,38 +158,3 @@ class Upstream(Protocol):
     def takes_external_id(self, model: str) -> bool: ...
 
     def download(self, url: str, target: str, *, max_bytes: int, deadline: float) -> bool: ...
-
-
-_clients: dict[int, tuple[tuple[Any, ...], Upstream]] = {}
-_clients_lock = threading.Lock()
-
-
-def upstream_for(config: ProviderConfig) -> Upstream:
-    """The adapter that speaks this provider's protocol, reused while its settings stay the same.
-
-    Reuse keeps HTTP connections (and a Kling JWT) alive between jobs in one worker.
-    """
-    key = config.cache_key()
-    with _clients_lock:
-        cached = _clients.get(config.pk)
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        if cached is not None:
-            close = getattr(cached[1], "close", None)
-            if close is not None:
-                close()
-        upstream = _make(config)
-        _clients[config.pk] = (key, upstream)
-        return upstream
-
-
-def _make(config: ProviderConfig) -> Upstream:
-    from . import kling, local, openai_video, video_generations  # they import this module
-
-    if config.kind == "local":
-        return local.LocalUpstream(config)
-    if config.kind == "openai-video":
-        return openai_video.OpenAIVideoClient(config)
-    if config.kind == "video-generations":
-        return video_generations.VideoGenerationsClient(config)
-    return kling.KlingClient(config)
