@@ -7,6 +7,7 @@ renderer. One function per kind, in KINDS: a new kind adds its entry here.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from typing import Any
@@ -38,7 +39,26 @@ def _video_spec(body: dict[str, Any], files: dict[str, str]) -> RenderSpec:
         model_name=str(body.get("model_name", "kling-v1")),
         first_frame=files.get("image"),
         last_frame=files.get("image_tail"),
+        sound=body.get("sound") == "on",
+        voices=[str(v.get("voice_id", "")) for v in body.get("voice_list") or []],
+        shots=_shots(body),
     )
+
+
+def _shots(body: dict[str, Any]) -> list[tuple[str, int]]:
+    """kling-kinds.md §7.2: the written shots, or ⌈duration / 5⌉ even ones for intelligence."""
+    if body.get("multi_shot") is not True:
+        return []
+    if body.get("shot_type") == "customize":
+        return [
+            (str(shot.get("prompt", "")), _whole_seconds(shot.get("duration")))
+            for shot in body.get("multi_prompt") or []
+        ]
+    duration = _whole_seconds(body.get("duration", "5"))
+    count = math.ceil(duration / 5)
+    prompt = str(body.get("prompt", ""))
+    # Even lengths, the first ones a second longer when they do not divide: 12 s -> 4, 4, 4.
+    return [(prompt, duration // count + (i < duration % count)) for i in range(count)]
 
 
 def _render_video(body: dict[str, Any], files: dict[str, str], video: str, poster: str) -> None:
