@@ -340,6 +340,50 @@ class SoundShotsForm(forms.Form):
                 % {"sum": summed, "total": total},
             )
 
+    # ---- what the page shows (templates/videos/generation_form_sound_shots.html) ----------
+    def chosen_entry(self) -> VideoModel | None:
+        """The catalogue entry of the model the page shows as chosen."""
+        from .models import VideoModel
+
+        entry = getattr(self, "catalogue_entry", None)
+        if entry is None:
+            name = self["model_name"].value() or ""
+            entry = VideoModel.objects.filter(name=str(name).strip(), enabled=True).first()
+        return entry
+
+    def page_catalogue(self) -> dict[str, dict[str, Any]]:
+        """What the page's script needs of each enabled model to show only what it takes."""
+        from .models import VideoModel
+
+        return {
+            m.name: {
+                "kinds": m.kinds,
+                "modes": m.modes,
+                "durations": m.durations,
+                "aspect_ratios": m.aspect_ratios,
+                "sound_modes": m.sound_modes,
+                "voice_modes": m.voice_modes,
+                "multi_shot": m.multi_shot,
+                "camera": m.supports_camera_control,
+            }
+            for m in VideoModel.objects.enabled()
+        }
+
+    def shot_rows(self) -> list[dict[str, Any]]:
+        """The shot editor's rows as given (one empty row to start from)."""
+        value = self["multi_prompt"].value()
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                value = None
+        rows = [
+            {"prompt": item.get("prompt", ""), "duration": item.get("duration", "")}
+            for item in (value if isinstance(value, list) else [])
+            if isinstance(item, dict)
+        ]
+        return rows or [{"prompt": "", "duration": ""}]
+
     def sound_shots_params(self) -> dict[str, Any]:
         """What Generation.params keeps of §7.2 (nothing for a plain single-shot clip)."""
         data = self.cleaned_data
