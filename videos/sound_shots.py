@@ -365,9 +365,14 @@ class SoundShotsForm(forms.Form):
                 "voice_modes": m.voice_modes,
                 "multi_shot": m.multi_shot,
                 "camera": m.supports_camera_control,
+                "cfg": m.supports_cfg_scale,
             }
             for m in VideoModel.objects.enabled()
         }
+
+    def page_catalogue_json(self) -> str:
+        """page_catalogue as JSON for a data- attribute (the page has no <script> but src=)."""
+        return json.dumps(self.page_catalogue(), separators=(",", ":"))
 
     def shot_rows(self) -> list[dict[str, Any]]:
         """The shot editor's rows as given (one empty row to start from)."""

@@ -1,6 +1,6 @@
 // The generation form knows its model (kling-kinds.md §7.1-7.2): the catalogue arrives as
-// <script type="application/json" id="model-catalogue"> (json_script: data, not code, so the
-// CSP that forbids inline scripts allows it). When the model changes, the page offers only
+// JSON in the data-catalogue attribute of #model-catalogue (data, not code: the pages carry
+// no <script> without src). When the model changes, the page offers only
 // that model's durations, modes and aspect ratios, and shows sound, voices and the shot
 // editor only where the model takes them. The server checks everything again: this only
 // keeps the page from offering what would be refused.
@@ -16,7 +16,7 @@
     var data = form.querySelector("#model-catalogue");
     if (!data) return null;
     try {
-      return JSON.parse(data.textContent);
+      return JSON.parse(data.getAttribute("data-catalogue"));
     } catch (e) {
       return null;
     }
@@ -140,6 +140,8 @@
       limitOptions(form.elements.mode, entry.modes);
       limitOptions(form.elements.aspect_ratio, entry.aspect_ratios);
     }
+    // kling-v2.x and later take no cfg_scale (the server drops it): not offered then.
+    show(form.querySelector("#field-cfg_scale"), !entry || entry.cfg);
     syncCamera(form, entry);
     syncSoundShots(form, entry);
   }
