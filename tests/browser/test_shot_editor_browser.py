@@ -41,8 +41,17 @@ def test_three_shots_are_summed_live_and_the_job_appears(
     durations = page.eval_on_selector_all("#id_duration option", "els => els.map(e => e.value)")
     assert durations == ["5", "10"]
 
+    # Camera axes only for a simple move; kling-v1 takes a cfg_scale.
+    assert not page.is_visible("#field-camera_zoom") and page.is_visible("#field-cfg_scale")
+    page.select_option("#id_camera_type", "simple")
+    assert page.is_visible("#field-camera_zoom")
+    page.select_option("#id_camera_type", "")
+
     page.select_option("#id_model_name", "kling-v3")
     wait_until(page, lambda: page.is_visible("#field-multi_shot"), "the shots section")
+    assert not page.is_visible("#field-cfg_scale")  # v2.x and later take none
+    durations = page.eval_on_selector_all("#id_duration option", "els => els.map(e => e.value)")
+    assert durations == [str(d) for d in range(3, 16)]
     assert page.is_visible("#field-sound") and not page.is_visible("#field-voice_list")
     assert not page.is_visible("[data-shot-editor]")  # until several shots are asked for
     page.select_option("#id_duration", "12")
