@@ -665,3 +665,25 @@ def test_the_page_shows_a_shot_sum_error_beside_the_editor_and_keeps_the_rows(
     assert "durations sum to 9, duration is 15" in editor[: editor.index("</fieldset>")]
     assert 'value="B"' in editor
     assert not Generation.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_detail_page_shows_the_shots_and_the_remix_form_keeps_them(
+    alice_client: Client, user
+) -> None:
+    generation = created(
+        form(
+            prompt="",
+            duration=12,
+            sound="on",
+            multi_shot=True,
+            shot_type="customize",
+            multi_prompt=SHOTS_12,
+        ),
+        user,
+    )
+    detail = alice_client.get(f"/generations/{generation.pk}/").content.decode()
+    assert "<li>A ferry leaves the quay · 5 s</li>" in detail
+    remix = alice_client.get(f"/generations/{generation.pk}/remix/").content.decode()
+    assert 'value="A ferry leaves the quay"' in remix and 'value="5"' in remix
+    assert 'name="multi_shot" id="id_multi_shot" checked' in remix.replace("\n", "")
