@@ -343,6 +343,18 @@ def test_a_last_frame_is_refused_with_shots_and_with_sound_on_kling_v2_6() -> No
     assert silent.errors["prompt"] == ["Automatic shots need a prompt to split into shots."]
 
 
+@pytest.mark.django_db
+def test_a_gateway_chosen_by_hand_is_refused_for_sound_and_shots() -> None:
+    from videos.models import Provider
+
+    gateway = Provider.objects.create(name="seedance", kind=Provider.Kind.GATEWAY)
+    loud = form(sound="on", provider=gateway.pk)
+    assert loud.errors["provider"] == [
+        "seedance is a gateway: sound, voices and shots need Kling or the local renderer."
+    ]
+    assert form(provider=gateway.pk).is_valid()
+
+
 # ---- the API -----------------------------------------------------------------------------------
 @pytest.mark.django_db
 @pytest.mark.parametrize("route", T2V_ROUTES)
