@@ -276,7 +276,7 @@ class SoundShotsForm(forms.Form):
                 "multi_shot",
                 _("%(model)s does not take several shots.") % {"model": entry.name},
             )
-        tail = data.get("image_tail") or data.get("image_tail_url")
+        tail = self._has_last_frame(data)
         if tail and entry.supports_last_frame and not entry.allows_last_frame(mode):
             self.add_error(
                 "image_tail",
@@ -288,6 +288,19 @@ class SoundShotsForm(forms.Form):
                 "image_tail",
                 _("%(model)s takes a last frame only without sound.") % {"model": entry.name},
             )
+
+    def _has_last_frame(self, data: dict[str, Any]) -> bool:
+        """A last frame given now, or kept from the parent of a remix or re-run."""
+        inherited = getattr(self, "inherited_frame", None)
+        return bool(
+            data.get("image_tail")
+            or data.get("image_tail_url")
+            or (
+                inherited is not None
+                and data.get("kind") == "image2video"
+                and inherited("image_tail")
+            )
+        )
 
     def _citations(self, data: dict[str, Any], voices: list[dict[str, str]]) -> None:
         """<<<voice_N>>> in the prompts must name the list's voices, and each voice is cited."""
@@ -317,7 +330,7 @@ class SoundShotsForm(forms.Form):
         if shot_type not in SHOT_TYPES:
             self.add_error("shot_type", _("Choose customize or intelligence for the shots."))
             return
-        if data.get("image_tail") or data.get("image_tail_url"):
+        if self._has_last_frame(data):
             self.add_error("image_tail", _("A last frame cannot be combined with several shots."))
         if shot_type == "intelligence":
             if shots:

@@ -88,7 +88,6 @@
   function syncSoundShots(form, entry) {
     var box = form.querySelector("#sound-shots");
     if (!box) return;
-    var mode = value(form, "mode") || "std";
     var sound = !!(entry && entry.sound_modes.length);
     var voices = !!(entry && entry.voice_modes.length);
     var shots = !!(entry && entry.multi_shot);
@@ -96,8 +95,6 @@
     show(box.querySelector("[data-needs=sound]"), sound);
     show(box.querySelector("[data-needs=voices]"), voices);
     show(box.querySelector("[data-needs=shots]"), shots);
-    var soundBox = form.elements.sound;
-    if (soundBox) soundBox.disabled = !!entry && entry.sound_modes.indexOf(mode) < 0;
     var hint = box.querySelector("[data-sound-modes]");
     if (hint && entry) hint.textContent = entry.sound_modes.join(", ");
     var several = ticked(form, "multi_shot");
@@ -144,6 +141,14 @@
     show(form.querySelector("#field-cfg_scale"), !entry || entry.cfg);
     syncCamera(form, entry);
     syncSoundShots(form, entry);
+    // What is hidden is not sent: a voice typed for one model must not be refused for the
+    // next one chosen. Sound is off in a mode without it (kling-v2-6 std).
+    form.querySelectorAll("#sound-shots [name], .axes [name], #field-cfg_scale [name]").forEach(
+      function (input) { input.disabled = !input.checkVisibility(); }
+    );
+    var soundBox = form.elements.sound;
+    var mode = value(form, "mode") || "std";
+    if (soundBox && entry && entry.sound_modes.indexOf(mode) < 0) soundBox.disabled = true;
   }
 
   function formOf(element) {
