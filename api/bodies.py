@@ -131,9 +131,12 @@ _KLING_FIELDS: dict[str, Any] = {
 KLING_TEXT2VIDEO = {
     "type": "object",
     "description": "prompt is required unless multi_shot with shot_type customize gives "
-    "multi_prompt. " + NULL_MEANS_ABSENT,
-    "properties": _KLING_FIELDS,
-    "anyOf": [{"required": ["prompt"]}, {"required": ["multi_prompt"]}],
+    "multi_prompt (then it may be empty). " + NULL_MEANS_ABSENT,
+    "properties": {**_KLING_FIELDS, "prompt": {"type": "string", "maxLength": PROMPT_MAX}},
+    "anyOf": [
+        {"required": ["prompt"], "properties": {"prompt": PROMPT}},
+        {"required": ["multi_prompt"]},
+    ],
 }
 KLING_IMAGE2VIDEO = {
     "type": "object",

@@ -373,6 +373,21 @@ def test_the_api_takes_the_bodies_of_the_contract_verbatim(route: str, body: dic
 
 
 @pytest.mark.django_db
+def test_the_published_body_describes_the_contract_s_bodies(client: Client) -> None:
+    import jsonschema_rs
+
+    schemas = client.get("/api/openapi.json").json()["components"]["schemas"]
+    text = jsonschema_rs.validator_for(schemas["KlingText2Video"])
+    for body in (V3_SHOTS, V3_INTELLIGENCE, V26_VOICES):
+        assert text.is_valid(body), body
+    assert not text.is_valid({**V3_SHOTS, "sound": True})
+    assert not text.is_valid({**V3_SHOTS, "multi_prompt": SHOTS_12 * 3})  # 9 shots
+    assert not text.is_valid({**V3_SHOTS, "multi_prompt": []})
+    image = jsonschema_rs.validator_for(schemas["KlingImage2Video"])
+    assert image.is_valid({**V3_SHOTS, "image": PHOTO})
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize("route", I2V_ROUTES)
 def test_image2video_takes_a_first_frame_with_shots(route: str, user) -> None:
     _key, secret = issue(user)
@@ -699,3 +714,17 @@ def test_the_detail_page_shows_the_shots_and_the_remix_form_keeps_them(
     remix = alice_client.get(f"/generations/{generation.pk}/remix/").content.decode()
     assert 'value="A ferry leaves the quay"' in remix and 'value="5"' in remix
     assert 'name="multi_shot" id="id_multi_shot" checked' in remix.replace("\n", "")
+
+
+@pytest.mark.django_db
+def test_the_docs_multi_shot_example_is_accepted_as_written(alice_client: Client, user) -> None:
+    import html
+    import json
+
+    page = alice_client.get("/api/").content.decode()
+    example = page[page.index('id="ex-shots"') :]
+    body = json.loads(html.unescape(example[example.index("-d '") + 4 : example.index("'</pre>")]))
+    _key, secret = issue(user)
+    answer = post_json(Client(), T2V_ROUTES[1], body, secret)
+    assert answer.status_code == 200, answer.content
+    assert Generation.objects.get().params["multi_prompt"] == body["multi_prompt"]
