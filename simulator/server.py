@@ -307,6 +307,9 @@ class Simulator:
                     else {"id": f"v{task.task_id}", "url": self.video_url(task)}
                 ]
             }
+        if task.kind == "multi-image2video":
+            # kling-kinds.md §7.4: its answers may come without task_info; clients tolerate it.
+            del obj["task_info"]
         if status in ("succeed", "failed"):
             obj["final_unit_deduction"] = self.units_of(task) if status == "succeed" else "0"
         return obj

@@ -193,8 +193,24 @@ class GenerationEventInline(admin.TabularInline):
 @admin.register(Generation)
 class GenerationAdmin(admin.ModelAdmin):
     list_display = ["id", "owner", "kind", "model_name", "status", "provider", "created_at"]
-    list_filter = ["status", "kind", "model_name", "provider"]
+    # "deleted_at: not empty" is the trash (hidden from the studio's pages until purged).
+    list_filter = [
+        "status",
+        "kind",
+        "model_name",
+        "provider",
+        ("deleted_at", admin.EmptyFieldListFilter),
+    ]
     search_fields = ["id", "prompt", "upstream_task_id"]
     raw_id_fields = ["owner", "parent", "api_key"]
     inlines = [GenerationEventInline]
-    readonly_fields = ["status", "upstream_task_id", "submitted_at", "finished_at"]
+    readonly_fields = [
+        "status",
+        "upstream_task_id",
+        "submitted_at",
+        "finished_at",
+        "batch_id",
+        "batch_index",
+        "batch_size",
+        "deleted_at",
+    ]

@@ -610,7 +610,15 @@ def run_due_once() -> int:
     other paid job.
     """
     steps = 0
-    for step in (fail_stuck, probe_unhealthy_providers, _submit_due, _poll_due, *DUE_ELSEWHERE):
+    steps_in_order = (
+        fail_stuck,
+        probe_unhealthy_providers,
+        _submit_due,
+        _poll_due,
+        purge_trash,
+        *DUE_ELSEWHERE,
+    )
+    for step in steps_in_order:
         try:
             steps += (import_string(step) if isinstance(step, str) else step)() or 0
         except Exception:
@@ -669,6 +677,21 @@ def _run_guarded(job: Callable[[int], object], pk: int) -> None:
             )
         except Exception:
             log.exception("run_due: recording the failure of %s(%s) failed", job.__name__, pk)
+
+
+PURGE_BATCH = 100
+
+
+def purge_trash() -> int:
+    """Delete for good, with their files, generations trashed longer than STUDIO_TRASH_DAYS.
+
+    A few rows per pass: the loop runs every second, and a large trash empties over a
+    few passes rather than holding one pass for minutes.
+    """
+    expired = list(Generation.objects.trash_expired().order_by("deleted_at")[:PURGE_BATCH])
+    for generation in expired:
+        generation.delete_with_files()
+    return len(expired)
 
 
 def fail_stuck() -> None:
