@@ -83,12 +83,60 @@ _KLING_FIELDS: dict[str, Any] = {
     "camera_control": CAMERA,
     "callback_url": CALLBACK_URL,
     "external_task_id": {"type": "string", "maxLength": 128},
+    # kling-kinds.md §7.2: what each model takes is its catalogue entry's (GET /api/models).
+    "sound": {
+        "type": "string",
+        "enum": ["on", "off"],
+        "default": "off",
+        "description": "native sound: kling-v2-6 (pro) and kling-v3",
+    },
+    "voice_list": {
+        "type": "array",
+        "maxItems": 2,
+        "description": "needs sound on; the prompt cites each as <<<voice_1>>>, <<<voice_2>>>",
+        "items": {
+            "type": "object",
+            "properties": {"voice_id": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}},
+            "required": ["voice_id"],
+            "additionalProperties": False,
+        },
+    },
+    "multi_shot": {
+        "type": ["boolean", "string"],
+        "default": False,
+        "description": 'several shots (kling-v3); "true" and "false" are accepted too',
+    },
+    "shot_type": {
+        "type": "string",
+        "enum": ["customize", "intelligence"],
+        "description": "required with multi_shot; intelligence splits the prompt itself",
+    },
+    "multi_prompt": {
+        "type": "array",
+        "minItems": 1,
+        "maxItems": 6,
+        "description": "required with shot_type customize; the durations sum to duration",
+        "items": {
+            "type": "object",
+            "properties": {
+                "index": {"type": "integer", "minimum": 1, "description": "1, 2, ... in order"},
+                "prompt": {"type": "string", "minLength": 1, "maxLength": 512},
+                "duration": {"type": ["string", "number"], "description": 'whole seconds, "5"'},
+            },
+            "required": ["index", "prompt", "duration"],
+            "additionalProperties": False,
+        },
+    },
 }
 KLING_TEXT2VIDEO = {
     "type": "object",
-    "description": NULL_MEANS_ABSENT,
-    "properties": _KLING_FIELDS,
-    "required": ["prompt"],
+    "description": "prompt is required unless multi_shot with shot_type customize gives "
+    "multi_prompt (then it may be empty). " + NULL_MEANS_ABSENT,
+    "properties": {**_KLING_FIELDS, "prompt": {"type": "string", "maxLength": PROMPT_MAX}},
+    "anyOf": [
+        {"required": ["prompt"], "properties": {"prompt": PROMPT}},
+        {"required": ["multi_prompt"]},
+    ],
 }
 KLING_IMAGE2VIDEO = {
     "type": "object",

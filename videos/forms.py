@@ -29,6 +29,7 @@ from .models import (
     VideoModel,
 )
 from .rendering.spec import nearest_aspect
+from .sound_shots import SoundShotsForm, sound_shots_initial
 
 PROMPT_MAX = 2500
 MAX_DYNAMIC_MASKS = 6
@@ -164,8 +165,11 @@ def visible(text: str) -> bool:
     return any(unicodedata.category(c) not in ("Cc", "Cf", "Zs", "Zl", "Zp") for c in text)
 
 
-class GenerationForm(forms.Form):
-    """Every field of a text2video or image2video create, validated against the model catalogue."""
+class GenerationForm(SoundShotsForm):
+    """Every field of a text2video or image2video create, validated against the model catalogue.
+
+    sound, voice_list and the multi-shot fields come from SoundShotsForm (kling-kinds.md §7.2).
+    """
 
     kind = forms.ChoiceField(
         choices=[
@@ -333,7 +337,14 @@ class GenerationForm(forms.Form):
         data["mode"] = data.get("mode") or Mode.STD
         data["aspect_ratio"] = data.get("aspect_ratio") or "16:9"
         data["duration"] = data.get("duration") or 5
-        if kind == Kind.TEXT2VIDEO and not data.get("prompt") and "prompt" not in self.errors:
+        # With shots the user writes, each shot has its prompt: the clip's may be empty (§7.2).
+        own_shots = data.get("multi_shot") and data.get("shot_type") == "customize"
+        if (
+            kind == Kind.TEXT2VIDEO
+            and not own_shots
+            and not data.get("prompt")
+            and "prompt" not in self.errors
+        ):
             self.add_error("prompt", ValidationError("A prompt is required.", code="required"))
         self._clean_camera(data, entry)
         if kind == Kind.IMAGE2VIDEO:
@@ -342,6 +353,7 @@ class GenerationForm(forms.Form):
             for field in ("image", "image_url", "image_tail", "image_tail_url", "static_mask"):
                 if data.get(field):
                     self.add_error(field, "Images belong to image-to-video; this is text-to-video.")
+        self.clean_sound_shots(data, entry, kind)
         if entry is None:
             return data
         if kind not in entry.kinds:
@@ -497,6 +509,8 @@ class GenerationForm(forms.Form):
             image_url=data.get("image_url") or "",
             image_tail_url=data.get("image_tail_url") or "",
             dynamic_masks=data.get("dynamic_masks") or [],
+            sound=bool(data.get("sound")),
+            params=self.sound_shots_params(),
             client_callback_url=client_callback_url,
             extra=extra or {},
             estimated_units=self.estimated_units(),
@@ -629,6 +643,7 @@ def initial_from(generation: Generation) -> dict[str, Any]:
     camera = camera_fields_from_json(generation.camera_control)
     camera.pop("_camera_has_config", None)
     initial.update(camera)
+    initial.update(sound_shots_initial(generation))
     return initial
 
 

@@ -29,11 +29,13 @@ def _whole_seconds(value: Any) -> int:
 
 
 def _video_spec(body: dict[str, Any], files: dict[str, str]) -> RenderSpec:
-    """text2video and image2video: the body's parameters, the frames as files."""
+    """text2video and image2video: the body's parameters, the frames as files (§7.2: with
+    sound, voices and shots as omni-video has them)."""
+    duration = _whole_seconds(body.get("duration", "5"))
     return RenderSpec(
         prompt=str(body.get("prompt", "")),
         negative_prompt=str(body.get("negative_prompt", "")),
-        duration=_whole_seconds(body.get("duration", "5")),
+        duration=duration,
         aspect_ratio=str(body.get("aspect_ratio", "16:9")),
         mode=str(body.get("mode", "std")),
         camera_control=body.get("camera_control"),
@@ -41,6 +43,9 @@ def _video_spec(body: dict[str, Any], files: dict[str, str]) -> RenderSpec:
         model_name=str(body.get("model_name", "kling-v1")),
         first_frame=files.get("image"),
         last_frame=files.get("image_tail"),
+        sound=body.get("sound") == "on",
+        voices=[str(v.get("voice_id", "")) for v in body.get("voice_list") or []],
+        shots=_shots(body, duration),
     )
 
 
