@@ -8,6 +8,7 @@ import base64
 import re
 
 import pytest
+from django import forms
 from django.core.files.storage import default_storage
 from django.test import Client
 
@@ -15,7 +16,8 @@ from simulator import Simulator
 from simulator.testing import disable_local_providers, provider_for
 from tests.images import image_bytes, upload
 from videos.creation import Origin, create_generation
-from videos.kinds import KINDS
+from videos.kinds import KINDS, PAGE_KINDS
+from videos.kinds.forms import KindForm
 from videos.models import Generation, GenerationInput
 
 PHOTO = base64.b64encode(image_bytes(640, 480)).decode()
@@ -418,3 +420,18 @@ def test_the_detail_page_and_the_gallery_name_the_kind(alice_client: Client, use
     gallery = alice_client.get("/").content.decode()
     card = re.search(rf'id="card-{plain.pk}".*?</article>', gallery, re.S).group(0)
     assert "kind badge" not in card
+
+
+# ---- a new kind gets remix by declaring its mapping ---------------------------------------------
+@pytest.mark.parametrize("kind", PAGE_KINDS)
+def test_every_page_kind_maps_its_uploads_back_for_remix(kind: str) -> None:
+    """Each upload field of a kind's page is where a stored input goes back to (remix_slots),
+    unless the kind computes it (input_slots); otherwise its remix would lose that input."""
+    form_class = KINDS[kind].form_class
+    uploads = {
+        name
+        for name, field in form_class.base_fields.items()
+        if isinstance(field.widget, forms.ClearableFileInput)
+    }
+    computed = form_class.input_slots is not KindForm.input_slots
+    assert computed or uploads <= set(form_class.remix_slots.values()), uploads

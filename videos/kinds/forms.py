@@ -167,7 +167,9 @@ class KindForm(forms.Form):
     """The model (from the catalogue, for this kind), mode, duration, sound and the provider.
 
     Subclasses set kind and default_model, add their fields and rules, add inputs with
-    add_input while cleaning, and put their settings in params().
+    add_input while cleaning, and put their settings in params(). For remix and re-run they
+    declare how a generation maps back: remix_params (form field <- params key) and
+    remix_slots (upload field <- stored input), or override initial_from / input_slots.
     """
 
     kind: ClassVar[str]
