@@ -130,6 +130,19 @@ def test_an_effect_remix_still_obeys_the_scene_s_rules(alice_client: Client, use
     page = answer.content.decode()
     assert answer.status_code == 200
     assert "The effect bullet_time takes one photo." in beside(page, "image_2")
+    # The kept photos are still shown, and the form still posts to the remix.
+    assert f"/generations/{source.pk}/inputs/image.0/" in beside(page, "image")
+    assert f'action="/generations/{source.pk}/remix/"' in page
+    htmx = alice_client.post(
+        f"/generations/{source.pk}/remix/",
+        {"effect_scene": "bullet_time"},
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_TARGET="kind-form",
+    ).content.decode()
+    assert (
+        htmx.startswith('<form id="kind-form"')
+        and f'hx-post="/generations/{source.pk}/remix/"' in htmx
+    )
     retired = alice_client.post(f"/generations/{source.pk}/remix/", {"effect_scene": "hug"})
     assert "was retired on 2026-01-30; use hug_pro instead." in beside(
         retired.content.decode(), "effect_scene"
