@@ -140,7 +140,7 @@ def test_an_effect_remix_still_obeys_the_scene_s_rules(alice_client: Client, use
         HTTP_HX_TARGET="kind-form",
     ).content.decode()
     assert (
-        htmx.startswith('<form id="kind-form"')
+        htmx.lstrip().startswith('<form id="kind-form"')
         and f'hx-post="/generations/{source.pk}/remix/"' in htmx
     )
     retired = alice_client.post(f"/generations/{source.pk}/remix/", {"effect_scene": "hug"})
