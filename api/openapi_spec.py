@@ -267,7 +267,7 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                     "responses": {"200": _json(_ref("Video")), **OPENAI_ERRORS},
                 },
                 "delete": {
-                    "summary": "Delete a finished video and its files",
+                    "summary": "Move a finished (or queued) video to the trash, as the web UI does",
                     "parameters": video_id,
                     "responses": {"200": _json({"type": "object"}), **OPENAI_ERRORS},
                 },

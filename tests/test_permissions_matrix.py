@@ -144,13 +144,6 @@ class Effect:
 
 
 NOTHING = Effect()
-# A generation's delete takes its timeline, tags and comments along, and unlinks its recipes.
-GENERATION_GONE = Effect(
-    "videos.generation",
-    row="gen",
-    gone=True,
-    also=(EVENTS, "review.tagging", "review.comment", "review.recipe"),
-)
 
 
 def added(table: str, *also: str, **values: Any) -> Effect:
@@ -213,13 +206,17 @@ RULES: dict[str, list[Rule]] = {
         Rule("GET", "/generations/{gen}/", signed_in(page("<title>#{gen} · Studio</title>")))
     ],
     "generations/<int:pk>/remix/": [
-        Rule("GET", "/generations/{gen}/remix/", signed_in(page("Remix of <a href=\"/generations/{gen}/\">")))
+        Rule("GET", "/generations/{gen}/remix/", signed_in(page("Remix of <a href=\"/generations/{gen}/\">"))),
+        # A kind with a page of its own remixes on that page, its stored photo kept.
+        Rule("GET", "/generations/{fx}/remix/", signed_in(page("Remix of <a href=\"/generations/{fx}/\">"))),
+        Rule("POST", "/generations/{fx}/remix/", signed_in(redirect("/")), data={"effect_scene": "bullet_time"}, effect=added("videos.generation", EVENTS, "videos.generationinput", owner_id=ACTOR, parent_id="{fx}", kind="effects", status="queued")),
     ],
     "generations/<int:pk>/rerun/": [
         # The cost first; a POST without the confirmation shows it again and sends nothing.
         Rule("GET", "/generations/{gen}/rerun/", signed_in(page("Run it for 1.00 units"))),
         Rule("POST", "/generations/{gen}/rerun/", signed_in(page("Confirm the cost to run it"))),
         Rule("POST", "/generations/{gen}/rerun/", signed_in(redirect("/generations/")), data={"confirm": "on"}, effect=added("videos.generation", EVENTS, owner_id=ACTOR, parent_id="{gen}", prompt="a red fox running through snow")),
+        Rule("POST", "/generations/{fx}/rerun/", signed_in(redirect("/generations/")), data={"confirm": "on"}, effect=added("videos.generation", EVENTS, "videos.generationinput", owner_id=ACTOR, parent_id="{fx}", kind="effects")),
     ],
     "generations/<int:pk>/cancel/": [
         Rule("POST", "/generations/{queued}/cancel/", owner_or_admin(redirect("/generations/{queued}/")), effect=changed("videos.generation", "queued", EVENTS, status="cancelled"))
@@ -243,6 +240,11 @@ RULES: dict[str, list[Rule]] = {
         Rule("GET", "/generations/{gen}/media/video/", signed_in(page("ftypmp42"))),
         Rule("GET", "/generations/{i2v}/media/image/", signed_in(page("first frame bytes"))),
         Rule("GET", "/generations/{gen}/media/secrets/", signed_in(NOT_FOUND)),
+    ],
+    "generations/<int:pk>/inputs/<str:field>/": [
+        Rule("GET", "/generations/{fx}/inputs/image.0/", signed_in(page("first frame bytes"))),
+        Rule("GET", "/generations/{fx}/inputs/image.1/", signed_in(NOT_FOUND)),
+        Rule("GET", "/generations/{fx}/inputs/image.x/", signed_in(NOT_FOUND)),
     ],
     "media/s/<str:token>/": [
         # The signed token is the credential: API clients download without a session.
@@ -299,7 +301,7 @@ RULES: dict[str, list[Rule]] = {
     ],
     "v1/videos/<str:video_id>": [
         Rule("GET", "/v1/videos/{gen}", key_only(page('"status": "completed"'), VIDEO_NOT_FOUND, NO_KEY_OPENAI)),
-        Rule("DELETE", "/v1/videos/{gen}", key_only(page('"deleted": true'), VIDEO_NOT_FOUND, NO_KEY_OPENAI), effect=GENERATION_GONE),
+        Rule("DELETE", "/v1/videos/{gen}", key_only(page('"deleted": true'), VIDEO_NOT_FOUND, NO_KEY_OPENAI), effect=changed("videos.generation", "gen", EVENTS, deleted_at=SET)),
     ],
     "v1/videos/<str:video_id>/content": [
         Rule("GET", "/v1/videos/{gen}/content", key_only(page("ftypmp42"), VIDEO_NOT_FOUND, NO_KEY_OPENAI))
@@ -465,6 +467,15 @@ def build_world(alice: User, bob: User) -> dict[str, Any]:
     i2v = Generation.objects.create(owner=alice, kind="image2video", status="failed")
     i2v.image.save("image.png", ContentFile(IMAGE_BYTES), save=True)
     queued = Generation.objects.create(owner=alice, prompt="a slow snail", status="queued")
+    fx = Generation.objects.create(
+        owner=alice,
+        kind="effects",
+        model_name="kling-effects",
+        status="failed",
+        params={"effect_scene": "bullet_time", "dual": False},
+    )
+    photo = GenerationInput(generation=fx, role="image", position=0)
+    photo.file.save("image.png", ContentFile(IMAGE_BYTES), save=True)
     trashed = Generation.objects.create(
         owner=alice, prompt="a trashed owl", status="failed", deleted_at=timezone.now()
     )
@@ -480,6 +491,7 @@ def build_world(alice: User, bob: User) -> dict[str, Any]:
         "queued": queued.pk,
         "trashed": trashed.pk,
         "i2v": i2v.pk,
+        "fx": fx.pk,
         "alice_key": alice_key.pk,
         "alice_secret": alice_secret,
         "bob_secret": bob_secret,

@@ -132,9 +132,16 @@ def rerun(parent: Generation, owner: AbstractBaseUser) -> Generation:
     rule since tightened is refused (ValidationError) rather than sent upstream.
     """
     from .forms import GenerationForm, initial_from
+    from .kinds import KINDS
 
-    data = {k: v for k, v in initial_from(parent).items() if v is not None}
-    form = GenerationForm(data, inherit_frames_from=parent)
+    spec = KINDS.get(parent.kind)
+    form: Any
+    if spec is not None and spec.form_class is not None:
+        # A kind with its own form: its values, and every stored input kept (shared).
+        form = spec.form_class(spec.form_class.initial_from(parent), remix_of=parent)
+    else:
+        data = {k: v for k, v in initial_from(parent).items() if v is not None}
+        form = GenerationForm(data, inherit_frames_from=parent)
     if not form.is_valid():
         raise ValidationError(form.errors.as_text())
     return create_generation(form, Origin(owner=owner, parent=parent, extra=parent.extra))

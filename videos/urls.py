@@ -37,6 +37,9 @@ urlpatterns = [
     path(
         "generations/<int:pk>/media/<str:variant>/", views.generation_media, name="generation_media"
     ),
+    path(
+        "generations/<int:pk>/inputs/<str:field>/", views.generation_input, name="generation_input"
+    ),
     path("media/s/<str:token>/", views.signed_media, name="signed_media"),
     path(
         "upstream/callback/<int:pk>/<str:token>/",

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -28,7 +29,7 @@ from .forms import (
     GenerationForm,
     initial_from,
 )
-from .kinds import kind_page_context, kind_spec
+from .kinds import KINDS, kind_page_context, kind_spec
 from .media import serve_stored_file, unsign_media_name
 from .models import Generation, Kind, VideoModel
 
@@ -196,17 +197,52 @@ def kind_new(request: HtmxHttpRequest, kind: str) -> HttpResponse:
         form = form_class(
             initial={k: v for k, v in request.GET.items() if k in form_class.base_fields}
         )
+    return _kind_page(request, kind, form)
+
+
+def _kind_page(
+    request: HtmxHttpRequest, kind: str, form: Any, parent: Generation | None = None
+) -> HttpResponse:
+    """A kind's page: new, or a remix of parent (posting back to the remix)."""
     template = "videos/kind_form.html"
     if request.htmx and request.htmx.target == "kind-form":
         template += "#kind-form"
-    context = {"form": form, "kind": kind, "spec": kind_spec(kind), **kind_page_context(kind)}
+    action = (
+        reverse("generation_remix", args=[parent.pk])
+        if parent
+        else reverse("kind_new", args=[kind])
+    )
+    context = {
+        "form": form,
+        "kind": kind,
+        "spec": kind_spec(kind),
+        "parent": parent,
+        "action": action,
+        **kind_page_context(kind),
+    }
     return render(request, template, context)
+
+
+def _kind_remix(request: HtmxHttpRequest, parent: Generation, form_class: Any) -> HttpResponse:
+    """The kind's own page prefilled from parent (KindForm.initial_from), its stored inputs
+    kept unless replaced; the new job is linked to parent."""
+    if request.method == "POST":
+        form = form_class(request.POST, request.FILES, remix_of=parent)
+        if form.is_valid():
+            origin = Origin(owner=request.user, parent=parent)
+            return _created(request, create_generation(form, origin))
+    else:
+        form = form_class(initial=form_class.initial_from(parent), remix_of=parent)
+    return _kind_page(request, parent.kind, form, parent)
 
 
 @require_http_methods(["GET", "POST"])
 def generation_remix(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """A form prefilled with a generation's parameters; the new jobs are linked to it."""
     parent = get_object_or_404(Generation.objects.visible_to(request.user), pk=pk)
+    spec = KINDS.get(parent.kind)
+    if spec is not None and spec.form_class is not None:
+        return _kind_remix(request, parent, spec.form_class)
     if request.method == "POST":
         form = BatchForm(request.POST, request.FILES, inherit_frames_from=parent)
         if form.is_valid():
@@ -318,6 +354,17 @@ def generation_media(request: HtmxHttpRequest, pk: int, variant: str) -> HttpRes
     download = request.GET.get("download") == "1"
     name = f"generation-{generation.pk}.mp4" if download and variant == "video" else ""
     return serve_stored_file(request, stored.name if stored else "", download_name=name)
+
+
+@require_GET
+def generation_input(request: HtmxHttpRequest, pk: int, field: str) -> HttpResponse:
+    """A stored input of the newer kinds ("image.0", "video.0"), e.g. one a remix keeps."""
+    generation = get_object_or_404(Generation.objects.visible_to(request.user), pk=pk)
+    role, _dot, position = field.partition(".")
+    if not (position.isascii() and position.isdigit() and len(position) < 4):
+        raise Http404("unknown input")
+    row = get_object_or_404(generation.inputs.exclude(file=""), role=role, position=int(position))
+    return serve_stored_file(request, row.file.name)
 
 
 @login_not_required
