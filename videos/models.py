@@ -553,7 +553,31 @@ class Generation(models.Model):
             "camera_control": self.camera_control,
             "image": self.image_url or (self.image.name if self.image else ""),
             "image_tail": self.image_tail_url or (self.image_tail.name if self.image_tail else ""),
+            "sound": "on" if self.sound else "off",
+            "shots": self.shots(),
+            "effect_scene": (self.params or {}).get("effect_scene", ""),
+            # Everything else the kind keeps (voices, shot prompts, watermark...), verbatim.
+            "params": self.params or {},
         }
+
+    def shots(self) -> str:
+        """The storyboard in a few words (kling-kinds.md §7.2): "3 shots", "intelligence", ""."""
+        params = self.params or {}
+        if not params.get("multi_shot"):
+            return ""
+        prompts = params.get("multi_prompt") or []
+        if params.get("shot_type") == "customize" and isinstance(prompts, list) and prompts:
+            return f"{len(prompts)} shot{'s' if len(prompts) != 1 else ''}"
+        return str(params.get("shot_type") or "multi-shot")
+
+    def key_params(self) -> dict[str, str]:
+        """What sets a kind's job apart at a glance: sound, shots, effect scene (only when set)."""
+        found = {
+            "sound": "on" if self.sound else "",
+            "shots": self.shots(),
+            "scene": str((self.params or {}).get("effect_scene") or ""),
+        }
+        return {name: value for name, value in found.items() if value}
 
     def ensure_callback_token(self) -> str:
         if not self.callback_token:
