@@ -11,6 +11,7 @@ from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
+from django.utils.translation import gettext
 
 from api.models import ApiKey
 from videos.models import Generation, Provider, ProviderBalance, Status
@@ -186,14 +187,14 @@ def balances() -> list[ProviderFunds]:
     out = []
     for provider in Provider.objects.select_related("balance").order_by("priority", "name"):
         if provider.kind == Provider.Kind.LOCAL:
-            out.append(ProviderFunds(provider, metered=False, note="not metered"))
+            out.append(ProviderFunds(provider, metered=False, note=gettext("not metered")))
             continue
         if provider.kind != Provider.Kind.KLING:
-            note = "not asked: gateways have no /account/costs"
+            note = gettext("not asked: gateways have no /account/costs")
             out.append(ProviderFunds(provider, metered=False, note=note))
             continue
         balance = getattr(provider, "balance", None)  # None: not refreshed yet
-        note = "" if balance and balance.refreshed_at else "not checked yet"
+        note = "" if balance and balance.refreshed_at else gettext("not checked yet")
         out.append(ProviderFunds(provider, metered=True, balance=balance, note=note))
     return out
 

@@ -286,3 +286,56 @@ def test_the_admin_shows_the_packs(sim: Simulator, kling: Provider, staff_client
     listing = staff_client.get(reverse("admin:videos_provider_changelist")).content.decode()
     assert "1000 units left" in listing
     assert "not metered" in listing  # the local provider
+
+
+def test_the_admin_picks_the_counted_packs(sim: Simulator, kling: Provider) -> None:
+    from videos.admin import ProviderBalanceForm
+
+    tasks.refresh_balances()
+    balance = ProviderBalance.objects.get(provider=kling)
+    choices = dict(ProviderBalanceForm(instance=balance).fields["counted_packs"].choices)
+    assert choices == {
+        "sim-pack-online": "Video Generation - 1000 units (online)",
+        "sim-pack-trial": "Trial - 66 units (runOut)",
+        "sim-pack-expired": "Monthly - 300 units (expired)",
+    }
+    form = ProviderBalanceForm(
+        {"counted_packs": ["sim-pack-expired"], "low_threshold": "500"}, instance=balance
+    )
+    assert form.is_valid(), form.errors
+    form.save()
+    balance.refresh_from_db()
+    assert balance.counted_packs == ["sim-pack-expired"]
+    assert balance.counted_remaining() == Decimal("120.0")
+    assert balance.alerts() == ["120 units left after the last 12 h of spend (alert below 500)"]
+    refused = ProviderBalanceForm({"counted_packs": ["made-up"]}, instance=balance)
+    assert "counted_packs" in refused.errors
+
+
+def test_an_admin_saves_the_alert_settings_on_the_providers_page(
+    sim: Simulator, kling: Provider, staff_client
+) -> None:
+    tasks.refresh_balances()
+    url = reverse("admin:videos_provider_change", args=[kling.pk])
+    html = staff_client.get(url).content.decode()
+    assert 'name="balance-0-counted_packs" value="sim-pack-trial"' in html
+    response = staff_client.post(
+        url,
+        {
+            "name": kling.name, "kind": "kling", "base_url": kling.base_url,
+            "path_prefix": "", "enabled": "on", "priority": 10, "max_concurrent": 50,
+            "model_map": "{}",
+            "balance-TOTAL_FORMS": "1", "balance-INITIAL_FORMS": "1",
+            "balance-MIN_NUM_FORMS": "0", "balance-MAX_NUM_FORMS": "1",
+            "balance-0-provider": str(kling.pk),
+            "balance-0-counted_packs": ["sim-pack-online", "sim-pack-trial"],
+            "balance-0-low_threshold": "2000",
+        },
+    )  # fmt: skip
+    assert response.status_code == 302, response.content.decode()[:3000]
+    balance = ProviderBalance.objects.get(provider=kling)
+    assert balance.counted_packs == ["sim-pack-online", "sim-pack-trial"]
+    assert balance.low_threshold == Decimal(2000)
+    assert balance.packs[0]["remaining"] == "1000.0"  # the listed packs are not form input
+    page = staff_client.get(reverse("history")).content.decode()
+    assert "1000 units left after the last 12 h of spend (alert below 2000)" in page

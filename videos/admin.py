@@ -139,10 +139,33 @@ class ProviderForm(forms.ModelForm):
         return provider
 
 
+class ProviderBalanceForm(forms.ModelForm):
+    """The admin picks the packs the alert counts from those last listed (default: online)."""
+
+    counted_packs = forms.MultipleChoiceField(
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="none ticked: every online pack counts",
+    )
+
+    class Meta:
+        model = ProviderBalance
+        fields = ["counted_packs", "low_threshold", "used_up_at"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        listed = [(p["pack_id"], f"{p['name']} ({p['status']})") for p in self.instance.packs]
+        ids = {pack_id for pack_id, _label in listed}
+        # A ticked pack the upstream no longer lists stays ticked until the admin unticks it.
+        gone = [(i, f"{i} (no longer listed)") for i in self.instance.counted_packs if i not in ids]
+        self.fields["counted_packs"].choices = listed + gone
+
+
 class ProviderBalanceInline(admin.StackedInline):
     """A Kling provider's resource packs (refreshed by the due loop) and its alert settings."""
 
     model = ProviderBalance
+    form = ProviderBalanceForm
     extra = 0
     max_num = 1
     can_delete = False

@@ -15,6 +15,7 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django_q.tasks import async_task
 
 from .crypto import decrypt_json, encrypt_json, mask
@@ -142,6 +143,16 @@ UNHEALTHY_AFTER_FAILURES = 3
 
 
 class ProviderQuerySet(models.QuerySet["Provider"]):
+    def balance_due(self, now: datetime) -> ProviderQuerySet:
+        """Enabled Kling providers whose packs were last asked for a minute or more ago.
+
+        One cheap query: the due loop checks every second, and asks only these.
+        """
+        cutoff = now - timedelta(seconds=BALANCE_REFRESH_SECONDS)
+        return self.filter(enabled=True, kind=Provider.Kind.KLING).exclude(
+            balance__checked_at__gt=cutoff
+        )
+
     def serving(self, model_name: str) -> list[Provider]:
         """Usable providers that serve a model, in priority order.
 
@@ -976,6 +987,11 @@ EXPIRY_WARNING = timedelta(days=7)  # a counted pack expiring within this is wor
 DEFAULT_LOW_BALANCE_UNITS = Decimal(100)
 
 
+def _units_text(units: Decimal) -> str:
+    """Units as people read them: 1000, 12.5 (no exponent, no trailing zeros)."""
+    return format(units.normalize(), "f") if units else "0"
+
+
 def _iso(value: datetime | None) -> str:
     return value.isoformat() if value else ""
 
@@ -1095,40 +1111,48 @@ class ProviderBalance(models.Model):
         now = now or timezone.now()
         alerts = []
         if self.used_up_at and now - self.used_up_at < BALANCE_LAG:
-            alerts.append("the upstream answered 1102: resource packs used up")
+            alerts.append(gettext("the upstream answered 1102: resource packs used up"))
         if self.refreshed_at is None:
             return alerts
         left = self.counted_remaining() - self.recent_spend(now)
         if left < self.low_threshold:
             alerts.append(
-                f"{format(left.normalize(), 'f')} units left after the last 12 h of spend "
-                f"(alert below {format(self.low_threshold.normalize(), 'f')})"
+                gettext("%(left)s units left after the last 12 h of spend (alert below %(low)s)")
+                % {"left": _units_text(left), "low": _units_text(self.low_threshold)}
             )
         for pack in self.pack_rows():
             expires = pack["invalid_time"]
             if pack["counted"] and expires and now <= expires < now + EXPIRY_WARNING:
                 alerts.append(
-                    f"pack {pack['name']} expires on {expires:%Y-%m-%d %H:%M} UTC "
-                    f"with {format(pack['remaining'].normalize(), 'f')} units left"
+                    gettext("pack %(name)s expires on %(when)s UTC with %(left)s units left")
+                    % {
+                        "name": pack["name"],
+                        "when": f"{expires:%Y-%m-%d %H:%M}",
+                        "left": _units_text(pack["remaining"]),
+                    }
                 )
         return alerts
 
     def summary(self) -> str:
         """One line for lists: units left in counted packs, or why there are no figures."""
         if self.refreshed_at is None:
-            return self.message or "not checked yet"
-        left = format(self.counted_remaining().normalize(), "f")
-        stale = f" (last refresh failed: {self.message})" if self.message else ""
-        return f"{left} units left in {sum(p['counted'] for p in self.pack_rows())} packs{stale}"
+            return self.message or gettext("not checked yet")
+        text = gettext("%(left)s units left in %(count)s counted packs") % {
+            "left": _units_text(self.counted_remaining()),
+            "count": sum(p["counted"] for p in self.pack_rows()),
+        }
+        if self.message:
+            text += " " + gettext("(last refresh failed: %(why)s)") % {"why": self.message}
+        return text
 
 
 def balance_summary(provider: Provider) -> str:
     """What the admin lists for a provider's balance: the local renderer is not metered."""
     if provider.kind == Provider.Kind.LOCAL:
-        return "not metered"
+        return gettext("not metered")
     if provider.kind != Provider.Kind.KLING:
-        return "not asked (gateways have no /account/costs)"
+        return gettext("not asked (gateways have no /account/costs)")
     try:
         return provider.balance.summary()
     except ProviderBalance.DoesNotExist:
-        return "not checked yet"
+        return gettext("not checked yet")

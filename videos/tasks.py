@@ -690,7 +690,7 @@ def refresh_balances(now: datetime | None = None) -> int:
     """
     now = now or timezone.now()
     asked = 0
-    for provider in Provider.objects.filter(enabled=True, kind=Provider.Kind.KLING):
+    for provider in Provider.objects.balance_due(now):
         if not ProviderBalance.claim_refresh(provider, now):
             continue
         asked += 1
