@@ -167,3 +167,9 @@ def test_the_openapi_document_describes_both_routes() -> None:
         required = {p["name"] for p in operation["parameters"] if p.get("required")}
         assert required == {"start_time", "end_time"}
         assert "400" in operation["responses"] and "401" in operation["responses"]
+
+
+def test_the_api_docs_page_shows_how_to_ask(alice_client: Client) -> None:
+    html = alice_client.get("/api/").content.decode()
+    assert 'id="account-costs"' in html
+    assert "http://testserver/kling/account/costs?start_time=0&amp;end_time=" in html
