@@ -362,7 +362,13 @@ class Recipe(models.Model):
             for field in ("image", "image_tail")
             if params.get(f"{field}_file")
         }
-        for item in params.get("inputs") or []:
+        inputs = params.get("inputs") or []
+        # A kind whose form names its inputs otherwise (lists, videos, audio) says how.
+        replay = getattr(self.form_class(), "replay_inputs", None)
+        if replay is not None:
+            more_data, more_files = replay(inputs)
+            return {**data, **more_data}, {**files, **more_files}
+        for item in inputs:
             # The web form's field of each input: the role, then role_2, role_3... (effects).
             position = int(item.get("position") or 0)
             field = item["role"] if position == 0 else f"{item['role']}_{position + 1}"

@@ -213,3 +213,21 @@ def test_a_recipe_whose_photo_was_deleted_says_so(alice_client: Client) -> None:
     response = alice_client.post(f"/recipes/{recipe.pk}/run/", follow=True)
     assert "can no longer run: its photo is no longer stored" in response.content.decode()
     assert Generation.objects.filter(kind="effects").count() == 1
+
+
+def test_a_kind_form_may_say_how_its_inputs_replay(monkeypatch, make_generation) -> None:
+    from videos.kinds.effects import EffectsForm
+
+    source = make_generation(kind="effects", params={"effect_scene": "hug_pro"})
+    for position in (0, 1):
+        GenerationInput.objects.create(
+            generation=source, role="image", position=position, url=f"https://e.com/{position}"
+        )
+
+    def replay(inputs: list) -> tuple[dict, dict]:
+        return {"input": {"images": [i["url"] for i in inputs]}}, {}
+
+    monkeypatch.setattr(EffectsForm, "replay_inputs", staticmethod(replay), raising=False)
+    data, files = Recipe.from_generation(source, source.owner, "pair").form_input()
+    assert data["input"] == {"images": ["https://e.com/0", "https://e.com/1"]}
+    assert "image" not in data and files == {}
