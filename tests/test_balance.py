@@ -109,6 +109,22 @@ def test_more_than_one_query_a_second_is_rate_limited(sim: Simulator, kling: Pro
     assert caught.value.code == 1302 and caught.value.retry_after
 
 
+def test_a_slow_account_route_holds_the_due_loop_only_briefly(
+    sim: Simulator, kling: Provider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    from videos.providers import kling as kling_module
+
+    monkeypatch.setattr(kling_module, "COSTS_TIMEOUT_SECONDS", 0.3)
+    sim.slow_seconds = 3
+    sim.add_fault("slow", on="costs")
+    started = time.monotonic()
+    tasks.refresh_balances()
+    assert time.monotonic() - started < 2
+    assert ProviderBalance.objects.get(provider=kling).message == "no answer within 0.3 s"
+
+
 def test_a_gateway_without_the_route_reads_balance_not_available() -> None:
     with Simulator(gateway=True, api_key="gw-key") as gateway:
         provider = provider_for(gateway, name="gw")

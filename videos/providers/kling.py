@@ -54,6 +54,8 @@ PAGE_SIZE = 500  # the list endpoint's maximum (§1.2)
 # /account/costs (kling-kinds.md §7.8): what a window means is unconfirmed, so ask for a year.
 COSTS_PATH = "/account/costs"
 COSTS_WINDOW_SECONDS = 365 * 24 * 3600
+# The due loop asks inline: a slow account route may hold up the jobs' polls this long at most.
+COSTS_TIMEOUT_SECONDS = 10.0
 JWT_LIFETIME = 1800
 JWT_RENEW_BEFORE = 300
 
@@ -369,12 +371,22 @@ class KlingClient:
 
     # ---- transport -----------------------------------------------------------------------
     def _call(
-        self, method: str, path: str, *, json: Any = None, params: Any = None, create: bool = False
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Any = None,
+        create: bool = False,
+        timeout: float | None = None,
     ) -> Any:
         """One request; returns the parsed body of a success or raises UpstreamError."""
         headers = {"Authorization": self._authorization()}
+        extra: dict[str, Any] = {"timeout": timeout} if timeout is not None else {}
         try:
-            response = self.http.request(method, path, json=json, params=params, headers=headers)
+            response = self.http.request(
+                method, path, json=json, params=params, headers=headers, **extra
+            )
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             # Nothing was sent: safe to retry, even a create. Several in a row mean the
             # upstream is down (or its address wrong): the jobs count them toward health.
@@ -388,7 +400,7 @@ class KlingClient:
             raise UpstreamError(f"no free connection to {self.name}", retry_after=5) from exc
         except httpx.TimeoutException as exc:
             raise UpstreamError(
-                f"no answer within {self.http.timeout.read:g} s",
+                f"no answer within {timeout or self.http.timeout.read:g} s",
                 retry_after=5,
                 ambiguous=create,
                 unreachable=True,
@@ -499,7 +511,12 @@ class KlingClient:
         now_ms = int(time.time() * 1000)
         params = {"start_time": now_ms - COSTS_WINDOW_SECONDS * 1000, "end_time": now_ms}
         try:
-            answer = self._call("GET", COSTS_PATH, params=params)
+            answer = self._call(
+                "GET",
+                COSTS_PATH,
+                params=params,
+                timeout=min(self.config.timeout, COSTS_TIMEOUT_SECONDS),
+            )
         except UpstreamError as exc:
             if exc.code == 1202 or exc.http_status == 404:
                 raise UpstreamError(
