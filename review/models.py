@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from decimal import Decimal
@@ -405,7 +406,11 @@ class Recipe(models.Model):
     def form_query(self) -> str:
         """The create form's query string, prefilled with this recipe (to tweak before running)."""
         data, _ = self.form_input()
-        return urlencode(data)
+        # A kind's structured settings (shot prompts, watermark_info) travel as JSON, which
+        # their form fields read back; urlencode alone would write Python's repr.
+        return urlencode(
+            {k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in data.items()}
+        )
 
     def failure_rate(self) -> Decimal | None:
         """Failed share of finished runs, from the with_stats() annotations."""

@@ -231,3 +231,14 @@ def test_a_kind_form_may_say_how_its_inputs_replay(monkeypatch, make_generation)
     data, files = Recipe.from_generation(source, source.owner, "pair").form_input()
     assert data["input"] == {"images": ["https://e.com/0", "https://e.com/1"]}
     assert "image" not in data and files == {}
+
+
+def test_tweaking_a_recipe_passes_structured_settings_as_json(storyboard) -> None:
+    from urllib.parse import parse_qs
+
+    storyboard.params = {**SHOTS, "watermark_info": {"enabled": True}}
+    recipe = Recipe.from_generation(storyboard, storyboard.owner, "board")
+    query = parse_qs(recipe.form_query())
+    assert json.loads(query["multi_prompt"][0]) == SHOTS["multi_prompt"]
+    assert json.loads(query["watermark_info"][0]) == {"enabled": True}
+    assert query["sound"] == ["on"]
