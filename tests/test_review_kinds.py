@@ -165,7 +165,7 @@ def test_a_recipe_stores_and_replays_an_effect_with_its_photo(alice_client: Clie
         {"role": "image", "position": 0, "url": "", "file": original.file.name}
     ]
 
-    response = alice_client.post(f"/recipes/{recipe.pk}/run/")
+    response = alice_client.post(f"/recipes/{recipe.pk}/run/", {"confirm": "on"})
     run = RecipeRun.objects.get(recipe=recipe).generation
     assert response.status_code == 302 and response["Location"] == run.get_absolute_url()
     assert run.kind == "effects" and run.params == {"effect_scene": "bullet_time", "dual": False}
@@ -210,7 +210,7 @@ def test_a_recipe_whose_photo_was_deleted_says_so(alice_client: Client) -> None:
     source = _effect_through_the_form(alice_client)
     recipe = Recipe.from_generation(source, source.owner, "gone")
     default_storage.delete(GenerationInput.objects.get(generation=source).file.name)
-    response = alice_client.post(f"/recipes/{recipe.pk}/run/", follow=True)
+    response = alice_client.post(f"/recipes/{recipe.pk}/run/", {"confirm": "on"}, follow=True)
     assert "can no longer run: its photo is no longer stored" in response.content.decode()
     assert Generation.objects.filter(kind="effects").count() == 1
 

@@ -70,6 +70,12 @@ class LocalUpstream:
     def probe(self) -> str:
         return "the built-in renderer is always available"
 
+    def takes_external_id(self, model: str) -> bool:
+        return True  # nothing is in flight elsewhere: find_by_external_id answers at once
+
+    def download(self, url: str, target: str, *, max_bytes: int, deadline: float) -> bool:
+        return False  # results are local files, never URLs
+
     def balance(self) -> list[ResourcePack] | None:
         """The built-in renderer spends no account: not metered (kling-kinds.md §7.8)."""
         return None
