@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from studio.typing import HtmxHttpRequest
 from videos.creation import Origin, create_generation
-from videos.forms import ConfirmForm, GenerationForm
+from videos.forms import ConfirmForm
 from videos.models import Generation, VideoModel
 from videos.views import confirm_run_page
 
@@ -288,7 +288,7 @@ def recipe_run(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     data, files = recipe.form_input()
     # The source's frames go when it is deleted with its files: say so, not a 500.
     gone = [field for field, name in files.items() if not default_storage.exists(name)]
-    form = GenerationForm(
+    form = recipe.form_class()(
         data, {f: _stored_upload(name) for f, name in files.items() if f not in gone}
     )
     if errors := _cannot_run(form, gone):
@@ -302,10 +302,10 @@ def recipe_run(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return redirect(generation.get_absolute_url())
 
 
-def _cannot_run(form: GenerationForm, gone: list[str]) -> list[str]:
+def _cannot_run(form: Form, gone: list[str]) -> list[str]:
     """Why a recipe's job cannot start: a stored frame deleted since, or the form's errors."""
     if gone:
-        return [f"its {form.fields[field].label.lower()} is no longer stored" for field in gone]
+        return [f"its {(form.fields[f].label or f).lower()} is no longer stored" for f in gone]
     return [] if form.is_valid() else [e for errors in form.errors.values() for e in errors]
 
 

@@ -280,6 +280,12 @@ RULES: dict[str, list[Rule]] = {
     "kling/v1/videos/<kind:kind>/<str:task_id>": [
         Rule("GET", "/kling/v1/videos/text2video/{gen}", key_only(page('"task_id": "{gen}"'), TASK_NOT_FOUND))
     ],
+    "kling/account/costs": [
+        Rule("GET", "/kling/account/costs?start_time=0&end_time=1", key_only(page('"resource_pack_subscribe_infos": []'), page('"resource_pack_subscribe_infos": []', absent="alice-script")))
+    ],
+    "account/costs": [
+        Rule("GET", "/account/costs?start_time=0&end_time=1", key_only(page('"resource_pack_subscribe_infos": []'), page('"resource_pack_subscribe_infos": []', absent="alice-script")))
+    ],
     "v1/videos/<kind:kind>": [
         Rule("GET", "/v1/videos/text2video", key_only(page('"task_id": "{gen}"'), page('"data": []', absent='"{gen}"'))),
         Rule("GET", "/v1/videos/multi-image2video", key_only(page('"data": []'), page('"data": []'))),

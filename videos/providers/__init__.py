@@ -10,7 +10,14 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from .base import ProviderConfig, TaskState, Upstream, UpstreamError, UpstreamRequest
+from .base import (
+    ProviderConfig,
+    ResourcePack,
+    TaskState,
+    Upstream,
+    UpstreamError,
+    UpstreamRequest,
+)
 from .kling import KlingClient
 from .local import LocalUpstream
 from .openai_video import OpenAIVideoClient
@@ -51,6 +58,7 @@ def upstream_for(config: ProviderConfig) -> Upstream:
 __all__ = [
     "ADAPTERS",
     "ProviderConfig",
+    "ResourcePack",
     "TaskState",
     "Upstream",
     "UpstreamError",
