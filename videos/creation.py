@@ -19,8 +19,8 @@ from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.db import transaction
 
-from .limits import Limit
-from .models import Generation
+from .limits import Limit, LimitExceeded, ProjectLimit
+from .models import Generation, Project
 from .tasks import enqueue_submit
 
 if TYPE_CHECKING:
@@ -33,7 +33,9 @@ if TYPE_CHECKING:
 class Origin:
     """Who creates, and what comes with the row.
 
-    limits: checked in the create's transaction (an API key's, a project's).
+    limits: checked in the create's transaction (an API key's); a project's budget is added
+      by create_generation itself, so no caller can forget it.
+    project: the board the new generation goes on.
     record: writes what the caller keeps beside the row (the API's task record), in the same
       transaction, so a refused record (a duplicate external_task_id) leaves no row behind.
     """
@@ -44,6 +46,7 @@ class Origin:
     extra: dict[str, Any] = field(default_factory=dict)
     client_callback_url: str = ""
     limits: Sequence[Limit] = ()
+    project: Project | None = None
     record: Callable[[Generation], None] | None = None
 
 
@@ -57,8 +60,12 @@ def create_generation(form: GenerationForm, origin: Origin) -> Generation:
         extra=origin.extra,
     )
     estimate = generation.estimated_units or Decimal(0)
+    limits = list(origin.limits)
+    if origin.project is not None:
+        generation.project = origin.project
+        limits.append(ProjectLimit(origin.project))
     with discard_staged_on_error(generation), transaction.atomic():
-        for limit in origin.limits:
+        for limit in limits:
             limit.check(generation.model_name, estimate)
         generation.save(force_insert=True)
         form.save_inputs(generation)
@@ -85,7 +92,8 @@ def rerun(parent: Generation, owner: AbstractBaseUser) -> Generation:
     """Queue a generation's parameters again, linked to it as its parent.
 
     The parameters go through the form as new input, so a model since disabled or a
-    rule since tightened is refused (ValidationError) rather than sent upstream.
+    rule since tightened is refused (ValidationError) rather than sent upstream; so is a
+    copy its project's budget no longer covers.
     """
     from .forms import GenerationForm, initial_from
 
@@ -93,4 +101,9 @@ def rerun(parent: Generation, owner: AbstractBaseUser) -> Generation:
     form = GenerationForm(data, inherit_frames_from=parent)
     if not form.is_valid():
         raise ValidationError(form.errors.as_text())
-    return create_generation(form, Origin(owner=owner, parent=parent, extra=parent.extra))
+    # The copy goes on the original's board, within that board's budget.
+    origin = Origin(owner=owner, parent=parent, extra=parent.extra, project=parent.project)
+    try:
+        return create_generation(form, origin)
+    except LimitExceeded as exc:
+        raise ValidationError(exc.message) from exc
