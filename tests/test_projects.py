@@ -192,7 +192,18 @@ def test_the_board_shows_its_generations_budget_and_where_else_to_look(
     assert "1.00 of 10.00 units left" in html and "running low" in html
     assert f"/?project={board.pk}" in html and f"/history/?project={board.pk}" in html
     assert f"/history/export.csv?project={board.pk}" in html
-    assert f"/compare/?ids={other.pk}&amp;ids={on.pk}" in html
+    assert f"/compare/?project={board.pk}" in html
+
+
+def test_compare_opens_a_projects_newest_finished_clips(alice_client, board, make_generation):
+    clips = [make_generation(project=board, status=Status.SUCCEEDED).pk for _ in range(5)]
+    make_generation(project=board)  # pending: nothing to play yet
+    make_generation(status=Status.SUCCEEDED)  # on no board
+    response = alice_client.get(f"/compare/?project={board.pk}")
+    newest = sorted(clips, reverse=True)[:4]
+    assert response["Location"] == "/compare/?" + "&".join(f"ids={pk}" for pk in newest)
+    refused = alice_client.get("/compare/?project=nope")
+    assert refused.status_code == 200 and "Select a valid choice" in refused.content.decode()
 
 
 def test_only_the_creator_or_an_admin_edits_a_project(

@@ -11,7 +11,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
-from .models import Generation, GenerationEvent, Provider, VideoModel
+from .models import Generation, GenerationEvent, Project, Provider, VideoModel
 from .tasks import probe_and_audit
 
 
@@ -198,3 +198,12 @@ class GenerationAdmin(admin.ModelAdmin):
     raw_id_fields = ["owner", "parent", "api_key"]
     inlines = [GenerationEventInline]
     readonly_fields = ["status", "upstream_task_id", "submitted_at", "finished_at"]
+
+
+@admin.register(Project)
+class ProjectAdmin(admin.ModelAdmin):
+    """Projects are made on their own pages; here admins see them all and adjust budgets."""
+
+    list_display = ("name", "created_by", "budget_units", "created_at")
+    search_fields = ("name", "description")
+    raw_id_fields = ("created_by",)

@@ -60,7 +60,6 @@ def project_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         "count": board.count(),
         "can_edit": Project.objects.editable_by(request.user).filter(pk=pk).exists(),
         "projects": list(Project.objects.all()),
-        "compare_ids": list(board.filter(status="succeeded").values_list("pk", flat=True)[:4]),
     }
     return render(request, "videos/project_detail.html", context)
 
