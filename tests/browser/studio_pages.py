@@ -64,6 +64,7 @@ class World:
     pending: Any
     failed: Any
     key: Any
+    project: Any = None
 
 
 def build_world() -> World:
@@ -72,7 +73,7 @@ def build_world() -> World:
 
     from api.models import ApiKey
     from review.models import Comment, Rating, Recipe, Star, Tagging
-    from videos.models import Generation
+    from videos.models import Generation, Project
 
     member = User.objects.create_user("mei-with-a-long-user-name", password="pw-mei-12345")
     admin = User.objects.create_user(
@@ -93,7 +94,16 @@ def build_world() -> World:
         Comment.post(generation, admin, "the light flickers nicely", 1.0)
     Star.toggle(member, first)
     Recipe.from_generation(first, member, "dusk lanterns", "works best in pro mode")
-    return World(member, admin, first, second, remix, pending, failed, key)
+    # A board holding two of the clips, its budget nearly spent (the warning shows).
+    project = Project.objects.create(
+        name="Lantern festival teaser",
+        description="Clips for the festival's opening night, " * 3,
+        created_by=member,
+        budget_units=Decimal("8"),
+    )
+    for generation in (first, second):
+        generation.move_to(project)
+    return World(member, admin, first, second, remix, pending, failed, key, project)
 
 
 @dataclass(frozen=True)
@@ -116,6 +126,11 @@ PAGES = [
     Page("form-image", "/generations/new/?kind=image2video"),
     Page("detail", "/generations/{w.first.pk}/", main="#player"),
     Page("remix", "/generations/{w.first.pk}/remix/", main="#generation-form"),
+    Page("gallery-filtered", "/?scope=mine&status=succeeded", main="article.gen"),
+    Page("projects", "/projects/", main=".project-card"),
+    Page("project", "/projects/{w.project.pk}/", main="#project-board article.gen"),
+    Page("project-new", "/projects/new/", main="#project-form"),
+    Page("project-edit", "/projects/{w.project.pk}/edit/", main="#project-form"),
     Page("history", "/history/", main="tr.history-row"),
     Page("history-filtered", "/history/?q=lantern&status=succeeded", main="tr.history-row"),
     Page(
