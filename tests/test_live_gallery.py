@@ -279,3 +279,20 @@ def test_only_one_of_two_racing_cancels_wins(make_generation) -> None:
     assert queued.cancel() is True
     assert stale.cancel() is False  # the conditional UPDATE saw it was no longer queued
     assert queued.events.filter(message="cancelled by user").count() == 1
+
+
+def test_the_gallery_costs_the_same_queries_for_two_cards_or_forty(
+    alice_client, make_generation, user
+) -> None:
+    board = Project.objects.create(name="Board", created_by=user)
+
+    def page_queries(count: int) -> int:
+        Generation.objects.all().delete()
+        for n in range(count):
+            make_generation(status=Status.SUCCEEDED if n % 2 else Status.QUEUED, project=board)
+        with CaptureQueriesContext(connection) as ctx:
+            html = alice_client.get("/").content.decode()
+        assert len(card_ids(html)) == count and html.count(">Board</a>") == count
+        return len(ctx.captured_queries)
+
+    assert page_queries(2) == page_queries(40)

@@ -282,3 +282,14 @@ def test_history_and_its_exports_filter_by_project(alice_client, board, make_gen
     assert "on the trailer board" in csv and "somewhere else" not in csv
     refused = alice_client.get("/history/export.csv?project=nope")
     assert refused.status_code == 400 and "Project" in refused.content.decode()
+
+
+def test_every_create_form_offers_the_project_picker(alice_client, board) -> None:
+    html = alice_client.get("/generations/new/effects/").content.decode()
+    assert 'id="field-project"' in html and f'<option value="{board.pk}">' in html
+
+
+def test_a_remix_starts_on_its_parents_board(alice_client, board, make_generation) -> None:
+    parent = make_generation(project=board, status=Status.SUCCEEDED)
+    html = alice_client.get(f"/generations/{parent.pk}/remix/").content.decode()
+    assert f'<option value="{board.pk}" selected>' in html
