@@ -280,6 +280,7 @@ def test_history_and_its_exports_filter_by_project(alice_client, board, make_gen
         alice_client.get(f"/history/export.csv?project={board.pk}").streaming_content
     ).decode()
     assert "on the trailer board" in csv and "somewhere else" not in csv
+    assert csv.splitlines()[0].endswith(",project") and csv.splitlines()[1].endswith(",Trailer")
     refused = alice_client.get("/history/export.csv?project=nope")
     assert refused.status_code == 400 and "Project" in refused.content.decode()
 
