@@ -149,6 +149,7 @@ def test_the_poll_keeps_the_filters(alice_client, team, make_generation, other_u
         ("status=exploded", "status"),
         ("project=999999", "project"),
         ("project=abc", "project"),
+        ("project=99999999999999999999999", "project"),
         ("model=no-such-model", "model"),
         ("scope=everyone", "scope"),
         ("before=-1", "before"),

@@ -148,7 +148,7 @@ def _gallery_poll(request: HtmxHttpRequest, filters: GalleryFilterForm) -> HttpR
         "updated": updated + changed,
         "fresh": fresh,
         "projects": list(Project.objects.all()),
-        "poll": _poll(request, filters, fresh + updated, newest, oldest),
+        "poll": _poll(request, filters, fresh + updated + changed, newest, oldest),
     }
     return render(request, "videos/gallery.html#gallery-poll", context)
 
