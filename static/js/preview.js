@@ -9,8 +9,11 @@
     return thumb ? thumb.querySelector("video.preview") : null;
   }
 
-  function start(video) {
+  // `by` is what started it ("mouse", "focus" or "touch"): only that ends it. A tap moves
+  // the focus about (Chromium blurs the link after it), which must not stop a tapped preview.
+  function start(video, by) {
     video.muted = true; // browsers only autoplay muted video
+    video.setAttribute("data-started-by", by);
     var playing = video.play();
     video.closest(".thumb").classList.add("playing");
     if (playing && playing.catch) playing.catch(function () {}); // left before it started
@@ -23,7 +26,7 @@
 
   document.addEventListener("pointerover", function (event) {
     var video = previewOf(event.target);
-    if (video && event.pointerType === "mouse" && video.paused) start(video);
+    if (video && event.pointerType === "mouse" && video.paused) start(video, "mouse");
   });
   document.addEventListener("pointerout", function (event) {
     var video = previewOf(event.target);
@@ -34,11 +37,11 @@
   // Keyboard focus only: a tap focuses the link too, and must stay the tap's to handle.
   document.addEventListener("focusin", function (event) {
     var video = previewOf(event.target);
-    if (video && video.paused && event.target.matches(":focus-visible")) start(video);
+    if (video && video.paused && event.target.matches(":focus-visible")) start(video, "focus");
   });
   document.addEventListener("focusout", function (event) {
     var video = previewOf(event.target);
-    if (video) stop(video);
+    if (video && video.getAttribute("data-started-by") === "focus") stop(video);
   });
 
   // On a touch screen there is no hover: the first tap plays the preview, a second tap
@@ -52,6 +55,18 @@
     if (!video || lastPointer === "mouse" || !video.paused) return;
     event.preventDefault();
     document.querySelectorAll(".gen .thumb.playing video.preview").forEach(stop);
-    start(video);
+    start(video, "touch");
+  });
+
+  // A poll may send a finished card again unchanged (it looks back a little, so a late
+  // commit is never missed): keep the card on the page, so a playing preview (and the
+  // focus) stays. A pending card is always swapped: its elapsed time moves on.
+  document.addEventListener("htmx:oobBeforeSwap", function (event) {
+    var target = event.detail.target;
+    var incoming = event.detail.fragment && event.detail.fragment.firstElementChild;
+    if (!target || !incoming || !target.matches("article.gen") || !incoming.matches("article.gen")) return;
+    var same = incoming.getAttribute("data-version") === target.getAttribute("data-version");
+    var finished = ["succeeded", "failed", "cancelled"].indexOf(target.getAttribute("data-status")) >= 0;
+    if (same && finished) event.detail.shouldSwap = false;
   });
 })();

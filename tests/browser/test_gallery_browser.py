@@ -341,3 +341,25 @@ def test_a_job_done_while_i_watch_needs_no_notice(gallery_page, live_server) -> 
     card = page.locator(f"#card-{job.pk}")
     wait_for(page, lambda: card.get_attribute("data-status") == "failed", "the failed card")
     assert page.title() == title and page.evaluate("window.__notes") == []
+
+
+def test_a_first_tap_plays_the_preview_and_a_second_opens_the_video(
+    phone_context, live_server, transactional_db
+) -> None:
+    from django.contrib.auth.models import User
+
+    from tests.browser.studio_pages import csp_violations, finished, sign_in
+
+    mei = User.objects.create_user("mei", password="pw-mei-12345")
+    clip = finished(mei, "a lantern to tap")
+    sign_in(phone_context, live_server, mei)
+    page = phone_context.new_page()
+    page.goto(f"{live_server.url}/")
+    thumb = page.locator(f"#card-{clip.pk} .thumb")
+    video = thumb.locator("video")
+    thumb.tap()
+    wait_for(page, lambda: video.evaluate("v => v.currentTime") > 0.3, "the preview to play")
+    assert page.url == f"{live_server.url}/"  # the first tap did not leave the gallery
+    thumb.tap()
+    page.wait_for_url(f"{live_server.url}/generations/{clip.pk}/")
+    assert csp_violations(page) == []
