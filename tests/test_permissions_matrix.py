@@ -36,7 +36,7 @@ from review.models import Comment, Rating, Recipe, RecipeRun, SavedSearch, Star,
 from tests.api_helpers import issue
 from tests.images import image_bytes
 from videos.media import signed_media_path
-from videos.models import Generation, GenerationEvent, GenerationInput, Provider
+from videos.models import Generation, GenerationEvent, GenerationInput, Project, Provider
 
 ACTORS = ("anonymous", "member", "owner", "admin", "other_key")
 VIDEO_BYTES = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40
@@ -236,6 +236,21 @@ RULES: dict[str, list[Rule]] = {
             "admin": page("a trashed owl"),
         })  # fmt: skip
     ],
+    "generations/<int:pk>/move/": [
+        Rule("POST", "/generations/{gen}/move/", owner_or_admin(redirect("/generations/{gen}/")), data={"project": "{project}"}, effect=changed("videos.generation", "gen", EVENTS, project_id="{project}"))
+    ],
+    # -- projects: the team's boards; their creator (or an admin) edits one
+    "projects/": [Rule("GET", "/projects/", signed_in(page("alice-board")))],
+    "projects/new/": [
+        Rule("GET", "/projects/new/", signed_in(page("<title>New project · Studio</title>"))),
+        Rule("POST", "/projects/new/", signed_in(redirect("/projects/")), data={"name": "new board"}, effect=added("videos.project", created_by_id=ACTOR, name="new board")),
+    ],
+    "projects/<int:pk>/": [Rule("GET", "/projects/{project}/", signed_in(page("<title>alice-board · Studio</title>")))],
+    "projects/<int:pk>/edit/": [
+        Rule("GET", "/projects/{project}/edit/", owner_or_admin(page("<title>Edit alice-board · Studio</title>"))),
+        Rule("POST", "/projects/{project}/edit/", owner_or_admin(redirect("/projects/{project}/")), data={"name": "renamed board", "budget_units": "50"}, effect=changed("videos.project", "project", name="renamed board", budget_units="50.00")),
+    ],
+    "projects/<int:pk>/cover/": [Rule("GET", "/projects/{project}/cover/", signed_in(page("PNG")))],
     "generations/<int:pk>/media/<str:variant>/": [
         Rule("GET", "/generations/{gen}/media/video/", signed_in(page("ftypmp42"))),
         Rule("GET", "/generations/{i2v}/media/image/", signed_in(page("first frame bytes"))),
@@ -491,6 +506,8 @@ def build_world(alice: User, bob: User) -> dict[str, Any]:
     comment = Comment.post(gen, alice, "the light is lovely", 1.5)
     recipe = Recipe.from_generation(gen, alice, name="fox recipe")
     saved = SavedSearch.objects.create(owner=alice, name="mine", query="q=fox")
+    project = Project.objects.create(name="alice-board", created_by=alice)
+    project.cover.save("cover.png", ContentFile(image_bytes(fmt="PNG")), save=True)
     return {
         "alice": alice.pk,
         "gen": gen.pk,
@@ -506,6 +523,7 @@ def build_world(alice: User, bob: User) -> dict[str, Any]:
         "comment": comment.pk,
         "recipe": recipe.pk,
         "saved": saved.pk,
+        "project": project.pk,
         "provider": Provider.objects.get(name="local").pk,
         "signed_video": signed_media_path(gen.video.name),
         "callback_token": gen.callback_token,
@@ -519,7 +537,12 @@ def send(client: Client, rule: Rule, world: dict[str, Any], key: str | None) -> 
         body = json.dumps(rule.json)
         return client.generic(rule.method, url, body, content_type="application/json", **headers)
     if rule.method == "POST":
-        return client.post(url, rule.data, **headers)
+        # A form value that is exactly "{name}" is the world's id of that name (a project's pk).
+        data = {
+            k: world[v[1:-1]] if isinstance(v, str) and v[1:-1] in world and v[0] == "{" else v
+            for k, v in rule.data.items()
+        }
+        return client.post(url, data, **headers)
     return client.generic(rule.method, url, **headers)
 
 
@@ -555,6 +578,7 @@ def check(response: Any, expect: Expect, world: dict[str, Any], where: str) -> N
 
 # Every table a request of the matrix could write (sessions and request counts aside).
 WORLD_MODELS: list[type[Model]] = [
+    Project,
     Generation,
     GenerationEvent,
     GenerationInput,

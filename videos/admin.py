@@ -14,6 +14,7 @@ from django.utils.html import format_html, format_html_join
 from .models import (
     Generation,
     GenerationEvent,
+    Project,
     Provider,
     ProviderBalance,
     VideoModel,
@@ -313,3 +314,12 @@ class GenerationAdmin(admin.ModelAdmin):
         "batch_size",
         "deleted_at",
     ]
+
+
+@admin.register(Project)
+class ProjectAdmin(admin.ModelAdmin):
+    """Projects are made on their own pages; here admins see them all and adjust budgets."""
+
+    list_display = ("name", "created_by", "budget_units", "created_at")
+    search_fields = ("name", "description")
+    raw_id_fields = ("created_by",)

@@ -394,7 +394,7 @@ class GenerationQuerySet(models.QuerySet["Generation"]):
         return self.filter(owner=user)
 
     def recent(self) -> GenerationQuerySet:
-        return self.select_related("owner", "provider").order_by("-id")
+        return self.select_related("owner", "provider", "project").order_by("-id")
 
     def pending(self) -> GenerationQuerySet:
         return self.filter(status__in=Generation.PENDING)
@@ -416,6 +416,71 @@ class GenerationQuerySet(models.QuerySet["Generation"]):
             Q(next_poll_at__lte=now) | Q(next_poll_at__isnull=True),
             Q(lease_until__lt=now) | Q(lease_until__isnull=True),
         )
+
+
+def _cover_path(instance: Project, filename: str) -> str:
+    # A new project has no pk yet when its cover is saved: a random folder instead.
+    return f"projects/{secrets.token_hex(8)}/{filename}"
+
+
+class ProjectQuerySet(models.QuerySet["Project"]):
+    def visible_to(self, user: AbstractBaseUser | AnonymousUser) -> ProjectQuerySet:
+        """Projects are the team's shared boards: every signed-in member sees every one."""
+        return self.all() if user.is_authenticated else self.none()
+
+    def editable_by(self, user: AbstractBaseUser | AnonymousUser) -> ProjectQuerySet:
+        """Only the project's creator and admins rename it or change its budget."""
+        if not user.is_authenticated:
+            return self.none()
+        return self.all() if user.is_staff else self.filter(created_by=user)
+
+
+class Project(models.Model):
+    """A shared board that holds generations, optionally with a unit budget for them."""
+
+    LOW_SHARE = Decimal("0.2")  # below 20 % of the budget left, the project warns
+
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(max_length=2000, blank=True)
+    cover = models.ImageField(upload_to=_cover_path, blank=True, max_length=300)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="projects"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    budget_units = models.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="units its jobs may use in all; empty means no limit",
+    )
+
+    objects = ProjectQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("project_detail", args=[self.pk])
+
+    def units_committed(self) -> Decimal:
+        """Units spent or reserved, as a key counts them: final units, or the estimate."""
+        total = self.generations.exclude(status__in=[Status.FAILED, Status.CANCELLED]).aggregate(
+            n=models.Sum(Coalesce("units", "estimated_units"))
+        )["n"]
+        return total or Decimal(0)
+
+    def units_remaining(self) -> Decimal | None:
+        if self.budget_units is None:
+            return None
+        return self.budget_units - self.units_committed()
+
+    def budget_is_low(self) -> bool:
+        remaining = self.units_remaining()
+        return remaining is not None and remaining < self.budget_units * self.LOW_SHARE
 
 
 def _upload_path(instance: Generation, filename: str) -> str:
@@ -506,6 +571,9 @@ class Generation(models.Model):
     parent = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children"
     )
+    project = models.ForeignKey(
+        Project, null=True, blank=True, on_delete=models.SET_NULL, related_name="generations"
+    )
 
     # Idempotency (kling-api.md §4.3): set durably BEFORE a create is sent, cleared only
     # when the upstream certainly has no task. While set on a queued generation, the
@@ -539,6 +607,8 @@ class Generation(models.Model):
             models.Index(fields=["owner", "-id"], name="generation_owner_recent"),
             # The running-jobs badge on every page counts one user's pending jobs.
             models.Index(fields=["owner", "status"], name="generation_owner_status"),
+            # The gallery's poll asks "changed since X?" every few seconds, for everyone.
+            models.Index(fields=["updated_at"], name="generation_updated"),
         ]
 
     def __str__(self) -> str:
@@ -746,7 +816,7 @@ class Generation(models.Model):
         now = timezone.now()
         won = Generation.objects.filter(
             pk=self.pk, deleted_at__isnull=True, status__in=self.TERMINAL
-        ).update(deleted_at=now)
+        ).update(deleted_at=now, updated_at=now)  # updated_at: the live gallery drops it
         if won:
             self.deleted_at = now
             self.record("info", "moved to the trash")
@@ -755,7 +825,7 @@ class Generation(models.Model):
     def restore(self) -> bool:
         """Take a job out of the trash; False if it was not there (restored or purged)."""
         won = Generation.objects.filter(pk=self.pk, deleted_at__isnull=False).update(
-            deleted_at=None
+            deleted_at=None, updated_at=timezone.now()
         )
         if won:
             self.deleted_at = None
@@ -771,6 +841,13 @@ class Generation(models.Model):
     @property
     def in_batch(self) -> bool:
         return self.batch_id is not None and self.batch_size > 1
+
+    def move_to(self, project: Project | None) -> None:
+        """Put the generation on a project's board (or none); the gallery's poll sees it moved."""
+        now = timezone.now()
+        Generation.objects.filter(pk=self.pk).update(project=project, updated_at=now)
+        self.project, self.updated_at = project, now
+        self.record("info", f"moved to project {project.name}" if project else "left its project")
 
     def delete_with_files(self) -> None:
         """Delete the row and the files only it uses (remixes may share input frames)."""
