@@ -132,6 +132,24 @@ KLING_EFFECTS = {
     "required": ["effect_scene", "input"],
     "additionalProperties": False,
 }
+KLING_VIDEO_EXTEND = {
+    "type": "object",
+    "description": "kling-kinds.md §7.5: video_id is the studio's id of a finished kling-v1, "
+    "v1-5 or v1-6 video of yours (the videos[].id of its task), at most 175 s long and 30 days "
+    "old; model and mode are the source's; adds 4-5 s. negative_prompt and cfg_scale are not "
+    "for kling-v1 sources. " + NULL_MEANS_ABSENT,
+    "properties": {
+        "video_id": {"type": "string", "minLength": 1, "maxLength": 32},
+        "prompt": PROMPT,
+        "negative_prompt": {"type": "string", "maxLength": 2500},
+        "cfg_scale": {"type": "number", "minimum": 0, "maximum": 1},
+        "watermark_info": WATERMARK,
+        "callback_url": CALLBACK_URL,
+        "external_task_id": EXTERNAL_TASK_ID,
+    },
+    "required": ["video_id"],
+    "additionalProperties": False,
+}
 GENERIC_CREATE = {
     "type": "object",
     "description": "A prompt, an image, or both. " + NULL_MEANS_ABSENT,
@@ -177,6 +195,7 @@ KIND_BODIES: dict[str, tuple[str, dict[str, Any]]] = {
     "text2video": ("KlingText2Video", KLING_TEXT2VIDEO),
     "image2video": ("KlingImage2Video", KLING_IMAGE2VIDEO),
     "effects": ("KlingEffects", KLING_EFFECTS),
+    "video-extend": ("KlingVideoExtend", KLING_VIDEO_EXTEND),
 }
 OPENAI_CREATE_MULTIPART = {
     "type": "object",

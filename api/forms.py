@@ -250,10 +250,11 @@ class KlingCreateForm(ApiCreateForm):
         "dynamic_masks",
     )
 
-    def __init__(self, body: dict[str, Any], kind: str) -> None:
+    def __init__(self, body: dict[str, Any], kind: str, owner: Any = None) -> None:
         super().__init__(body)
         self.body = body
         self.kind = kind
+        self.owner = owner
         self.schema = KLING_IMAGE2VIDEO if kind == Kind.IMAGE2VIDEO else KLING_TEXT2VIDEO
         if body.get("model") and not body.get("model_name"):
             self.names = {**KLING_NAMES, "model_name": "model"}
@@ -311,10 +312,11 @@ class KindCreateForm(ApiOnlyFields):
 
     API_ONLY = ("callback_url", "external_task_id")
 
-    def __init__(self, body: dict[str, Any], kind: str) -> None:
+    def __init__(self, body: dict[str, Any], kind: str, owner: Any = None) -> None:
         super().__init__(body)
         self.body = body
         self.kind = kind
+        self.owner = owner
 
     def kind_form(self) -> forms.Form:
         """The kind's bound form, already validated; raises ApiError on any problem."""
@@ -324,7 +326,7 @@ class KindCreateForm(ApiOnlyFields):
         if not self.is_valid():
             raise_for_own_errors(self)
         fields = {k: v for k, v in self.body.items() if k not in self.API_ONLY and v is not None}
-        form = kind_spec(self.kind).form_class(fields, api=True)
+        form = kind_spec(self.kind).form_class(fields, api=True, owner=self.owner)
         if not form.is_valid():
             raise_for_generation_errors(form, getattr(form, "api_names", {}))
         return form

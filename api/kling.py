@@ -36,7 +36,10 @@ KLING_FIELDS = (
     "id", "status", "status_message", "created_at", "updated_at", "video", "poster",
     "video_duration", "duration", "units", "api_task__external_task_id", "api_task__base_url",
     "waiting_reason", "waiting_attempts", "next_poll_at",
+    "kind", "parent_id", "parent__video", "parent__video_duration",
 )  # fmt: skip
+# Kinds whose task names the video they continue (kling-kinds.md §7.5, §7.6).
+PARENT_KINDS = ("video-extend", "advanced-lip-sync")
 
 
 def kling_task(row: TaskRow, base_url: str, status: str | None = None) -> dict[str, Any]:
@@ -52,6 +55,14 @@ def kling_task(row: TaskRow, base_url: str, status: str | None = None) -> dict[s
         "created_at": millis(row["created_at"]),
         "updated_at": millis(row["updated_at"]),
     }
+    if row.get("kind") in PARENT_KINDS and row.get("parent_id"):
+        # Studio ids and our copy's URL: the upstream's ids never cross our API.
+        parent_duration = row["parent__video_duration"] or 0
+        task["task_info"]["parent_video"] = {
+            "id": str(row["parent_id"]),
+            "url": media_url(base_url, row["parent__video"]) if row["parent__video"] else "",
+            "duration": f"{parent_duration:.1f}".rstrip("0").rstrip("."),
+        }
     if status == Status.SUCCEEDED and row["video"]:
         duration = row["video_duration"] or row["duration"]
         task["task_result"] = {
@@ -102,7 +113,7 @@ def create(request: HttpRequest, kind: str) -> JsonResponse:
         api_form = KlingCreateForm(json_body(request), kind)
         form = api_form.generation_form()
     else:
-        api_form = KindCreateForm(json_body(request), kind)
+        api_form = KindCreateForm(json_body(request), kind, owner=request.api_key.owner)
         form = api_form.kind_form()
     generation = request.api_key.start_generation(
         form,

@@ -80,6 +80,22 @@ class SimTask:
     callback_url: str = ""
     posted: str = ""
     held: list[dict[str, Any]] = field(default_factory=list)
+    # The model that made its video (an extension inherits its parent's) and the video's
+    # length; parent: the task whose video this one continues (video-extend, lip-sync).
+    model: str = "kling-v1"
+    seconds: float = 3.0
+    parent: SimTask | None = None
+
+
+@dataclass(frozen=True)
+class SimVideo:
+    """A finished video this account issued (task_result.videos[0]), as its rules see it."""
+
+    video_id: str
+    model: str
+    seconds: float
+    age_seconds: float
+    task: SimTask
 
 
 class Simulator:
@@ -259,6 +275,7 @@ class Simulator:
                     else ""
                 ),
                 callback_url=str(body.get("callback_url", "")),
+                model=str(body.get("model_name") or body.get("model") or "kling-v1"),
             )
             self.tasks.append(task)
             self.by_id[task_id] = task
@@ -277,6 +294,14 @@ class Simulator:
         if elapsed >= 0.3 * task.run_seconds:
             return "processing", "", progress
         return "submitted", "", progress
+
+    def video(self, video_id: str) -> SimVideo | None:
+        """A succeeded task's video by the id this account gave it ("v" + task id), or None."""
+        with self.lock:
+            task = self.by_id.get(video_id[1:]) if video_id.startswith("v") else None
+            if task is None or self.status_of(task)[0] != "succeed":
+                return None
+            return SimVideo(video_id, task.model, task.seconds, self.now() - task.created, task)
 
     def running(self) -> int:
         return sum(1 for t in self.tasks if self.status_of(t)[0] in ("submitted", "processing"))
@@ -298,10 +323,21 @@ class Simulator:
             "created_at": created_ms,
             "updated_at": int(self.now() * 1000) if not fresh else created_ms,
         }
+        if task.parent is not None:
+            # kling-kinds.md §7.5, §7.6: the task names the video it continues.
+            obj["task_info"]["parent_video"] = {
+                "id": f"v{task.parent.task_id}",
+                "url": self.video_url(task.parent),
+                "duration": f"{task.parent.seconds:.1f}",
+            }
         if status == "succeed":
             obj["task_result"] = {
                 "videos": [
-                    {"id": f"v{task.task_id}", "url": self.video_url(task), "duration": "3.0"}
+                    {
+                        "id": f"v{task.task_id}",
+                        "url": self.video_url(task),
+                        "duration": f"{task.seconds:.1f}",
+                    }
                     if task.kind != "effects"
                     # kling-kinds.md §7.7: effects results carry no duration.
                     else {"id": f"v{task.task_id}", "url": self.video_url(task)}
@@ -615,7 +651,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(1200, "the request body is not valid JSON")
             return
         try:
-            problem = check_create(kind, body, gateway=sim.gateway)
+            problem = check_create(kind, body, gateway=sim.gateway, account=sim)
         except ModelNotFound as exc:
             self._error(1203, str(exc))
             return
@@ -637,6 +673,11 @@ class _Handler(BaseHTTPRequestHandler):
                 self._error(1303, "parallel task count over resource pack limit")
                 return
             task = sim._new_task(kind, body)
+            if kind == "video-extend":
+                parent = sim.by_id[str(body["video_id"])[1:]]
+                # Model inherited; the result is the whole video, 4-5 s longer (§7.5).
+                task.model, task.parent = parent.model, parent
+                task.seconds = round(parent.seconds + sim.random.uniform(4, 5), 1)
         if fault == "drop_after_accept":
             self._drop()
         elif fault == "accept_then_500":

@@ -18,6 +18,7 @@ from studio.typing import HtmxHttpRequest
 from .creation import Origin, create_generation, rerun
 from .forms import EstimateForm, GalleryPollForm, GenerationForm, initial_from
 from .kinds import kind_page_context, kind_spec
+from .kinds.video_extend import is_extendable
 from .media import serve_stored_file, unsign_media_name
 from .models import Generation, Kind, Status, VideoModel
 
@@ -134,12 +135,13 @@ def kind_new(request: HtmxHttpRequest, kind: str) -> HttpResponse:
     """Create a job of one of the newer kinds (kling-kinds.md §7) with that kind's own form."""
     form_class = kind_spec(kind).form_class
     if request.method == "POST":
-        form = form_class(request.POST, request.FILES)
+        form = form_class(request.POST, request.FILES, owner=request.user)
         if form.is_valid():
             return _created(request, create_generation(form, Origin(owner=request.user)))
     else:
         form = form_class(
-            initial={k: v for k, v in request.GET.items() if k in form_class.base_fields}
+            initial={k: v for k, v in request.GET.items() if k in form_class.base_fields},
+            owner=request.user,
         )
     template = "videos/kind_form.html"
     if request.htmx and request.htmx.target == "kind-form":
@@ -183,6 +185,8 @@ def generation_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         "can_edit": Generation.objects.editable_by(request.user).filter(pk=pk).exists(),
         "events": generation.events.all(),
         "children": generation.children.order_by("-id")[:20],
+        # What can continue from this clip (kling-kinds.md §7.5, §7.6).
+        "can_extend": is_extendable(generation),
     }
     template = "videos/generation_detail.html"
     if request.htmx and request.htmx.target == "generation-status":

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from . import effects, video
+from . import effects, extend, video
 from .common import ModelNotFound
 
 Check = Callable[..., "str | None"]
@@ -15,12 +15,18 @@ CHECKS: dict[str, Check] = {
     "text2video": video.check,
     "image2video": video.check,
     "effects": effects.check,
+    "video-extend": extend.check,
 }
 KINDS = tuple(CHECKS)
+# Kinds whose bodies name account-scoped ids (kling-kinds.md §7): their checks ask the
+# account (the simulator) about the videos and sessions it issued.
+ACCOUNT_KINDS = {"video-extend"}
 
 
-def check_create(kind: str, body: Any, *, gateway: bool) -> str | None:
+def check_create(kind: str, body: Any, *, gateway: bool, account: Any = None) -> str | None:
     """The first rule a create body of this kind breaks, as a message; None if valid."""
+    if kind in ACCOUNT_KINDS:
+        return CHECKS[kind](kind, body, gateway=gateway, account=account)
     return CHECKS[kind](kind, body, gateway=gateway)
 
 

@@ -142,8 +142,13 @@ class KindForm(forms.Form):
         empty_label="automatic (by priority)",
     )
 
-    def __init__(self, *args: Any, api: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, api: bool = False, owner: AbstractBaseUser | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
+        # Who creates: kinds that take a studio id (video-extend's video_id, lip-sync's
+        # session_id) look it up among what this user may see.
+        self.owner = owner
         self.catalogue_entry: VideoModel | None = None
         self.pending_inputs: list[PendingInput] = []
         if api:

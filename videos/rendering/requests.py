@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .effects import render_effect
+from .extend import render_extension
 from .render import render_video
 from .spec import RenderError, RenderSpec
 
@@ -58,10 +59,27 @@ def _render_effect(body: dict[str, Any], files: dict[str, str], video: str, post
     render_effect(str(body.get("effect_scene", "")), _listed(files, "image"), video, poster)
 
 
+def _render_extend(body: dict[str, Any], files: dict[str, str], video: str, poster: str) -> None:
+    """kling-kinds.md §7.5: the parent's frames, then five seconds more from its last one.
+
+    The jobs stage the parent's stored MP4 beside the body (its video_id names it upstream).
+    """
+    parent = files.get("parent_video")
+    if not body.get("video_id") or not parent:
+        raise RenderError("video-extend needs the video it extends")
+    spec = RenderSpec(
+        prompt=str(body.get("prompt", "")),
+        negative_prompt=str(body.get("negative_prompt", "")),
+        cfg_scale=float(body.get("cfg_scale", 0.5)),
+    )
+    render_extension(parent, spec, video, poster)
+
+
 KINDS: dict[str, Renderer] = {
     "text2video": _render_video,
     "image2video": _render_video,
     "effects": _render_effect,
+    "video-extend": _render_extend,
 }
 
 
