@@ -175,8 +175,7 @@ def _pinned_reason(generation: Generation) -> tuple[str, bool]:
             False,
         )
     only = (
-        f"this job uses {what} that exists only on {chosen.name}, "
-        "so no other provider can take it"
+        f"this job uses {what} that exists only on {chosen.name}, so no other provider can take it"
     )
     if not chosen.enabled:
         return f"{chosen.name} is disabled; {only}", True

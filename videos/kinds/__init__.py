@@ -13,8 +13,7 @@ from . import effects, image2video, text2video, video_extend
 from .base import KindSpec
 
 KINDS: dict[str, KindSpec] = {
-    spec.name: spec
-    for spec in (text2video.SPEC, image2video.SPEC, effects.SPEC, video_extend.SPEC)
+    spec.name: spec for spec in (text2video.SPEC, image2video.SPEC, effects.SPEC, video_extend.SPEC)
 }
 
 
