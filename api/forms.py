@@ -36,6 +36,7 @@ from .bodies import (
     DEFAULT_MODEL,
     GENERIC_CREATE,
     KIND_BODIES,
+    KLING_IDENTIFY_FACE,
     KLING_IMAGE2VIDEO,
     KLING_TEXT2VIDEO,
     OPENAI_CREATE,
@@ -330,6 +331,26 @@ class KindCreateForm(ApiOnlyFields):
         if not form.is_valid():
             raise_for_generation_errors(form, getattr(form, "api_names", {}))
         return form
+
+
+class IdentifyFaceForm(forms.Form):
+    """identify-face's body (kling-kinds.md §7.6): the studio id of one of the caller's videos."""
+
+    video_id = TextField(max_length=32)
+
+    def __init__(self, body: dict[str, Any]) -> None:
+        super().__init__(body)
+        self.body = body
+
+    def full_clean(self) -> None:
+        problem = json_type_error(self.body, KLING_IDENTIFY_FACE)
+        if problem is not None:
+            raise bad_field(*problem)
+        super().full_clean()
+
+    def video_pk(self) -> int | None:
+        ref = self.cleaned_data["video_id"].strip()
+        return int(ref) if ref.isascii() and ref.isdigit() and len(ref) <= 18 else None
 
 
 GENERIC_NAMES = {

@@ -7,11 +7,28 @@ from typing import Any
 
 from django.http import HttpRequest, JsonResponse
 
+from videos.lip_sync import FaceError, identify_faces
 from videos.models import Generation, Status, waiting_message_of
 
 from .auth import api_endpoint
-from .forms import KindCreateForm, KlingCreateForm, KlingListForm, raise_for_own_errors
-from .http import TaskRow, json_body, media_url, millis, own_task, own_tasks, public_base_url
+from .errors import ApiError, bad_field
+from .forms import (
+    IdentifyFaceForm,
+    KindCreateForm,
+    KlingCreateForm,
+    KlingListForm,
+    raise_for_own_errors,
+)
+from .http import (
+    TaskRow,
+    json_body,
+    media_url,
+    millis,
+    own_generations,
+    own_task,
+    own_tasks,
+    public_base_url,
+)
 
 # Outbound words of the Kling family (kling-api.md §4.1): note the spelling "succeed".
 KLING_STATUS = {
@@ -138,3 +155,39 @@ def task(request: HttpRequest, kind: str, task_id: str) -> JsonResponse:
     """One task of the caller, by the studio's task id."""
     row = own_task(request, task_id, KLING_FIELDS, kind=kind)
     return envelope(request, kling_task(row, public_base_url(request)))
+
+
+@api_endpoint("kling", "POST")
+def identify_face(request: HttpRequest) -> JsonResponse:
+    """identify-face (kling-kinds.md §7.6), synchronous: faces of one of the caller's videos.
+
+    The answer's session_id is ours (expires after 24 h); face_image is our stored copy.
+    """
+    form = IdentifyFaceForm(json_body(request))
+    if not form.is_valid():
+        raise_for_own_errors(form)
+    ref = form.cleaned_data["video_id"]
+    source = own_generations(request).filter(pk=form.video_pk()).first()
+    if source is None:
+        raise bad_field("video_id", f"No video {ref} of yours exists.")
+    try:
+        session = identify_faces(source, request.api_key.owner, request.api_key)
+    except FaceError as exc:
+        if exc.unavailable:
+            raise ApiError(503, 5001, exc.message) from exc
+        raise bad_field(exc.field, exc.message) from exc
+    base = public_base_url(request)
+    data = {
+        "session_id": str(session.pk),
+        "final_unit_deduction": units_text(session.units),
+        "face_data": [
+            {
+                "face_id": face["face_id"],
+                "face_image": media_url(base, face["image"]) or "",
+                "start_time": face["start_time"],
+                "end_time": face["end_time"],
+            }
+            for face in session.faces
+        ],
+    }
+    return envelope(request, data)

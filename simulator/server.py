@@ -34,7 +34,7 @@ import jwt
 from videos.providers.webhooks import sign
 
 from .clip import clip_bytes
-from .rules import KINDS, ModelNotFound, check_create
+from .rules import KINDS, ModelNotFound, check_create, check_identify
 
 # kling-api.md §4.2: the HTTP status that goes with each code.
 HTTP_FOR_CODE = {
@@ -63,6 +63,9 @@ SHAPES = ("kling", "flat", "openai", "record")
 KLING_TASK_BASE = 831922345719271433
 ROUTE = re.compile(r"^/v1/videos/(" + "|".join(map(re.escape, KINDS)) + r")(?:/([^/]+))?/?$")
 VIDEO_ROUTE = re.compile(r"^/sim/videos/([^/]+)\.mp4$")
+FACE_ROUTE = re.compile(r"^/sim/faces/([^/]+)\.jpg$")
+IDENTIFY_PATH = "/v1/videos/identify-face"
+SESSION_SECONDS = 24 * 3600  # kling-kinds.md §7.6: unconfirmed upstream; tests shorten it
 
 
 @dataclass
@@ -85,6 +88,23 @@ class SimTask:
     model: str = "kling-v1"
     seconds: float = 3.0
     parent: SimTask | None = None
+
+
+@dataclass
+class SimSession:
+    """An identify-face session: its video (a task, or None for a video_url) and faces."""
+
+    session_id: str
+    task: SimTask | None
+    video_ms: int
+    faces: dict[str, tuple[int, int]]
+    created: float
+    lifetime: float
+    now: Any = None
+
+    @property
+    def expired(self) -> bool:
+        return self.now() - self.created >= self.lifetime
 
 
 @dataclass(frozen=True)
@@ -154,6 +174,8 @@ class Simulator:
         self.callback_log: list[tuple[str, int | str, dict[str, Any]]] = []
         self._faults: list[list[Any]] = []  # [fault, endpoint, times_left]
         self._next_id = KLING_TASK_BASE
+        self.sessions: dict[str, SimSession] = {}
+        self.session_seconds = SESSION_SECONDS
         self._stop = threading.Event()
         self.server = _Server((host, port), _Handler)
         self.server.daemon_threads = True
@@ -302,6 +324,27 @@ class Simulator:
             if task is None or self.status_of(task)[0] != "succeed":
                 return None
             return SimVideo(video_id, task.model, task.seconds, self.now() - task.created, task)
+
+    def session(self, session_id: str) -> SimSession | None:
+        with self.lock:
+            return self.sessions.get(session_id)
+
+    def identify(self, video: SimVideo | None) -> SimSession:
+        """A new session: one face ("0") over the whole video, as the local renderer says."""
+        with self.lock:
+            session_id = uuid.uuid4().hex
+            video_ms = round((video.seconds if video else 5.0) * 1000)
+            session = SimSession(
+                session_id,
+                video.task if video else None,
+                video_ms,
+                {"0": (0, video_ms)},
+                self.now(),
+                self.session_seconds,
+                self.now,
+            )
+            self.sessions[session_id] = session
+            return session
 
     def running(self) -> int:
         return sum(1 for t in self.tasks if self.status_of(t)[0] in ("submitted", "processing"))
@@ -522,6 +565,18 @@ def without_task_id(answer: Any) -> Any:
     return answer
 
 
+@functools.cache
+def face_jpeg() -> bytes:
+    """The picture every simulated face has: a small skin-coloured square."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (96, 96), (224, 178, 142)).save(out, "JPEG")
+    return out.getvalue()
+
+
 def envelope(data: Any, code: int = 0, message: str = "SUCCEED") -> dict[str, Any]:
     return {"code": code, "message": message, "request_id": uuid.uuid4().hex, "data": data}
 
@@ -593,6 +648,9 @@ class _Handler(BaseHTTPRequestHandler):
         if video:
             self._video(video.group(1))
             return
+        if FACE_ROUTE.match(parts.path):
+            self._send(200, face_jpeg(), "image/jpeg")
+            return
         self._api("GET", parts.path, parse_qs(parts.query))
 
     def do_POST(self) -> None:  # noqa: N802
@@ -602,6 +660,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _api(self, method: str, path: str, query: dict[str, list[str]], raw: bytes = b"") -> None:
         sim = self.sim
+        if method == "POST" and path == sim.prefix + IDENTIFY_PATH:
+            with sim.lock:
+                sim.counts["identify"] += 1
+                sim.counts["total"] += 1
+            self._identify(raw)
+            return
         route = ROUTE.match(path.removeprefix(sim.prefix)) if path.startswith(sim.prefix) else None
         if route is None or (method == "POST" and route.group(2)):
             self._error(1202, f"no route for {method} {path}", 404)
@@ -673,6 +737,11 @@ class _Handler(BaseHTTPRequestHandler):
                 self._error(1303, "parallel task count over resource pack limit")
                 return
             task = sim._new_task(kind, body)
+            if kind == "advanced-lip-sync":
+                session = sim.sessions[body["session_id"]]
+                task.parent = session.task
+                task.seconds = session.video_ms / 1000
+                task.model = session.task.model if session.task else "kling-v1"
             if kind == "video-extend":
                 parent = sim.by_id[str(body["video_id"])[1:]]
                 # Model inherited; the result is the whole video, 4-5 s longer (§7.5).
@@ -686,6 +755,37 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(200, without_task_id(sim.shaped(task, fresh=True)))
         else:
             self._json(200, sim.shaped(task, fresh=True))
+
+    def _identify(self, raw: bytes) -> None:
+        """identify-face (kling-kinds.md §7.6): synchronous, face_data in ms."""
+        sim = self.sim
+        if self._apply_fault(sim.take_fault("identify")):
+            return
+        denied = sim.check_auth(self.headers.get("Authorization", ""))
+        if denied:
+            self._error(denied[0], denied[1], 401)
+            return
+        try:
+            body = json.loads(raw or b"null")
+        except ValueError:
+            self._error(1200, "the request body is not valid JSON")
+            return
+        problem, video = check_identify(body, sim)
+        if problem:
+            self._error(1201, f"invalid parameter: {problem}")
+            return
+        session = sim.identify(video)
+        faces = [
+            {
+                "face_id": face_id,
+                "face_image": f"{sim.url}/sim/faces/{session.session_id}-{face_id}.jpg",
+                "start_time": start,
+                "end_time": end,
+            }
+            for face_id, (start, end) in session.faces.items()
+        ]
+        data = {"session_id": session.session_id, "final_unit_deduction": "0.2", "face_data": faces}
+        self._json(200, envelope(data))
 
     def _query(self, kind: str, task_ref: str) -> None:
         with self.sim.lock:

@@ -944,3 +944,55 @@ class GenerationEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%H:%M:%S} {self.kind}: {self.message}"
+
+
+# kling-kinds.md §7.6: the upstream's lifetime is unconfirmed; ours is a day.
+LIP_SYNC_SESSION_HOURS = 24
+
+
+class LipSyncSessionQuerySet(models.QuerySet["LipSyncSession"]):
+    def live(self) -> LipSyncSessionQuerySet:
+        return self.filter(expires_at__gt=timezone.now())
+
+
+class LipSyncSession(models.Model):
+    """The faces identify-face found in one clip (kling-kinds.md §7.6), under OUR session id.
+
+    The upstream's session id exists only on the provider that identified the faces (the
+    one that made the clip): a lip-sync using this session is pinned there. faces holds
+    [{"face_id", "start_time", "end_time" (ms), "image" (a storage name)}].
+    """
+
+    id = models.BigIntegerField(primary_key=True, default=new_task_id, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="lip_sync_sessions"
+    )
+    api_key = models.ForeignKey(
+        "api.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    source = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="+")
+    provider = models.ForeignKey(Provider, null=True, on_delete=models.SET_NULL, related_name="+")
+    upstream_session_id = models.CharField(max_length=128)
+    faces = models.JSONField(default=list)
+    units = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+
+    objects = LipSyncSessionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"lip-sync session {self.pk} of {self.source_id}"
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at <= timezone.now()
+
+    def face(self, face_id: str) -> dict[str, Any] | None:
+        return next((f for f in self.faces if f.get("face_id") == face_id), None)
+
+    @staticmethod
+    def lifetime() -> timedelta:
+        return timedelta(hours=LIP_SYNC_SESSION_HOURS)

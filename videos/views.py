@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -19,6 +20,7 @@ from .creation import Origin, create_generation, rerun
 from .forms import EstimateForm, GalleryPollForm, GenerationForm, initial_from
 from .kinds import kind_page_context, kind_spec
 from .kinds.video_extend import is_extendable
+from .lip_sync import FaceError, can_lip_sync, identify_faces
 from .media import serve_stored_file, unsign_media_name
 from .models import Generation, Kind, Status, VideoModel
 
@@ -187,11 +189,24 @@ def generation_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         "children": generation.children.order_by("-id")[:20],
         # What can continue from this clip (kling-kinds.md §7.5, §7.6).
         "can_extend": is_extendable(generation),
+        "can_lip_sync": can_lip_sync(generation),
     }
     template = "videos/generation_detail.html"
     if request.htmx and request.htmx.target == "generation-status":
         template += "#generation-status"
     return render(request, template, context)
+
+
+@require_POST
+def generation_lip_sync(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Identify the faces of a finished clip (synchronous, kling-kinds.md §7.6), then pick one."""
+    source = get_object_or_404(Generation.objects.visible_to(request.user), pk=pk)
+    try:
+        session = identify_faces(source, request.user)
+    except FaceError as exc:
+        messages.error(request, exc.message)
+        return redirect(source)
+    return redirect(f"{reverse('kind_new', args=['advanced-lip-sync'])}?session_id={session.pk}")
 
 
 @require_POST

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from . import effects, extend, video
+from . import effects, extend, lip_sync, video
 from .common import ModelNotFound
 
 Check = Callable[..., "str | None"]
@@ -16,11 +16,12 @@ CHECKS: dict[str, Check] = {
     "image2video": video.check,
     "effects": effects.check,
     "video-extend": extend.check,
+    "advanced-lip-sync": lip_sync.check,
 }
 KINDS = tuple(CHECKS)
 # Kinds whose bodies name account-scoped ids (kling-kinds.md §7): their checks ask the
 # account (the simulator) about the videos and sessions it issued.
-ACCOUNT_KINDS = {"video-extend"}
+ACCOUNT_KINDS = {"video-extend", "advanced-lip-sync"}
 
 
 def check_create(kind: str, body: Any, *, gateway: bool, account: Any = None) -> str | None:
@@ -30,4 +31,6 @@ def check_create(kind: str, body: Any, *, gateway: bool, account: Any = None) ->
     return CHECKS[kind](kind, body, gateway=gateway)
 
 
-__all__ = ["KINDS", "ModelNotFound", "check_create"]
+check_identify = lip_sync.check_identify
+
+__all__ = ["KINDS", "ModelNotFound", "check_create", "check_identify"]

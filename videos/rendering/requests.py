@@ -13,6 +13,7 @@ from typing import Any
 
 from .effects import render_effect
 from .extend import render_extension
+from .lip_sync import render_lip_sync
 from .render import render_video
 from .spec import RenderError, RenderSpec
 
@@ -75,11 +76,37 @@ def _render_extend(body: dict[str, Any], files: dict[str, str], video: str, post
     render_extension(parent, spec, video, poster)
 
 
+def _render_lip_sync(body: dict[str, Any], files: dict[str, str], video: str, poster: str) -> None:
+    """kling-kinds.md §7.6: the voice line mixed in at the insert time, a mouth moving to it.
+
+    The jobs stage the clip (the session's source) and the voice line beside the body.
+    """
+    choose = body.get("face_choose") or [{}]
+    face = choose[0] if isinstance(choose, list) and choose else {}
+    parent, voice = files.get("parent_video"), files.get("audio.0")
+    if not body.get("session_id") or not parent:
+        raise RenderError("advanced-lip-sync needs the session's video")
+    if not voice:
+        raise RenderError("the local renderer needs a sound_file (it has no TTS audio_id)")
+    render_lip_sync(
+        parent,
+        voice,
+        video,
+        poster,
+        sound_start_ms=int(face.get("sound_start_time", 0)),
+        sound_end_ms=int(face.get("sound_end_time", 0)),
+        insert_ms=int(face.get("sound_insert_time", 0)),
+        sound_volume=float(face.get("sound_volume", 1)),
+        original_audio_volume=float(face.get("original_audio_volume", 1)),
+    )
+
+
 KINDS: dict[str, Renderer] = {
     "text2video": _render_video,
     "image2video": _render_video,
     "effects": _render_effect,
     "video-extend": _render_extend,
+    "advanced-lip-sync": _render_lip_sync,
 }
 
 
