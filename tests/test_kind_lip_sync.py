@@ -299,14 +299,17 @@ def test_the_api_refuses_each_lip_sync_rule_naming_the_field(
 
 
 @pytest.mark.django_db
-def test_the_api_refuses_two_faces(user, voice) -> None:
+def test_the_api_refuses_two_faces_or_none(user, voice) -> None:
     session = session_row(user)
     _key, secret = issue(user)
     entry = {"face_id": "0", "sound_start_time": 0, "sound_end_time": 2500, "sound_insert_time": 0}
     answer = post_json(
         Client(), ROUTES[0], {"session_id": str(session.pk), "face_choose": [entry, entry]}, secret
     )
-    assert answer.status_code == 400 and answer.json()["message"].startswith("face_choose")
+    assert answer.json()["message"] == "face_choose: face_choose must hold exactly one face."
+    missing = post_json(Client(), ROUTES[0], {"session_id": str(session.pk)}, secret)
+    assert missing.json()["message"] == "face_choose: face_choose must hold exactly one face."
+    assert not Generation.objects.filter(kind="advanced-lip-sync").exists()
 
 
 # ---- the upstream: our session maps to the upstream's, on the provider that made the clip -------

@@ -91,7 +91,10 @@ class LipSyncForm(KindForm):
             choose = data["face_choose"]
             if len(choose) == 1 and isinstance(choose[0], dict):
                 data = {**data, **{k: v for k, v in choose[0].items() if k in FACE_FIELDS}}
+        api = bool(kwargs.get("api"))
         super().__init__(data, *args, **kwargs)
+        if not api:
+            self.fields.pop("face_choose")  # the web form sends the face's fields flat
         self.session: LipSyncSession | None = None
         self.sound_ms: int | None = None
         for name in ("model_name", "mode", "duration", "sound", "provider", "prompt"):
@@ -130,8 +133,6 @@ class LipSyncForm(KindForm):
 
     def clean_face_choose(self) -> Any:
         value = self.cleaned_data.get("face_choose")
-        if value in (None, "", []) and "face_choose" not in self.data:
-            return None
         if not isinstance(value, list) or len(value) != 1 or not isinstance(value[0], dict):
             raise ValidationError("face_choose must hold exactly one face.", code="count")
         return value
