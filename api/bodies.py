@@ -152,12 +152,14 @@ KLING_VIDEO_EXTEND = {
 }
 KLING_IDENTIFY_FACE = {
     "type": "object",
-    "description": "kling-kinds.md §7.6, synchronous: video_id is the studio's id of a "
-    "finished video of yours (at most 60 s, under 30 days old). The answer's session_id is the "
-    "studio's, valid for 24 hours; face_data times are in ms. video_url is not taken: the "
-    "studio identifies faces in videos it made. " + NULL_MEANS_ABSENT,
-    "properties": {"video_id": {"type": "string", "minLength": 1, "maxLength": 32}},
-    "required": ["video_id"],
+    "description": "kling-kinds.md §7.6, synchronous, exactly one of: video_id, the studio's "
+    "id of a finished video of yours (at most 60 s, under 30 days old), or video_url (mp4/mov, "
+    "≤ 100 MB, 2..60 s, sides 512..2160 px). The answer's session_id is the studio's, valid for "
+    "24 hours; face_data times are in ms. " + NULL_MEANS_ABSENT,
+    "properties": {
+        "video_id": {"type": "string", "minLength": 1, "maxLength": 32},
+        "video_url": {**CALLBACK_URL, "description": "http(s), public host, no credentials"},
+    },
     "additionalProperties": False,
 }
 MILLISECONDS = {"type": "integer", "minimum": 0}

@@ -336,7 +336,8 @@ class KindCreateForm(ApiOnlyFields):
 class IdentifyFaceForm(forms.Form):
     """identify-face's body (kling-kinds.md §7.6): the studio id of one of the caller's videos."""
 
-    video_id = TextField(max_length=32)
+    video_id = TextField(max_length=32, required=False)
+    video_url = PublicUrlField(max_length=2000, required=False)
 
     def __init__(self, body: dict[str, Any]) -> None:
         super().__init__(body)
@@ -347,6 +348,16 @@ class IdentifyFaceForm(forms.Form):
         if problem is not None:
             raise bad_field(*problem)
         super().full_clean()
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        given = [name for name in ("video_id", "video_url") if self.body.get(name) is not None]
+        if len(given) != 1:
+            self.add_error(
+                given[1] if len(given) == 2 else "video_id",
+                "Give exactly one of video_id and video_url.",
+            )
+        return data
 
     def video_pk(self) -> int | None:
         ref = self.cleaned_data["video_id"].strip()

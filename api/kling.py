@@ -7,7 +7,7 @@ from typing import Any
 
 from django.http import HttpRequest, JsonResponse
 
-from videos.lip_sync import FaceError, identify_faces
+from videos.lip_sync import FaceError, identify_faces, identify_faces_at
 from videos.models import Generation, Status, waiting_message_of
 
 from .auth import api_endpoint
@@ -166,12 +166,16 @@ def identify_face(request: HttpRequest) -> JsonResponse:
     form = IdentifyFaceForm(json_body(request))
     if not form.is_valid():
         raise_for_own_errors(form)
-    ref = form.cleaned_data["video_id"]
-    source = own_generations(request).filter(pk=form.video_pk()).first()
-    if source is None:
-        raise bad_field("video_id", f"No video {ref} of yours exists.")
+    owner, key = request.api_key.owner, request.api_key
     try:
-        session = identify_faces(source, request.api_key.owner, request.api_key)
+        if url := form.cleaned_data.get("video_url"):
+            session = identify_faces_at(url, owner, key)
+        else:
+            ref = form.cleaned_data["video_id"]
+            source = own_generations(request).filter(pk=form.video_pk()).first()
+            if source is None:
+                raise bad_field("video_id", f"No video {ref} of yours exists.")
+            session = identify_faces(source, owner, key)
     except FaceError as exc:
         if exc.unavailable:
             raise ApiError(503, 5001, exc.message) from exc

@@ -242,7 +242,12 @@ def test_the_api_identifies_faces_then_lip_syncs_with_our_session_id(
     ("body", "message"),
     [
         ({"video_id": "999"}, "video_id: No video 999 of yours exists."),
-        ({"video_url": "https://example.com/a.mp4"}, "video_url: is not a field of this request"),
+        (
+            {"video_id": "1", "video_url": "https://example.com/a.mp4"},
+            "video_url: Give exactly one of video_id and video_url.",
+        ),
+        ({}, "video_id: Give exactly one of video_id and video_url."),
+        ({"video_url": "https://u:pw@example.com/a.mp4"}, "video_url: "),
         ({"video_id": 5}, "video_id: must be a string, not a number"),
     ],
 )
@@ -250,7 +255,7 @@ def test_the_api_refuses_identify_face_naming_the_field(body, message, user) -> 
     _key, secret = issue(user)
     answer = post_json(Client(), IDENTIFY[0], body, secret)
     assert answer.status_code == 400 and answer.json()["code"] == 1201
-    assert answer.json()["message"] == message
+    assert answer.json()["message"].startswith(message), answer.json()["message"]
     assert not LipSyncSession.objects.exists()
 
 
@@ -312,6 +317,49 @@ def test_the_api_refuses_two_faces_or_none(user, voice) -> None:
     assert not Generation.objects.filter(kind="advanced-lip-sync").exists()
 
 
+@pytest.mark.django_db
+def test_the_api_identifies_faces_in_a_video_url_and_lip_syncs_it_locally(
+    user, voice, tmp_path: Path, django_capture_on_commit_callbacks
+) -> None:
+    _key, secret = issue(user)
+    with Simulator() as host:  # only serves the MP4 (a 3 s clip); the local provider identifies
+        url = host.video_url(host._new_task("text2video", {"prompt": "x"}))
+        found = post_json(Client(), IDENTIFY[1], {"video_url": url}, secret)
+    assert found.status_code == 200, found.content
+    session = LipSyncSession.objects.get()
+    assert (session.source, session.video_url, session.provider.name) == (None, url, "local")
+    assert session.video_ms == 3000 and default_storage.exists(session.video.name)
+    assert found.json()["data"]["face_data"][0]["end_time"] == 3000
+    entry = {
+        "face_id": "0",
+        "sound_file": base64.b64encode(voice).decode(),
+        "sound_start_time": 0,
+        "sound_end_time": 2000,
+        "sound_insert_time": 500,
+    }
+    body = {"session_id": str(session.pk), "face_choose": [entry]}
+    with django_capture_on_commit_callbacks(execute=True):
+        created = post_json(Client(), ROUTES[1], body, secret)
+    assert created.status_code == 200, created.content
+    synced = Generation.objects.get(kind="advanced-lip-sync")
+    assert synced.status == Status.SUCCEEDED, synced.status_message
+    assert synced.parent is None and abs(synced.video_duration - 3.0) < 0.1
+    path = tmp_path / "synced.mp4"
+    path.write_bytes(synced.video.read())
+    assert rms(sound_of(path), 0.9, 2.1) > 0.05  # the voice, drawn over our copy of the URL's video
+
+
+@pytest.mark.django_db
+def test_a_video_url_that_is_not_a_video_is_refused(user) -> None:
+    _key, secret = issue(user)
+    with Simulator(video_mode="wrong_type") as host:
+        url = host.video_url(host._new_task("text2video", {"prompt": "x"}))
+        answer = post_json(Client(), IDENTIFY[0], {"video_url": url}, secret)
+    assert answer.status_code == 400 and answer.json()["code"] == 1201
+    assert answer.json()["message"].startswith("video_url: The video could not be fetched:")
+    assert not LipSyncSession.objects.exists()
+
+
 # ---- the upstream: our session maps to the upstream's, on the provider that made the clip -------
 @pytest.mark.django_db
 def test_the_kling_provider_identifies_and_lip_syncs_on_the_simulator(
@@ -343,6 +391,20 @@ def test_the_kling_provider_identifies_and_lip_syncs_on_the_simulator(
         answer = sim.task_object(task)
     assert generation.status == Status.SUCCEEDED, generation.status_message
     assert answer["task_info"]["parent_video"]["id"] == source.upstream_video_id
+
+
+@pytest.mark.django_db
+def test_the_kling_provider_sends_a_video_url_to_identify_face(user, settings) -> None:
+    with Simulator() as sim:
+        disable_local_providers()
+        provider = provider_for(sim)
+        url = sim.video_url(sim._new_task("text2video", {"prompt": "x"}))
+        _key, secret = issue(user)
+        found = post_json(Client(), IDENTIFY[0], {"video_url": url}, secret)
+        assert found.status_code == 200, found.content
+        session = LipSyncSession.objects.get()
+        assert session.provider == provider and session.upstream_session_id in sim.sessions
+        assert sim.sessions[session.upstream_session_id].task is None  # identified by URL
 
 
 @pytest.mark.django_db

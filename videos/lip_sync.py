@@ -17,13 +17,17 @@ from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from .models import Generation, LipSyncSession, Status
+from .models import Generation, LipSyncSession, Provider, Status
 from .providers import FaceSession, UpstreamError
 from .providers.fetch import FetchError, open_url
+from .rendering import RenderError, probe_video
 
 MAX_SOURCE_SECONDS = 60  # identify-face takes videos of at most 60 s
 MAX_SOURCE_AGE = timedelta(days=30)
 FACE_IMAGE_BYTES = 2 * 1024 * 1024
+MAX_URL_VIDEO_BYTES = 100 * 1024 * 1024
+VIDEO_TYPES = ("video/mp4", "video/quicktime", "application/octet-stream")
+LIP_SYNC_MODEL = "kling-lip-sync"  # the catalogue entry that routes lip-sync
 FACE_IMAGE_TYPES = ("image/jpeg", "image/jpg", "image/png", "application/octet-stream")
 
 
@@ -78,31 +82,108 @@ def identify_faces(source: Generation, owner: Any, api_key: Any = None) -> LipSy
         with default_storage.open(source.video.name, "rb") as src, open(local_copy, "wb") as dst:
             for chunk in iter(lambda: src.read(1 << 20), b""):
                 dst.write(chunk)
-        try:
-            answer = provider.upstream().identify_faces(source.upstream_video_id, str(local_copy))
-        except UpstreamError as exc:
+        answer = _ask(
+            provider,
+            source,
+            video_id=source.upstream_video_id,
+            video_path=str(local_copy),
+        )
+    session = _new_session(owner, api_key, provider, answer, source=source)
+    return _keep(session, answer)
+
+
+def identify_faces_at(url: str, owner: Any, api_key: Any = None) -> LipSyncSession:
+    """Faces of a video given by URL (mp4/mov, ≤ 100 MB, 2..60 s, sides 512..2160 px).
+
+    Any provider serving lip-sync may take it (in priority order, real upstreams first);
+    the session, and so the lip-sync, is then pinned to the one that did. We keep a copy of
+    the video: its length checks the lip-sync's times, and the local renderer draws on it.
+    """
+    providers = Provider.objects.serving(LIP_SYNC_MODEL)
+    if not providers:
+        raise FaceError(
+            Provider.objects.unavailable_reason(LIP_SYNC_MODEL), field="video_url", unavailable=True
+        )
+    provider = providers[0]
+    with tempfile.TemporaryDirectory(prefix="studio-faces-") as tmp:
+        local_copy = Path(tmp) / "video.mp4"
+        duration = _fetch_video(url, local_copy)
+        answer = _ask(provider, None, video_url=url, video_path=str(local_copy))
+        session = _new_session(owner, api_key, provider, answer, video_url=url)
+        session.video_duration = duration
+        with open(local_copy, "rb") as fh:
+            session.video.name = default_storage.save(f"lip-sync/{session.pk}/video.mp4", File(fh))
+    try:
+        return _keep(session, answer)
+    except BaseException:
+        default_storage.delete(session.video.name)
+        raise
+
+
+def _fetch_video(url: str, target: Path) -> float:
+    """Download a video to identify faces in, checked as identify-face checks it; its length."""
+    try:
+        with (
+            open_url(url, max_bytes=MAX_URL_VIDEO_BYTES, allowed_types=VIDEO_TYPES) as chunks,
+            open(target, "wb") as out,
+        ):
+            for chunk in chunks:
+                out.write(chunk)
+        meta = probe_video(str(target))
+    except FetchError as exc:
+        raise FaceError(f"The video could not be fetched: {exc}", field="video_url") from exc
+    except RenderError as exc:
+        raise FaceError(
+            f"The video at video_url is not playable: {exc}", field="video_url"
+        ) from exc
+    if not 2 <= meta.duration <= MAX_SOURCE_SECONDS:
+        raise FaceError(
+            f"The video is {meta.duration:.1f} s long; identify-face takes 2 to 60 s.",
+            field="video_url",
+        )
+    if not (512 <= min(meta.width, meta.height) and max(meta.width, meta.height) <= 2160):
+        raise FaceError(
+            f"The video is {meta.width}×{meta.height}; its sides must be 512 to 2160 px.",
+            field="video_url",
+        )
+    return meta.duration
+
+
+def _ask(
+    provider: Provider, source: Generation | None, *, video_path: str, **video: str
+) -> FaceSession:
+    field = "video_id" if source is not None else "video_url"
+    try:
+        answer = provider.upstream().identify_faces(video_path=video_path, **video)
+    except UpstreamError as exc:
+        if source is not None:
             source.record("error", f"identify-face on {provider.name}: {exc.message}", exc.raw)
-            raise FaceError(
-                f"{provider.name} could not identify faces: {exc.message}",
-                unavailable=not exc.permanent,
-            ) from exc
+        raise FaceError(
+            f"{provider.name} could not identify faces: {exc.message}",
+            field=field,
+            unavailable=not exc.permanent,
+        ) from exc
     if not answer.faces:
-        raise FaceError(f"No face was found in video {source.pk}.")
-    return _keep(source, owner, api_key, provider, answer)
+        raise FaceError("No face was found in the video.", field=field)
+    return answer
 
 
-def _keep(
-    source: Generation, owner: Any, api_key: Any, provider: Any, answer: FaceSession
+def _new_session(
+    owner: Any, api_key: Any, provider: Provider, answer: FaceSession, **where: Any
 ) -> LipSyncSession:
-    session = LipSyncSession(
+    return LipSyncSession(
         owner=owner,
         api_key=api_key,
-        source=source,
         provider=provider,
         upstream_session_id=answer.session_id[:128],
         units=answer.units,
         expires_at=timezone.now() + LipSyncSession.lifetime(),
+        **where,
     )
+
+
+def _keep(session: LipSyncSession, answer: FaceSession) -> LipSyncSession:
+    """Store the faces' pictures, then the session row; no picture is left without its row."""
     faces, saved = [], []
     try:
         for face in answer.faces:
@@ -123,9 +204,11 @@ def _keep(
         for name in saved:
             default_storage.delete(name)
         raise
-    source.record(
-        "info", f"identify-face on {provider.name}: {len(faces)} face(s), session {session.pk}"
-    )
+    if session.source is not None:
+        session.source.record(
+            "info",
+            f"identify-face on {session.provider.name}: {len(faces)} face(s), session {session.pk}",
+        )
     return session
 
 

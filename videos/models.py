@@ -970,7 +970,14 @@ class LipSyncSession(models.Model):
     api_key = models.ForeignKey(
         "api.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    source = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="+")
+    # The studio clip whose faces were identified, or None for a video given by URL (whose
+    # copy we keep in `video`, for its length and for the local renderer).
+    source = models.ForeignKey(
+        Generation, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    video_url = models.URLField(max_length=2000, blank=True)
+    video = models.FileField(upload_to="lip-sync/", blank=True, max_length=300)
+    video_duration = models.FloatField(null=True, blank=True)
     provider = models.ForeignKey(Provider, null=True, on_delete=models.SET_NULL, related_name="+")
     upstream_session_id = models.CharField(max_length=128)
     faces = models.JSONField(default=list)
@@ -984,11 +991,24 @@ class LipSyncSession(models.Model):
         ordering = ["-id"]
 
     def __str__(self) -> str:
-        return f"lip-sync session {self.pk} of {self.source_id}"
+        return f"lip-sync session {self.pk} of {self.source_id or self.video_url}"
 
     @property
     def is_expired(self) -> bool:
         return self.expires_at <= timezone.now()
+
+    @property
+    def video_ms(self) -> int:
+        """The length of the video the faces are in, in ms."""
+        seconds = self.source.video_duration if self.source else self.video_duration
+        return round((seconds or 0) * 1000)
+
+    @property
+    def video_name(self) -> str:
+        """The storage name of that video (the clip's, or our copy of the URL's)."""
+        if self.source is not None:
+            return self.source.video.name if self.source.video else ""
+        return self.video.name if self.video else ""
 
     def face(self, face_id: str) -> dict[str, Any] | None:
         return next((f for f in self.faces if f.get("face_id") == face_id), None)

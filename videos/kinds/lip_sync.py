@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
 from django.utils.translation import gettext_lazy as _
 
@@ -25,7 +26,6 @@ from ..rendering.audio import voice_line_ms
 from ..rendering.spec import RenderError
 from .base import KindSpec, base64_of
 from .forms import KindForm, PendingInput
-from .video_extend import stage_parent
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -163,7 +163,7 @@ class LipSyncForm(KindForm):
                 f"sound_end_time {end} is after the voice line's end ({self.sound_ms} ms).",
             )
             return data
-        video_ms = round((session.source.video_duration or 0) * 1000)
+        video_ms = session.video_ms
         if insert + span > video_ms:
             self.add_error(
                 "sound_insert_time",
@@ -316,6 +316,20 @@ def build_body(generation: Generation, files: dict[str, str], model_name: str) -
     }
 
 
+def stage_session_video(generation: Generation, workdir: str) -> dict[str, str]:
+    """The video the session's faces are in (the clip, or our copy of the URL's) as a local
+    file: the local renderer draws the lip-sync over it."""
+    session = LipSyncSession.objects.filter(pk=int(generation.params.get("session_id") or 0))
+    name = session.first().video_name if session.exists() else ""
+    if not name:
+        return {}
+    target = f"{workdir}/parent_video.mp4"
+    with default_storage.open(name, "rb") as src, open(target, "wb") as dst:
+        for chunk in iter(lambda: src.read(1 << 20), b""):
+            dst.write(chunk)
+    return {"parent_video": target}
+
+
 SPEC = KindSpec(
     name=KIND,
     label="Lip-sync",
@@ -323,5 +337,5 @@ SPEC = KindSpec(
     build_body=build_body,
     form_class=LipSyncForm,
     pinned=True,
-    stage_extra=stage_parent,
+    stage_extra=stage_session_video,
 )

@@ -26,7 +26,10 @@ class Migration(migrations.Migration):
                 ('api_key', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='api.apikey')),
                 ('owner', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='lip_sync_sessions', to=settings.AUTH_USER_MODEL)),
                 ('provider', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='videos.provider')),
-                ('source', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='videos.generation')),
+                ('source', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='videos.generation')),
+                ('video_url', models.URLField(blank=True, max_length=2000)),
+                ('video', models.FileField(blank=True, max_length=300, upload_to='lip-sync/')),
+                ('video_duration', models.FloatField(blank=True, null=True)),
             ],
             options={
                 'ordering': ['-id'],

@@ -166,10 +166,13 @@ class Upstream(Protocol):
 
     def probe(self) -> str: ...
 
-    def identify_faces(self, video_id: str, video_path: str) -> FaceSession:
+    def identify_faces(
+        self, *, video_id: str = "", video_url: str = "", video_path: str
+    ) -> FaceSession:
         """identify-face (kling-kinds.md §7.6), synchronous: the faces of one of this
-        account's videos (video_id: its upstream id; video_path: the studio's copy, for
-        renderers that look at the file). It has no external id: never retried blindly."""
+        account's videos (video_id: its upstream id) or of a video at video_url; video_path
+        is the studio's copy either way, for renderers that look at the file. It has no
+        external id: never retried blindly."""
         ...
 
 

@@ -446,13 +446,16 @@ class KlingClient:
         count = len(parse_list(answer))
         return f"answered a list query ({count} task{'s' if count != 1 else ''} on the first page)"
 
-    def identify_faces(self, video_id: str, video_path: str) -> FaceSession:
+    def identify_faces(
+        self, *, video_id: str = "", video_url: str = "", video_path: str
+    ) -> FaceSession:
         """POST /v1/videos/identify-face (kling-kinds.md §7.6): synchronous, faces in ms.
 
         Not a create (no task, no external id), but it charges units: an ambiguous failure
         is reported, never retried here.
         """
-        answer = self._call("POST", path_for("identify-face"), json={"video_id": video_id})
+        body = {"video_id": video_id} if video_id else {"video_url": video_url}
+        answer = self._call("POST", path_for("identify-face"), json=body)
         data = _task_object(answer)
         session = str(data.get("session_id") or "")
         if not session:

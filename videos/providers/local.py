@@ -72,7 +72,9 @@ class LocalUpstream:
     def probe(self) -> str:
         return "the built-in renderer is always available"
 
-    def identify_faces(self, video_id: str, video_path: str) -> FaceSession:
+    def identify_faces(
+        self, *, video_id: str = "", video_url: str = "", video_path: str
+    ) -> FaceSession:
         """The renderer's one face over the whole clip (videos/rendering/lip_sync.py)."""
         try:
             found = find_faces(video_path)
