@@ -7,7 +7,8 @@ from typing import Any
 
 from django.http import HttpRequest, JsonResponse
 
-from videos.lip_sync import FaceError, identify_faces, identify_faces_at
+from videos.limits import LimitExceeded
+from videos.lip_sync import LIP_SYNC_MODEL, FaceError, identify_faces, identify_faces_at
 from videos.models import Generation, Status, waiting_message_of
 
 from .auth import api_endpoint
@@ -167,6 +168,11 @@ def identify_face(request: HttpRequest) -> JsonResponse:
     if not form.is_valid():
         raise_for_own_errors(form)
     owner, key = request.api_key.owner, request.api_key
+    if not key.allows_model(LIP_SYNC_MODEL):
+        # identify-face spends units upstream: a key kept off lip-sync may not start one.
+        raise LimitExceeded(
+            "model", f"this key may not use the model {LIP_SYNC_MODEL!r}", field="model"
+        )
     try:
         if url := form.cleaned_data.get("video_url"):
             session = identify_faces_at(url, owner, key)

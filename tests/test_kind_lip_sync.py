@@ -350,6 +350,16 @@ def test_the_api_identifies_faces_in_a_video_url_and_lip_syncs_it_locally(
 
 
 @pytest.mark.django_db
+def test_a_key_kept_off_lip_sync_cannot_identify_faces(user) -> None:
+    source = session_row(user).source
+    _key, secret = issue(user, allowed_models=["kling-v1"])
+    answer = post_json(Client(), IDENTIFY[0], {"video_id": str(source.pk)}, secret)
+    assert answer.status_code == 403 and answer.json()["code"] == 1103
+    assert "may not use the model 'kling-lip-sync'" in answer.json()["message"]
+    assert LipSyncSession.objects.count() == 1  # only the one made for the test
+
+
+@pytest.mark.django_db
 def test_a_video_url_that_is_not_a_video_is_refused(user) -> None:
     _key, secret = issue(user)
     with Simulator(video_mode="wrong_type") as host:
