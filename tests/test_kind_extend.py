@@ -328,3 +328,32 @@ def test_the_local_render_starts_with_the_parents_frames_and_adds_five_seconds(
     for index in (0, len(before) // 2, len(before) - 1):
         assert difference(before[index], after[index]) < 6, index  # the parent, re-encoded
     assert difference(before[0], after[-1]) > 6  # the extension is new picture
+
+
+@pytest.mark.django_db
+def test_the_client_callback_of_an_extension_names_its_parent_by_our_id(
+    user, local_provider, django_capture_on_commit_callbacks
+) -> None:
+    from tests.receiver import Receiver
+    from videos.rendering import VideoMeta
+
+    source = finished(user)
+    _key, secret = issue(user)
+    receiver = Receiver()
+    try:
+        body = {"video_id": str(source.pk), "callback_url": receiver.url}
+        created = post_json(Client(), ROUTES[0], body, secret)
+        assert created.status_code == 200, created.content
+        child = Generation.objects.get(pk=int(created.json()["data"]["task_id"]))
+        meta = VideoMeta(duration=10.0, width=1280, height=720, fps=24.0, bytes=10, sha256="0" * 64)
+        with django_capture_on_commit_callbacks(execute=True):
+            child.mark_submitted(local_provider, "upstream-9")
+        with django_capture_on_commit_callbacks(execute=True):
+            child.mark_succeeded(video=f"videos/{child.pk}/video.mp4", poster="", meta=meta)
+        bodies = receiver.bodies()
+    finally:
+        receiver.close()
+    assert [b["task_status"] for b in bodies] == ["submitted", "succeed"]
+    parent = bodies[-1]["task_info"]["parent_video"]
+    assert parent["id"] == str(source.pk) and parent["duration"] == "5"
+    assert "up-123" not in str(bodies)
