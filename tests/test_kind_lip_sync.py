@@ -104,6 +104,17 @@ def test_identify_face_keeps_our_session_with_the_faces_and_their_pictures(
 
 
 @pytest.mark.django_db
+def test_deleting_the_clip_takes_its_sessions_and_their_pictures(
+    user, django_capture_on_commit_callbacks
+) -> None:
+    source = clip(user, django_capture_on_commit_callbacks)
+    picture = identify_faces(source, user).faces[0]["image"]
+    assert default_storage.exists(picture)
+    source.delete_with_files()
+    assert not LipSyncSession.objects.exists() and not default_storage.exists(picture)
+
+
+@pytest.mark.django_db
 def test_identify_face_refuses_long_or_unfinished_clips(user) -> None:
     long = session_row(user).source
     Generation.objects.filter(pk=long.pk).update(video_duration=61.0)

@@ -687,6 +687,9 @@ class Generation(models.Model):
             shared = GenerationInput.objects.exclude(generation=self).filter(file=row.file.name)
             if not shared.exists():
                 names.append(row.file.name)
+        # Lip-sync sessions of this clip go with it (CASCADE): their face pictures too.
+        for faces in LipSyncSession.objects.filter(source=self).values_list("faces", flat=True):
+            names += [face["image"] for face in faces if face.get("image")]
         self.delete()
         for name in names:
             default_storage.delete(name)
