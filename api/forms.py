@@ -249,6 +249,11 @@ class KlingCreateForm(ApiCreateForm):
         "aspect_ratio",
         "cfg_scale",
         "dynamic_masks",
+        "sound",
+        "voice_list",
+        "multi_shot",
+        "shot_type",
+        "multi_prompt",
     )
 
     def __init__(self, body: dict[str, Any], kind: str, owner: Any = None) -> None:

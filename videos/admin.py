@@ -118,6 +118,14 @@ class ProviderForm(forms.ModelForm):
                 self.add_error("secret_key", "Give both the access key and the secret key.")
             elif not (has_pair or data.get("api_key") or stored):
                 self.add_error("api_key", "Give an access key and secret key, or an API key.")
+        if kind in Provider.GATEWAY_KINDS:
+            # kling-kinds.md §8a/§8b: a gateway key (Bearer); no AK/SK pair exists there.
+            if not data.get("base_url"):
+                self.add_error("base_url", "A gateway provider needs a base URL.")
+            if data.get("access_key") or data.get("secret_key"):
+                self.add_error("access_key", "This gateway takes an API key, not an AK/SK pair.")
+            elif not (data.get("api_key") or stored):
+                self.add_error("api_key", "Give the gateway's API key.")
         return data
 
     def save(self, commit: bool = True) -> Provider:
@@ -193,8 +201,24 @@ class GenerationEventInline(admin.TabularInline):
 @admin.register(Generation)
 class GenerationAdmin(admin.ModelAdmin):
     list_display = ["id", "owner", "kind", "model_name", "status", "provider", "created_at"]
-    list_filter = ["status", "kind", "model_name", "provider"]
+    # "deleted_at: not empty" is the trash (hidden from the studio's pages until purged).
+    list_filter = [
+        "status",
+        "kind",
+        "model_name",
+        "provider",
+        ("deleted_at", admin.EmptyFieldListFilter),
+    ]
     search_fields = ["id", "prompt", "upstream_task_id"]
     raw_id_fields = ["owner", "parent", "api_key"]
     inlines = [GenerationEventInline]
-    readonly_fields = ["status", "upstream_task_id", "submitted_at", "finished_at"]
+    readonly_fields = [
+        "status",
+        "upstream_task_id",
+        "submitted_at",
+        "finished_at",
+        "batch_id",
+        "batch_index",
+        "batch_size",
+        "deleted_at",
+    ]

@@ -19,7 +19,7 @@ from django_q.tasks import async_task
 
 from .crypto import decrypt_json, encrypt_json, mask
 from .ids import new_task_id
-from .providers.base import ProviderConfig, Upstream, upstream_for
+from .providers import ProviderConfig, Upstream, upstream_for
 from .rendering.spec import ASPECT_RATIOS as RENDER_ASPECT_RATIOS
 
 if TYPE_CHECKING:
@@ -178,6 +178,11 @@ class Provider(models.Model):
         LOCAL = "local", "Local renderer"
         KLING = "kling", "Kling (official API)"
         GATEWAY = "kling-gateway", "Kling-compatible gateway"
+        # kling-kinds.md §8a/§8b: gateways spoken in their own shape (videos/providers/).
+        OPENAI_VIDEO = "openai-video", "OpenAI-style video gateway (/v1/videos)"
+        VIDEO_GENERATIONS = "video-generations", "new-api-style gateway (/v1/video/generations)"
+
+    GATEWAY_KINDS = (Kind.OPENAI_VIDEO, Kind.VIDEO_GENERATIONS)
 
     name = models.SlugField(max_length=64, unique=True)
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.LOCAL)
@@ -349,10 +354,26 @@ class Status(models.TextChoices):
 
 class GenerationQuerySet(models.QuerySet["Generation"]):
     def visible_to(self, user: AbstractBaseUser | AnonymousUser) -> GenerationQuerySet:
-        """The studio is a team's shared space: every signed-in member sees every generation."""
+        """The studio is a team's shared space: every signed-in member sees every generation
+        that is not in the trash."""
         if not user.is_authenticated:
             return self.none()
-        return self.all()
+        return self.live()
+
+    def live(self) -> GenerationQuerySet:
+        """Not in the trash: what the gallery, history, compare and the API lists show."""
+        return self.filter(deleted_at__isnull=True)
+
+    def trashed(self) -> GenerationQuerySet:
+        return self.filter(deleted_at__isnull=False).order_by("-deleted_at", "-id")
+
+    def trash_expired(self, now: datetime | None = None) -> GenerationQuerySet:
+        """Trashed longer than STUDIO_TRASH_DAYS: purged with their files."""
+        cutoff = (now or timezone.now()) - timedelta(days=settings.STUDIO_TRASH_DAYS)
+        return self.filter(deleted_at__lt=cutoff)
+
+    def of_batches(self, batch_ids: list[Any]) -> GenerationQuerySet:
+        return self.filter(batch_id__in=[b for b in batch_ids if b])
 
     def editable_by(self, user: AbstractBaseUser | AnonymousUser) -> GenerationQuerySet:
         """Only the owner and admins may change or delete a generation."""
@@ -484,6 +505,14 @@ class Generation(models.Model):
     )
     create_attempted_at = models.DateTimeField(null=True, blank=True, editable=False)
     download_attempts = models.PositiveSmallIntegerField(default=0, editable=False)
+
+    # The jobs of one web submission (variants, prompt alternatives) share a batch id;
+    # batch_index counts from 0 and batch_size is the submission's job count ("2 of 4").
+    batch_id = models.UUIDField(null=True, blank=True, db_index=True, editable=False)
+    batch_index = models.PositiveSmallIntegerField(default=0, editable=False)
+    batch_size = models.PositiveSmallIntegerField(default=1, editable=False)
+    # In the trash since then (hidden from every list; restorable until purged).
+    deleted_at = models.DateTimeField(null=True, blank=True, db_index=True, editable=False)
 
     # What a pending job is held up by ("kling-sg: connection refused"), since when, and
     # after how many failed tries: its card, page and API task say it (waiting_message).
@@ -669,6 +698,45 @@ class Generation(models.Model):
             finished_at=timezone.now(),
             next_poll_at=None,
         )
+
+    def trash(self) -> bool:
+        """Move a finished or queued job to the trash (restorable until purged).
+
+        A queued job is cancelled first: nothing was spent, and a trashed job must not run.
+        One that reached an upstream meanwhile stays out (False): it is still spending.
+        The UPDATE is conditional on a terminal status, so a worker that submits the job
+        between the cancel and this line cannot have it trashed while it runs.
+        """
+        if self.status == Status.QUEUED:
+            self.cancel()
+        now = timezone.now()
+        won = Generation.objects.filter(
+            pk=self.pk, deleted_at__isnull=True, status__in=self.TERMINAL
+        ).update(deleted_at=now)
+        if won:
+            self.deleted_at = now
+            self.record("info", "moved to the trash")
+        return bool(won)
+
+    def restore(self) -> bool:
+        """Take a job out of the trash; False if it was not there (restored or purged)."""
+        won = Generation.objects.filter(pk=self.pk, deleted_at__isnull=False).update(
+            deleted_at=None
+        )
+        if won:
+            self.deleted_at = None
+            self.record("info", "restored from the trash")
+        return bool(won)
+
+    @property
+    def purge_at(self) -> datetime | None:
+        if self.deleted_at is None:
+            return None
+        return self.deleted_at + timedelta(days=settings.STUDIO_TRASH_DAYS)
+
+    @property
+    def in_batch(self) -> bool:
+        return self.batch_id is not None and self.batch_size > 1
 
     def delete_with_files(self) -> None:
         """Delete the row and the files only it uses (remixes may share input frames)."""

@@ -33,6 +33,8 @@ urlpatterns = [
     path("generations/<int:pk>/lip-sync/", views.generation_lip_sync, name="generation_lip_sync"),
     path("generations/<int:pk>/cancel/", views.generation_cancel, name="generation_cancel"),
     path("generations/<int:pk>/delete/", views.generation_delete, name="generation_delete"),
+    path("generations/<int:pk>/restore/", views.generation_restore, name="generation_restore"),
+    path("trash/", views.trash, name="trash"),
     path(
         "generations/<int:pk>/media/<str:variant>/", views.generation_media, name="generation_media"
     ),

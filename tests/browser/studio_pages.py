@@ -64,6 +64,8 @@ class World:
     pending: Any
     failed: Any
     key: Any
+    trashed: Any = None
+    recipe: Any = None
 
 
 def build_world() -> World:
@@ -92,8 +94,10 @@ def build_world() -> World:
         Rating.set(member, generation, 4)
         Comment.post(generation, admin, "the light flickers nicely", 1.0)
     Star.toggle(member, first)
-    Recipe.from_generation(first, member, "dusk lanterns", "works best in pro mode")
-    return World(member, admin, first, second, remix, pending, failed, key)
+    recipe = Recipe.from_generation(first, member, "dusk lanterns", "works best in pro mode")
+    trashed = finished(member, "a paper lantern nobody liked")
+    trashed.trash()
+    return World(member, admin, first, second, remix, pending, failed, key, trashed, recipe)
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,9 @@ PAGES = [
     ),
     Page("lineage", "/review/{w.remix.pk}/lineage/", main=".lineage-chain"),
     Page("recipes", "/recipes/", main=".recipes-table"),
+    Page("recipe-run", "/recipes/{w.recipe.pk}/run/", main="#confirm-cost"),
+    Page("rerun", "/generations/{w.first.pk}/rerun/", main="#confirm-cost"),
+    Page("trash", "/trash/", main=".trash-row"),
     Page("usage", "/usage/", who="admin", main=".usage-totals"),
     Page("keys", "/keys/", main="#key-create"),
     Page("deliveries", "/keys/{w.key.pk}/deliveries/"),

@@ -9,12 +9,28 @@ api/bodies.py; its catalogue rows (a data migration); its page in templates/vide
 
 from typing import Any
 
-from . import effects, image2video, lip_sync, text2video, video_extend
+from . import (
+    effects,
+    image2video,
+    lip_sync,
+    multi_image2video,
+    omni_video,
+    text2video,
+    video_extend,
+)
 from .base import KindSpec
 
 KINDS: dict[str, KindSpec] = {
     spec.name: spec
-    for spec in (text2video.SPEC, image2video.SPEC, effects.SPEC, video_extend.SPEC, lip_sync.SPEC)
+    for spec in (
+        text2video.SPEC,
+        image2video.SPEC,
+        effects.SPEC,
+        multi_image2video.SPEC,
+        omni_video.SPEC,
+        video_extend.SPEC,
+        lip_sync.SPEC,
+    )
 }
 
 

@@ -40,10 +40,21 @@ class SecondsField(forms.Field):
         return int(whole)
 
 
+class SwitchInput(forms.CheckboxInput):
+    """A checkbox whose submitted value reaches the field as given.
+
+    CheckboxInput turns any string but "true"/"false" into True, so an API body's
+    "sound": "off" read as on; the field decides instead (an unticked box sends nothing).
+    """
+
+    def value_from_datadict(self, data: Any, files: Any, name: str) -> Any:
+        return data.get(name, False)
+
+
 class SoundField(forms.Field):
     """Kling's sound switch: "on"/"off" (kling-kinds.md §7.2); a checkbox's "1" or a bool too."""
 
-    widget = forms.CheckboxInput
+    widget = SwitchInput
 
     def to_python(self, value: Any) -> bool:
         if value in (None, "", False, "off", "false", "0"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..sound_shots import sound_shot_fields
 from .base import KindSpec, prompt_body
 
 if TYPE_CHECKING:
@@ -13,6 +14,7 @@ if TYPE_CHECKING:
 def build_body(generation: Generation, files: dict[str, str], model_name: str) -> dict[str, Any]:
     body = prompt_body(generation, model_name)
     body["aspect_ratio"] = generation.aspect_ratio
+    body.update(sound_shot_fields(generation, model_name))
     return body
 
 

@@ -40,6 +40,7 @@ STATUS_WORDS = {
     "failure": "failed",
     "error": "failed",
     "cancelled": "failed",
+    "timeout": "failed",  # kling-kinds.md §8: a gateway's task that ran out of time
 }
 
 # kling-api.md §4.2, by what the studio does about them.
@@ -143,6 +144,8 @@ def parse_task(body: Any) -> TaskState:
                 "task_result.videos.url",
                 "result_url",
                 "video_url",
+                "output.video_url",
+                "content.video_url",
                 "metadata.url",
                 "url",
                 "output.url",
@@ -154,8 +157,27 @@ def parse_task(body: Any) -> TaskState:
         video_id=str(_first(task, "task_result.videos.id") or ""),
         progress=_progress(_first(task, "progress")),
         external_task_id=str(_first(task, "task_info.external_task_id", "external_task_id") or ""),
+        tokens=_tokens(_first(task, "usage.completion_tokens")),
         raw=body,
     )
+
+
+def _tokens(value: Any) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def is_seedance(model: str) -> bool:
+    """A Kling route a gateway maps onto Seedance 2.0 (kling-kinds.md §8c): the model says so."""
+    return "seedance" in model.lower()
+
+
+# §8c: what the Seedance-mapped routes likely ignore (unconfirmed): the timeline warns.
+SEEDANCE_LIKELY_IGNORED = ("camera_control", "negative_prompt")
+# What they do not take at all: no external id, no callbacks (no envelope, no Kling task).
+SEEDANCE_DROPPED = ("external_task_id", "callback_url", "watermark_info")
 
 
 def parse_list(body: Any) -> list[TaskState]:
@@ -195,7 +217,8 @@ def error_for(
         else (f"{message or 'upstream error'} (HTTP {http_status})")
     )
     common: dict[str, Any] = {"code": code, "http_status": http_status, "raw": raw}
-    if code in PROVIDER_CODES or (code is None and http_status in (401, 402)):
+    quota = "insufficient_quota" in str(raw)[:2000]  # §8c: Seedance gateways' 402, as 1102
+    if code in PROVIDER_CODES or (code is None and http_status in (401, 402)) or quota:
         return UpstreamError(text, provider_problem=True, **common)
     if code in PERMANENT_CODES:
         return UpstreamError(text, permanent=True, **common)
@@ -363,7 +386,13 @@ class KlingClient:
                 create=create,
                 retry_after=_retry_after(response),
             )
-        if body is None or (isinstance(body, dict) and isinstance(body.get("error"), dict)):
+        # A failed task's query may carry its reason in "error" (Seedance gateways, §8c):
+        # only an error without a task status is an unreadable answer.
+        if body is None or (
+            isinstance(body, dict)
+            and isinstance(body.get("error"), dict)
+            and not _first(body, "status", "task_status")
+        ):
             raise UpstreamError(
                 f"{self.name} sent an unreadable answer (HTTP {response.status_code})",
                 retry_after=10,
@@ -373,10 +402,37 @@ class KlingClient:
         return body
 
     # ---- use cases -------------------------------------------------------------------
+    def takes_external_id(self, model: str) -> bool:
+        """Kling takes external_task_id; a Seedance-mapped gateway route does not (§8c)."""
+        return not (self.config.kind == "kling-gateway" and is_seedance(model))
+
+    def download(self, url: str, target: str, *, max_bytes: int, deadline: float) -> bool:
+        return False  # Kling's results are public CDN links: the guarded download fetches them
+
+    def _seedance_body(self, request: UpstreamRequest) -> tuple[dict[str, Any], list[str]]:
+        """The body a Seedance-mapped route gets (§8c) and what the timeline should warn."""
+        body = {k: v for k, v in request.body.items() if k not in SEEDANCE_DROPPED}
+        # The duration stays Kling's string (§8d: "string to Kling"); the route takes both.
+        notes = [
+            f"{field} is likely ignored by {self.name}'s Seedance route (kling-kinds.md §8c)"
+            for field in SEEDANCE_LIKELY_IGNORED
+            if body.get(field)
+        ]
+        if body.get("mode") == "pro":
+            notes.append(f"mode pro is likely ignored by {self.name}: the model name sets quality")
+        if body.get("aspect_ratio") not in (None, "16:9"):
+            notes.append(f"aspect_ratio is likely ignored by {self.name}'s Seedance route")
+        return body, notes
+
     def submit(self, request: UpstreamRequest) -> TaskState:
         """Send a prepared create (external_task_id = the generation's id)."""
-        answer = self._call("POST", path_for(request.kind), json=request.body, create=True)
+        body, notes = request.body, []
+        model = str(body.get("model_name") or body.get("model") or "")
+        if not self.takes_external_id(model):
+            body, notes = self._seedance_body(request)
+        answer = self._call("POST", path_for(request.kind), json=body, create=True)
         state = parse_task(answer)
+        state.notes = notes
         if not state.task_id:
             # Accepted but unreadable: the task may exist; resolve by lookup, never re-create.
             raise UpstreamError(
@@ -404,7 +460,15 @@ class KlingClient:
         missing = set(wanted)
         found: dict[str, TaskState] = {}
         for page in range(1, max_pages + 1):
-            states = self.list_page(kind, page)
+            try:
+                states = self.list_page(kind, page)
+            except UpstreamError as exc:
+                if exc.http_status == 404 and self.config.kind == "kling-gateway":
+                    # A gateway without a list (the Seedance-mapped routes, §8c): stop
+                    # listing; the jobs then query each task by its id.
+                    self.lists_tasks = False
+                    return found
+                raise
             for state in states:
                 if state.task_id in missing:
                     found[state.task_id] = state
@@ -441,8 +505,19 @@ class KlingClient:
         )
 
     def probe(self) -> str:
-        """A cheap real call (a list query with pageSize=1) that proves the credentials work."""
-        answer = self._call("GET", path_for("text2video"), params={"pageNum": 1, "pageSize": 1})
+        """A cheap real call (a list query with pageSize=1) that proves the credentials work.
+
+        A gateway without a list (the Seedance-mapped routes, kling-kinds.md §8c) is asked
+        for its /v1/models at the root instead: free, and it needs a valid key too."""
+        try:
+            answer = self._call("GET", path_for("text2video"), params={"pageNum": 1, "pageSize": 1})
+        except UpstreamError as exc:
+            if exc.http_status != 404 or self.config.kind != "kling-gateway":
+                raise
+            models = self._call("GET", self.config.base_url.rstrip("/") + "/v1/models")
+            listed = models.get("data") if isinstance(models, dict) else None
+            count = len(listed) if isinstance(listed, list) else 0
+            return f"no task list here; the key works: /v1/models lists {count} models"
         count = len(parse_list(answer))
         return f"answered a list query ({count} task{'s' if count != 1 else ''} on the first page)"
 

@@ -84,3 +84,9 @@ class LocalUpstream:
             ) from exc
         faces = [Face(f.face_id, f.start_time, f.end_time, image=f.face_image) for f in found]
         return FaceSession(session_id=f"local-{uuid.uuid4().hex}", faces=faces)
+
+    def takes_external_id(self, model: str) -> bool:
+        return True  # nothing is in flight elsewhere: find_by_external_id answers at once
+
+    def download(self, url: str, target: str, *, max_bytes: int, deadline: float) -> bool:
+        return False  # results are local files, never URLs
