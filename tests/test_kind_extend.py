@@ -87,6 +87,24 @@ def test_an_ineligible_source_is_refused_beside_the_field(fields, message, user)
 
 
 @pytest.mark.django_db
+def test_a_trashed_clip_or_a_gateways_clip_is_not_extended(user) -> None:
+    trashed = finished(user, deleted_at=timezone.now())
+    assert form({"video_id": str(trashed.pk)}, user, api=True).errors["video_id"] == [
+        f"The video {trashed.pk} is in the trash; restore it first."
+    ]
+    assert form({"video_id": str(trashed.pk)}, user).errors["video_id"] == [
+        f"No video {trashed.pk} exists."  # the web does not show the trash's clips at all
+    ]
+    gateway = Provider.objects.create(
+        name="oa-gw", kind=Provider.Kind.OPENAI_VIDEO, base_url="http://gw"
+    )
+    theirs = finished(user, provider=gateway)
+    assert form({"video_id": str(theirs.pk)}, user).errors["video_id"] == [
+        f"The video {theirs.pk} was made through oa-gw, which cannot continue it."
+    ]
+
+
+@pytest.mark.django_db
 def test_kling_v1_sources_take_no_negative_prompt_or_cfg_scale(user) -> None:
     v1 = finished(user, model_name="kling-v1")
     bad = form({"video_id": str(v1.pk), "negative_prompt": "blur", "cfg_scale": "0.4"}, user)

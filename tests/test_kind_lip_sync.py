@@ -124,6 +124,9 @@ def test_identify_face_refuses_long_or_unfinished_clips(user) -> None:
     long.status = Status.PROCESSING
     with pytest.raises(FaceError, match="is not finished"):
         identify_faces(long, user)
+    long.status, long.video_duration, long.deleted_at = Status.SUCCEEDED, 5.0, timezone.now()
+    with pytest.raises(FaceError, match="is in the trash; restore it first"):
+        identify_faces(long, user)
 
 
 # ---- the rules ---------------------------------------------------------------------------------

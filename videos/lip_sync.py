@@ -44,6 +44,11 @@ def source_problem(source: Generation) -> str | None:
     ref = source.pk
     if source.status != Status.SUCCEEDED or not source.video:
         return f"The video {ref} is not finished ({source.status})."
+    if source.deleted_at is not None:
+        return f"The video {ref} is in the trash; restore it first."
+    if source.provider is not None and source.provider.kind in Provider.GATEWAY_KINDS:
+        # kling-kinds.md §8: these gateways make plain clips; their video ids go nowhere.
+        return f"The video {ref} was made through {source.provider.name}, which cannot continue it."
     if (source.video_duration or 0) > MAX_SOURCE_SECONDS:
         return f"The video {ref} is {source.video_duration:g} s long; lip-sync takes up to 60 s."
     if source.finished_at and source.finished_at < timezone.now() - MAX_SOURCE_AGE:

@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from ..forms import TextField
-from ..models import Generation, Status
+from ..models import Generation, Provider, Status
 from .base import KindSpec
 from .forms import KindForm
 
@@ -37,6 +37,11 @@ def source_problem(source: Generation) -> str | None:
     ref = source.pk
     if source.status != Status.SUCCEEDED or not source.video:
         return f"The video {ref} is not finished ({source.status}); only finished clips extend."
+    if source.deleted_at is not None:
+        return f"The video {ref} is in the trash; restore it first."
+    if source.provider is not None and source.provider.kind in Provider.GATEWAY_KINDS:
+        # kling-kinds.md §8: these gateways make plain clips; their video ids go nowhere.
+        return f"The video {ref} was made through {source.provider.name}, which cannot continue it."
     entry = source.catalogue_entry()
     if entry is None or KIND not in entry.kinds:
         return (
