@@ -192,6 +192,8 @@ RULES: dict[str, list[Rule]] = {
     ],
     "generations/new/<pagekind:kind>/": [
         Rule("GET", "/generations/new/effects/", signed_in(page("<title>Effect · Studio</title>"))),
+        Rule("GET", "/generations/new/video-extend/?video_id={gen}", signed_in(page("<title>Extend · Studio</title>"))),
+        Rule("GET", "/generations/new/advanced-lip-sync/", signed_in(page("<title>Lip-sync · Studio</title>"))),
         Rule("POST", "/generations/new/effects/", signed_in(redirect("/")), data={"effect_scene": "bullet_time", "input": EFFECT_INPUT}, effect=added("videos.generation", EVENTS, "videos.generationinput", owner_id=ACTOR, kind="effects", status="queued")),
         Rule("GET", "/generations/new/multi-image2video/", signed_in(page("<title>Multi-image to video · Studio</title>"))),
         Rule("POST", "/generations/new/multi-image2video/", signed_in(redirect("/")), data={**MULTI_BODY, "image_list": json.dumps(MULTI_IMAGES)}, effect=added("videos.generation", EVENTS, "videos.generationinput", owner_id=ACTOR, kind="multi-image2video", status="queued")),
@@ -217,6 +219,10 @@ RULES: dict[str, list[Rule]] = {
         Rule("POST", "/generations/{gen}/rerun/", signed_in(page("Confirm the cost to run it"))),
         Rule("POST", "/generations/{gen}/rerun/", signed_in(redirect("/generations/")), data={"confirm": "on"}, effect=added("videos.generation", EVENTS, owner_id=ACTOR, parent_id="{gen}", prompt="a red fox running through snow")),
         Rule("POST", "/generations/{fx}/rerun/", signed_in(redirect("/generations/")), data={"confirm": "on"}, effect=added("videos.generation", EVENTS, "videos.generationinput", owner_id=ACTOR, parent_id="{fx}", kind="effects")),
+    ],
+    "generations/<int:pk>/lip-sync/": [
+        # identify-face runs on the clip's own provider: the world's clip has no upstream id.
+        Rule("POST", "/generations/{gen}/lip-sync/", signed_in(redirect("/generations/{gen}/")))
     ],
     "generations/<int:pk>/cancel/": [
         Rule("POST", "/generations/{queued}/cancel/", owner_or_admin(redirect("/generations/{queued}/")), effect=changed("videos.generation", "queued", EVENTS, status="cancelled"))
@@ -286,6 +292,12 @@ RULES: dict[str, list[Rule]] = {
         Rule("POST", "/providers/{provider}/test/", admins_only(redirect("/admin/videos/provider/{provider}/change/")), effect=changed("videos.provider", "provider", "admin.logentry", healthy=True, health_checked_at=SET))
     ],
     # -- the studio API: Kling-native, under /kling and at the root
+    "kling/v1/videos/identify-face": [
+        Rule("POST", "/kling/v1/videos/identify-face", key_only(Expect(400, marker="No video 1 of yours exists", kling=1201), Expect(400, kling=1201)), json={"video_id": "1"})
+    ],
+    "v1/videos/identify-face": [
+        Rule("POST", "/v1/videos/identify-face", key_only(Expect(400, marker="No video 1 of yours exists", kling=1201), Expect(400, kling=1201)), json={"video_id": "1"})
+    ],
     "kling/v1/videos/<kind:kind>": [
         Rule("GET", "/kling/v1/videos/text2video", key_only(page('"task_id": "{gen}"'), page('"data": []', absent='"{gen}"'))),
         Rule("POST", "/kling/v1/videos/text2video", key_only(page('"code": 0'), page('"code": 0')), json=T2V_BODY, effect=added("videos.generation", EVENTS, "api.apitask", owner_id=ACTOR, prompt="a fox", status="queued")),

@@ -866,6 +866,9 @@ class Generation(models.Model):
             shared = GenerationInput.objects.exclude(generation=self).filter(file=row.file.name)
             if not shared.exists():
                 names.append(row.file.name)
+        # Lip-sync sessions of this clip go with it (CASCADE): their face pictures too.
+        for faces in LipSyncSession.objects.filter(source=self).values_list("faces", flat=True):
+            names += [face["image"] for face in faces if face.get("image")]
         self.delete()
         for name in names:
             default_storage.delete(name)
@@ -1301,3 +1304,75 @@ def balance_summary(provider: Provider) -> str:
         return provider.balance.summary()
     except ProviderBalance.DoesNotExist:
         return gettext("not checked yet")
+
+
+# kling-kinds.md §7.6: the upstream's lifetime is unconfirmed; ours is a day.
+LIP_SYNC_SESSION_HOURS = 24
+
+
+class LipSyncSessionQuerySet(models.QuerySet["LipSyncSession"]):
+    def live(self) -> LipSyncSessionQuerySet:
+        return self.filter(expires_at__gt=timezone.now())
+
+
+class LipSyncSession(models.Model):
+    """The faces identify-face found in one clip (kling-kinds.md §7.6), under OUR session id.
+
+    The upstream's session id exists only on the provider that identified the faces (the
+    one that made the clip): a lip-sync using this session is pinned there. faces holds
+    [{"face_id", "start_time", "end_time" (ms), "image" (a storage name)}].
+    """
+
+    id = models.BigIntegerField(primary_key=True, default=new_task_id, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="lip_sync_sessions"
+    )
+    api_key = models.ForeignKey(
+        "api.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The studio clip whose faces were identified, or None for a video given by URL (whose
+    # copy we keep in `video`, for its length and for the local renderer).
+    source = models.ForeignKey(
+        Generation, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    video_url = models.URLField(max_length=2000, blank=True)
+    video = models.FileField(upload_to="lip-sync/", blank=True, max_length=300)
+    video_duration = models.FloatField(null=True, blank=True)
+    provider = models.ForeignKey(Provider, null=True, on_delete=models.SET_NULL, related_name="+")
+    upstream_session_id = models.CharField(max_length=128)
+    faces = models.JSONField(default=list)
+    units = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+
+    objects = LipSyncSessionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"lip-sync session {self.pk} of {self.source_id or self.video_url}"
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at <= timezone.now()
+
+    @property
+    def video_ms(self) -> int:
+        """The length of the video the faces are in, in ms."""
+        seconds = self.source.video_duration if self.source else self.video_duration
+        return round((seconds or 0) * 1000)
+
+    @property
+    def video_name(self) -> str:
+        """The storage name of that video (the clip's, or our copy of the URL's)."""
+        if self.source is not None:
+            return self.source.video.name if self.source.video else ""
+        return self.video.name if self.video else ""
+
+    def face(self, face_id: str) -> dict[str, Any] | None:
+        return next((f for f in self.faces if f.get("face_id") == face_id), None)
+
+    @staticmethod
+    def lifetime() -> timedelta:
+        return timedelta(hours=LIP_SYNC_SESSION_HOURS)

@@ -30,6 +30,7 @@ urlpatterns = [
     path("generations/<int:pk>/", views.generation_detail, name="generation_detail"),
     path("generations/<int:pk>/remix/", views.generation_remix, name="generation_remix"),
     path("generations/<int:pk>/rerun/", views.generation_rerun, name="generation_rerun"),
+    path("generations/<int:pk>/lip-sync/", views.generation_lip_sync, name="generation_lip_sync"),
     path("generations/<int:pk>/cancel/", views.generation_cancel, name="generation_cancel"),
     path("generations/<int:pk>/delete/", views.generation_delete, name="generation_delete"),
     path("generations/<int:pk>/restore/", views.generation_restore, name="generation_restore"),

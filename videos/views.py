@@ -37,7 +37,9 @@ from .forms import (
     initial_from,
 )
 from .kinds import KINDS, kind_page_context, kind_spec
+from .kinds.video_extend import is_extendable
 from .limits import LimitExceeded
+from .lip_sync import FaceError, can_lip_sync, identify_faces
 from .media import serve_stored_file, unsign_media_name
 from .models import Generation, Kind, Project, VideoModel
 
@@ -301,14 +303,15 @@ def kind_new(request: HtmxHttpRequest, kind: str) -> HttpResponse:
     """Create a job of one of the newer kinds (kling-kinds.md §7) with that kind's own form."""
     form_class = kind_spec(kind).form_class
     if request.method == "POST":
-        form = form_class(request.POST, request.FILES)
+        form = form_class(request.POST, request.FILES, owner=request.user)
         project_form = ProjectChoiceForm(request.POST)
         if form.is_valid() and project_form.is_valid():
             if created := _create(form, project_form, Origin(owner=request.user)):
                 return _created(request, created)
     else:
         form = form_class(
-            initial={k: v for k, v in request.GET.items() if k in form_class.base_fields}
+            initial={k: v for k, v in request.GET.items() if k in form_class.base_fields},
+            owner=request.user,
         )
         project_form = _project_choice(request)
     return _kind_page(request, kind, form, project_form=project_form)
@@ -347,14 +350,16 @@ def _kind_remix(request: HtmxHttpRequest, parent: Generation, form_class: Any) -
     kept unless replaced; the new job is linked to parent."""
     project_form = None
     if request.method == "POST":
-        form = form_class(request.POST, request.FILES, remix_of=parent)
+        form = form_class(request.POST, request.FILES, remix_of=parent, owner=request.user)
         project_form = ProjectChoiceForm(request.POST)
         if form.is_valid() and project_form.is_valid():
             origin = Origin(owner=request.user, parent=parent)
             if created := _create(form, project_form, origin):
                 return _created(request, created)
     else:
-        form = form_class(initial=form_class.initial_from(parent), remix_of=parent)
+        form = form_class(
+            initial=form_class.initial_from(parent), remix_of=parent, owner=request.user
+        )
     return _kind_page(request, parent.kind, form, parent, project_form)
 
 
@@ -416,11 +421,26 @@ def generation_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         "can_edit": Generation.objects.editable_by(request.user).filter(pk=pk).exists(),
         "events": generation.events.all(),
         "children": generation.children.live().order_by("-id")[:20],
+        # What can continue from this clip (kling-kinds.md §7.5, §7.6).
+        "can_extend": is_extendable(generation),
+        "can_lip_sync": can_lip_sync(generation),
     }
     template = "videos/generation_detail.html"
     if request.htmx and request.htmx.target == "generation-status":
         template += "#generation-status"
     return render(request, template, context)
+
+
+@require_POST
+def generation_lip_sync(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Identify the faces of a finished clip (synchronous, kling-kinds.md §7.6), then pick one."""
+    source = get_object_or_404(Generation.objects.visible_to(request.user), pk=pk)
+    try:
+        session = identify_faces(source, request.user)
+    except FaceError as exc:
+        messages.error(request, exc.message)
+        return redirect(source)
+    return redirect(f"{reverse('kind_new', args=['advanced-lip-sync'])}?session_id={session.pk}")
 
 
 @require_POST

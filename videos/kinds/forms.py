@@ -201,9 +201,17 @@ class KindForm(forms.Form):
     )
 
     def __init__(
-        self, *args: Any, api: bool = False, remix_of: Generation | None = None, **kwargs: Any
+        self,
+        *args: Any,
+        api: bool = False,
+        remix_of: Generation | None = None,
+        owner: AbstractBaseUser | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        # Who creates: kinds that take a studio id (video-extend's video_id, lip-sync's
+        # session_id) look it up among what this user may see.
+        self.owner = owner
         self.catalogue_entry: VideoModel | None = None
         self.pending_inputs: list[PendingInput] = []
         if api:

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from typing import Any
 
 from .base import (
+    Face,
+    FaceSession,
     ProviderConfig,
     ResourcePack,
     TaskState,
@@ -57,6 +59,8 @@ def upstream_for(config: ProviderConfig) -> Upstream:
 
 __all__ = [
     "ADAPTERS",
+    "Face",
+    "FaceSession",
     "ProviderConfig",
     "ResourcePack",
     "TaskState",

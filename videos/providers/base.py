@@ -106,6 +106,30 @@ class ResourcePack:
     invalid_time: datetime | None = None
 
 
+@dataclass
+class Face:
+    """One face identify-face found (kling-kinds.md §7.6): times in ms of the video.
+
+    The picture is a URL on the upstream (Kling) or JPEG bytes (the local renderer).
+    """
+
+    face_id: str
+    start_time: int
+    end_time: int
+    image_url: str = ""
+    image: bytes = field(default=b"", repr=False)
+
+
+@dataclass
+class FaceSession:
+    """identify-face's synchronous answer: the upstream's session id and the faces."""
+
+    session_id: str
+    faces: list[Face]
+    units: Decimal | None = None
+    raw: Any = field(default=None, repr=False)
+
+
 class UpstreamError(Exception):
     """Any failed upstream call.
 
@@ -173,6 +197,15 @@ class Upstream(Protocol):
     ) -> TaskState | None: ...
 
     def probe(self) -> str: ...
+
+    def identify_faces(
+        self, *, video_id: str = "", video_url: str = "", video_path: str
+    ) -> FaceSession:
+        """identify-face (kling-kinds.md §7.6), synchronous: the faces of one of this
+        account's videos (video_id: its upstream id) or of a video at video_url; video_path
+        is the studio's copy either way, for renderers that look at the file. It has no
+        external id: never retried blindly."""
+        ...
 
     def takes_external_id(self, model: str) -> bool: ...
 

@@ -15,7 +15,14 @@ from typing import Any
 
 import httpx
 
-from .base import ProviderConfig, ResourcePack, TaskState, UpstreamError, UpstreamRequest
+from .base import (
+    FaceSession,
+    ProviderConfig,
+    ResourcePack,
+    TaskState,
+    UpstreamError,
+    UpstreamRequest,
+)
 from .fetch import USER_AGENT, FetchError
 from .kling import (
     _first,
@@ -318,6 +325,12 @@ class GatewayClient:
         raise UpstreamError(
             f"{self.name} ({self.label}) takes no external task id: a create cannot be looked up"
         )
+
+    def identify_faces(
+        self, *, video_id: str = "", video_url: str = "", video_path: str
+    ) -> FaceSession:
+        """§8: these gateways make plain clips only; identify-face is not among them."""
+        raise UpstreamError(f"{self.name} ({self.label}) does not do identify-face", permanent=True)
 
     def takes_external_id(self, model: str) -> bool:
         return False

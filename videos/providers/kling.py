@@ -19,7 +19,15 @@ from typing import Any
 import httpx
 import jwt
 
-from .base import ProviderConfig, ResourcePack, TaskState, UpstreamError, UpstreamRequest
+from .base import (
+    Face,
+    FaceSession,
+    ProviderConfig,
+    ResourcePack,
+    TaskState,
+    UpstreamError,
+    UpstreamRequest,
+)
 from .fetch import USER_AGENT
 
 log = logging.getLogger(__name__)
@@ -606,3 +614,35 @@ class KlingClient:
             return f"no task list here; the key works: /v1/models lists {count} models"
         count = len(parse_list(answer))
         return f"answered a list query ({count} task{'s' if count != 1 else ''} on the first page)"
+
+    def identify_faces(
+        self, *, video_id: str = "", video_url: str = "", video_path: str
+    ) -> FaceSession:
+        """POST /v1/videos/identify-face (kling-kinds.md §7.6): synchronous, faces in ms.
+
+        Not a create (no task, no external id), but it charges units: an ambiguous failure
+        is reported, never retried here.
+        """
+        body = {"video_id": video_id} if video_id else {"video_url": video_url}
+        answer = self._call("POST", path_for("identify-face"), json=body)
+        data = _task_object(answer)
+        session = str(data.get("session_id") or "")
+        if not session:
+            raise UpstreamError("the identify-face answer has no session_id", raw=answer)
+        faces = []
+        for item in data.get("face_data") or []:
+            if not isinstance(item, dict):
+                continue
+            try:
+                start, end = int(item.get("start_time", 0)), int(item.get("end_time", 0))
+            except (TypeError, ValueError):
+                continue
+            faces.append(
+                Face(
+                    str(item.get("face_id", "")),
+                    start,
+                    end,
+                    image_url=str(item.get("face_image") or ""),
+                )
+            )
+        return FaceSession(session, faces, _units(data.get("final_unit_deduction")), raw=answer)
