@@ -10,8 +10,17 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from .base import ProviderConfig, TaskState, Upstream, UpstreamError, UpstreamRequest
-from .kling import KlingClient
+from .base import (
+    FEATURES,
+    ProviderConfig,
+    TaskState,
+    Upstream,
+    UpstreamError,
+    UpstreamRequest,
+    cannot_do,
+    wanted_features,
+)
+from .kling import KlingClient, KlingGatewayClient
 from .local import LocalUpstream
 from .openai_video import OpenAIVideoClient
 from .video_generations import VideoGenerationsClient
@@ -20,7 +29,7 @@ from .video_generations import VideoGenerationsClient
 ADAPTERS: dict[str, Callable[[ProviderConfig], Upstream]] = {
     "local": LocalUpstream,
     "kling": KlingClient,
-    "kling-gateway": KlingClient,
+    "kling-gateway": KlingGatewayClient,
     "openai-video": OpenAIVideoClient,
     "video-generations": VideoGenerationsClient,
 }
@@ -48,8 +57,17 @@ def upstream_for(config: ProviderConfig) -> Upstream:
         return upstream
 
 
+def kind_cannot_do(provider_kind: str, kind: str, wanted: set[str]) -> set[str]:
+    """What of a create a provider kind's adapter does not declare it can do (empty: all)."""
+    return cannot_do(ADAPTERS.get(provider_kind, KlingClient), kind, wanted)
+
+
 __all__ = [
     "ADAPTERS",
+    "FEATURES",
+    "cannot_do",
+    "kind_cannot_do",
+    "wanted_features",
     "ProviderConfig",
     "TaskState",
     "Upstream",

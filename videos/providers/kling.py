@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import jwt
 
-from .base import ProviderConfig, TaskState, UpstreamError, UpstreamRequest
+from .base import FEATURES, ProviderConfig, TaskState, UpstreamError, UpstreamRequest
 from .fetch import USER_AGENT
 
 log = logging.getLogger(__name__)
@@ -294,6 +294,9 @@ class KlingClient:
     """Speaks one provider's Kling (or gateway) API: create, query, list, look up, probe."""
 
     lists_tasks = True
+    # Kling's own API does every kind and every feature (kling-kinds.md §7).
+    kinds: frozenset[str] | None = None
+    features = FEATURES
 
     def __init__(self, config: ProviderConfig) -> None:
         self.config = config
@@ -520,3 +523,10 @@ class KlingClient:
             return f"no task list here; the key works: /v1/models lists {count} models"
         count = len(parse_list(answer))
         return f"answered a list query ({count} task{'s' if count != 1 else ''} on the first page)"
+
+
+class KlingGatewayClient(KlingClient):
+    """A Kling-shaped gateway (kind kling-gateway): Kling's routes, but gateways pass on no
+    sound, voices or shots (kling-kinds.md §8), so those go only to Kling itself."""
+
+    features = FEATURES - {"sound", "voices", "multi_shot"}

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ..rendering import RenderError, render_request
-from .base import ProviderConfig, TaskState, UpstreamError, UpstreamRequest
+from .base import FEATURES, ProviderConfig, TaskState, UpstreamError, UpstreamRequest
 
 # A render takes seconds (bench/render_speed.py: well under half real time for 15 s clips);
 # three minutes leaves room for a loaded machine before another worker may take the job over.
@@ -24,6 +24,9 @@ class LocalUpstream:
     lists_tasks = False
     lookup_grace = 0.0  # nothing can be in flight elsewhere: a lost render is simply redone
     submit_seconds = RENDER_SECONDS
+    # The renderer draws every kind and feature (videos/rendering).
+    kinds: frozenset[str] | None = None
+    features = FEATURES
 
     def __init__(self, config: ProviderConfig) -> None:
         self.config = config
