@@ -12,6 +12,9 @@ from videos.models import Generation
 COMPARED_FIELDS: list[tuple[str, str]] = [
     ("Model", "model_name"),
     ("Kind", "kind"),
+    ("Sound", "sound"),
+    ("Shots", "shots"),
+    ("Effect scene", "effect_scene"),
     ("Mode", "mode"),
     ("Duration (s)", "duration"),
     ("Aspect ratio", "aspect_ratio"),
@@ -20,6 +23,7 @@ COMPARED_FIELDS: list[tuple[str, str]] = [
     ("Negative prompt", "negative_prompt"),
     ("First frame", "image"),
     ("Last frame", "image_tail"),
+    ("Kind settings", "params"),
     ("Status", "status"),
     ("Provider", "provider"),
     ("Author", "owner"),

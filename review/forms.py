@@ -14,7 +14,7 @@ from django.http import QueryDict
 from django.utils import timezone
 
 from api.models import ApiKey
-from videos.models import ASPECT_RATIOS, Generation, Kind, Mode, Status, VideoModel
+from videos.models import ASPECT_RATIOS, Generation, Kind, Mode, Project, Status, VideoModel
 
 from . import search
 from .models import Rating, SavedSearch, Star, Tagging, normalise_tag
@@ -42,6 +42,9 @@ class HistoryFilterForm(forms.Form):
         queryset=get_user_model().objects.filter(is_active=True).order_by("username"),
         to_field_name="username", required=False, empty_label="anyone",
     )  # fmt: skip
+    project = forms.ModelChoiceField(
+        queryset=Project.objects.all(), required=False, empty_label="any project"
+    )
     model = forms.ChoiceField(required=False)
     kind = forms.ChoiceField(choices=_choices(Kind.choices), required=False)
     status = forms.ChoiceField(choices=_choices(Status.choices), required=False)
@@ -100,6 +103,7 @@ class HistoryFilterForm(forms.Form):
             "duration": data.get("duration"),
             "aspect_ratio": data.get("aspect_ratio"),
             "owner": data.get("author"),
+            "project": data.get("project"),
         }
         queryset = queryset.filter(**{k: v for k, v in exact.items() if v not in (None, "")})
         if data.get("mine"):

@@ -45,6 +45,7 @@ import jwt
 
 from videos.providers.webhooks import sign
 
+from . import costs
 from .clip import clip_bytes
 from .rules import KINDS, ModelNotFound, check_create
 from .rules.common import image_size
@@ -93,6 +94,7 @@ OPENAI_ROUTE = re.compile(r"^/v1/videos(?:/(task_[^/]+))?(/content)?/?$")
 GENERATIONS_ROUTE = re.compile(r"^/v1/video/generations(?:/([^/]+))?/?$")
 KLING_TASK_BASE = 831922345719271433
 ROUTE = re.compile(r"^/v1/videos/(" + "|".join(map(re.escape, KINDS)) + r")(?:/([^/]+))?/?$")
+COSTS_ROUTE = "/account/costs"  # not under /v1 (kling-kinds.md §7.8)
 VIDEO_ROUTE = re.compile(r"^/sim/videos/([^/]+)\.mp4$")
 
 
@@ -184,6 +186,8 @@ class Simulator:
         self.server.block_on_close = False  # keep-alive handler threads must not block stop()
         self.server.simulator = self  # type: ignore[attr-defined]
         self._threads: list[threading.Thread] = []
+        # The account's resource packs (/account/costs); tests may replace account.packs.
+        self.account = costs.Account()
 
     # ---- lifecycle -------------------------------------------------------------------
     @property
@@ -510,6 +514,15 @@ class Simulator:
                 return fault
         return None
 
+    def take_costs_fault(self) -> str | None:
+        with self.lock:
+            for entry in self._faults:
+                if entry[2] > 0 and entry[1] == "costs":
+                    entry[2] -= 1
+                    self.faults_served[entry[0]] += 1
+                    return entry[0]
+        return None
+
     # ---- auth (§1.1) ---------------------------------------------------------------------
     def check_auth(self, header: str) -> tuple[int, str] | None:
         """None when authorised, else (code, message) for a 401."""
@@ -747,6 +760,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _api(self, method: str, path: str, query: dict[str, list[str]], raw: bytes = b"") -> None:
         sim = self.sim
+        if path.startswith(sim.prefix) and path.removeprefix(sim.prefix) == COSTS_ROUTE:
+            self._costs(method, query)
+            return
         if sim.shape in GATEWAY_SHAPES and (method, path) == ("GET", "/v1/models"):
             with sim.lock:
                 sim.counts["models"] += 1
@@ -945,6 +961,36 @@ class _Handler(BaseHTTPRequestHandler):
             newest_first = [t for t in reversed(sim.tasks) if t.kind == kind]
             chosen = newest_first[(page - 1) * size : page * size]
             data = [sim.task_object(t) for t in chosen]
+        self._json(200, envelope(data))
+
+    def _costs(self, method: str, query: dict[str, list[str]]) -> None:
+        """GET /account/costs: the packs; gateways have no such route (1202, 404)."""
+        sim = self.sim
+        with sim.lock:
+            sim.counts["costs"] += 1
+        # Only faults aimed at this route: random ones and "any" stay with the task routes,
+        # so the due loop's balance refresh does not change what seeded fault runs see.
+        if self._apply_fault(sim.take_costs_fault()):
+            return
+        if sim.gateway or method != "GET":
+            self._error(1202, f"no route for {method} {COSTS_ROUTE}", 404)
+            return
+        denied = sim.check_auth(self.headers.get("Authorization", ""))
+        if denied:
+            self._error(denied[0], denied[1], 401)
+            return
+        problem = costs.check_query(query)
+        if problem:
+            self._error(1201, f"invalid parameter: {problem}")
+            return
+        with sim.lock:
+            # At most one query a second (§9, unconfirmed), on the simulator's own clock.
+            now, last = sim.now(), sim.account.last_request
+            sim.account.last_request = now
+            if last is not None and now - last < 1.0:
+                self._error(1302, "account costs: at most one request per second")
+                return
+            data = costs.answer(sim, query)
         self._json(200, envelope(data))
 
     def _video(self, task_id: str) -> None:

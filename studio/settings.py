@@ -129,6 +129,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "videos.context_processors.unhealthy_providers",
+                "videos.context_processors.low_balances",
                 "videos.context_processors.running_jobs",
             ],
         },

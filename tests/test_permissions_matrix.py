@@ -36,7 +36,7 @@ from review.models import Comment, Rating, Recipe, RecipeRun, SavedSearch, Star,
 from tests.api_helpers import issue
 from tests.images import image_bytes
 from videos.media import signed_media_path
-from videos.models import Generation, GenerationEvent, GenerationInput, Provider
+from videos.models import Generation, GenerationEvent, GenerationInput, Project, Provider
 
 ACTORS = ("anonymous", "member", "owner", "admin", "other_key")
 VIDEO_BYTES = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40
@@ -144,13 +144,6 @@ class Effect:
 
 
 NOTHING = Effect()
-# A generation's delete takes its timeline, tags and comments along, and unlinks its recipes.
-GENERATION_GONE = Effect(
-    "videos.generation",
-    row="gen",
-    gone=True,
-    also=(EVENTS, "review.tagging", "review.comment", "review.recipe"),
-)
 
 
 def added(table: str, *also: str, **values: Any) -> Effect:
@@ -213,13 +206,17 @@ RULES: dict[str, list[Rule]] = {
         Rule("GET", "/generations/{gen}/", signed_in(page("<title>#{gen} · Studio</title>")))
     ],
     "generations/<int:pk>/remix/": [
-        Rule("GET", "/generations/{gen}/remix/", signed_in(page("Remix of <a href=\"/generations/{gen}/\">")))
+        Rule("GET", "/generations/{gen}/remix/", signed_in(page("Remix of <a href=\"/generations/{gen}/\">"))),
+        # A kind with a page of its own remixes on that page, its stored photo kept.
+        Rule("GET", "/generations/{fx}/remix/", signed_in(page("Remix of <a href=\"/generations/{fx}/\">"))),
+        Rule("POST", "/generations/{fx}/remix/", signed_in(redirect("/")), data={"effect_scene": "bullet_time"}, effect=added("videos.generation", EVENTS, "videos.generationinput", owner_id=ACTOR, parent_id="{fx}", kind="effects", status="queued")),
     ],
     "generations/<int:pk>/rerun/": [
         # The cost first; a POST without the confirmation shows it again and sends nothing.
         Rule("GET", "/generations/{gen}/rerun/", signed_in(page("Run it for 1.00 units"))),
         Rule("POST", "/generations/{gen}/rerun/", signed_in(page("Confirm the cost to run it"))),
         Rule("POST", "/generations/{gen}/rerun/", signed_in(redirect("/generations/")), data={"confirm": "on"}, effect=added("videos.generation", EVENTS, owner_id=ACTOR, parent_id="{gen}", prompt="a red fox running through snow")),
+        Rule("POST", "/generations/{fx}/rerun/", signed_in(redirect("/generations/")), data={"confirm": "on"}, effect=added("videos.generation", EVENTS, "videos.generationinput", owner_id=ACTOR, parent_id="{fx}", kind="effects")),
     ],
     "generations/<int:pk>/cancel/": [
         Rule("POST", "/generations/{queued}/cancel/", owner_or_admin(redirect("/generations/{queued}/")), effect=changed("videos.generation", "queued", EVENTS, status="cancelled"))
@@ -239,10 +236,30 @@ RULES: dict[str, list[Rule]] = {
             "admin": page("a trashed owl"),
         })  # fmt: skip
     ],
+    "generations/<int:pk>/move/": [
+        Rule("POST", "/generations/{gen}/move/", owner_or_admin(redirect("/generations/{gen}/")), data={"project": "{project}"}, effect=changed("videos.generation", "gen", EVENTS, project_id="{project}"))
+    ],
+    # -- projects: the team's boards; their creator (or an admin) edits one
+    "projects/": [Rule("GET", "/projects/", signed_in(page("alice-board")))],
+    "projects/new/": [
+        Rule("GET", "/projects/new/", signed_in(page("<title>New project · Studio</title>"))),
+        Rule("POST", "/projects/new/", signed_in(redirect("/projects/")), data={"name": "new board"}, effect=added("videos.project", created_by_id=ACTOR, name="new board")),
+    ],
+    "projects/<int:pk>/": [Rule("GET", "/projects/{project}/", signed_in(page("<title>alice-board · Studio</title>")))],
+    "projects/<int:pk>/edit/": [
+        Rule("GET", "/projects/{project}/edit/", owner_or_admin(page("<title>Edit alice-board · Studio</title>"))),
+        Rule("POST", "/projects/{project}/edit/", owner_or_admin(redirect("/projects/{project}/")), data={"name": "renamed board", "budget_units": "50"}, effect=changed("videos.project", "project", name="renamed board", budget_units="50.00")),
+    ],
+    "projects/<int:pk>/cover/": [Rule("GET", "/projects/{project}/cover/", signed_in(page("PNG")))],
     "generations/<int:pk>/media/<str:variant>/": [
         Rule("GET", "/generations/{gen}/media/video/", signed_in(page("ftypmp42"))),
         Rule("GET", "/generations/{i2v}/media/image/", signed_in(page("first frame bytes"))),
         Rule("GET", "/generations/{gen}/media/secrets/", signed_in(NOT_FOUND)),
+    ],
+    "generations/<int:pk>/inputs/<str:field>/": [
+        Rule("GET", "/generations/{fx}/inputs/image.0/", signed_in(page("first frame bytes"))),
+        Rule("GET", "/generations/{fx}/inputs/image.1/", signed_in(NOT_FOUND)),
+        Rule("GET", "/generations/{fx}/inputs/image.x/", signed_in(NOT_FOUND)),
     ],
     "media/s/<str:token>/": [
         # The signed token is the credential: API clients download without a session.
@@ -278,6 +295,12 @@ RULES: dict[str, list[Rule]] = {
     "kling/v1/videos/<kind:kind>/<str:task_id>": [
         Rule("GET", "/kling/v1/videos/text2video/{gen}", key_only(page('"task_id": "{gen}"'), TASK_NOT_FOUND))
     ],
+    "kling/account/costs": [
+        Rule("GET", "/kling/account/costs?start_time=0&end_time=1", key_only(page('"resource_pack_subscribe_infos": []'), page('"resource_pack_subscribe_infos": []', absent="alice-script")))
+    ],
+    "account/costs": [
+        Rule("GET", "/account/costs?start_time=0&end_time=1", key_only(page('"resource_pack_subscribe_infos": []'), page('"resource_pack_subscribe_infos": []', absent="alice-script")))
+    ],
     "v1/videos/<kind:kind>": [
         Rule("GET", "/v1/videos/text2video", key_only(page('"task_id": "{gen}"'), page('"data": []', absent='"{gen}"'))),
         Rule("GET", "/v1/videos/multi-image2video", key_only(page('"data": []'), page('"data": []'))),
@@ -299,7 +322,7 @@ RULES: dict[str, list[Rule]] = {
     ],
     "v1/videos/<str:video_id>": [
         Rule("GET", "/v1/videos/{gen}", key_only(page('"status": "completed"'), VIDEO_NOT_FOUND, NO_KEY_OPENAI)),
-        Rule("DELETE", "/v1/videos/{gen}", key_only(page('"deleted": true'), VIDEO_NOT_FOUND, NO_KEY_OPENAI), effect=GENERATION_GONE),
+        Rule("DELETE", "/v1/videos/{gen}", key_only(page('"deleted": true'), VIDEO_NOT_FOUND, NO_KEY_OPENAI), effect=changed("videos.generation", "gen", EVENTS, deleted_at=SET)),
     ],
     "v1/videos/<str:video_id>/content": [
         Rule("GET", "/v1/videos/{gen}/content", key_only(page("ftypmp42"), VIDEO_NOT_FOUND, NO_KEY_OPENAI))
@@ -465,6 +488,15 @@ def build_world(alice: User, bob: User) -> dict[str, Any]:
     i2v = Generation.objects.create(owner=alice, kind="image2video", status="failed")
     i2v.image.save("image.png", ContentFile(IMAGE_BYTES), save=True)
     queued = Generation.objects.create(owner=alice, prompt="a slow snail", status="queued")
+    fx = Generation.objects.create(
+        owner=alice,
+        kind="effects",
+        model_name="kling-effects",
+        status="failed",
+        params={"effect_scene": "bullet_time", "dual": False},
+    )
+    photo = GenerationInput(generation=fx, role="image", position=0)
+    photo.file.save("image.png", ContentFile(IMAGE_BYTES), save=True)
     trashed = Generation.objects.create(
         owner=alice, prompt="a trashed owl", status="failed", deleted_at=timezone.now()
     )
@@ -474,12 +506,15 @@ def build_world(alice: User, bob: User) -> dict[str, Any]:
     comment = Comment.post(gen, alice, "the light is lovely", 1.5)
     recipe = Recipe.from_generation(gen, alice, name="fox recipe")
     saved = SavedSearch.objects.create(owner=alice, name="mine", query="q=fox")
+    project = Project.objects.create(name="alice-board", created_by=alice)
+    project.cover.save("cover.png", ContentFile(image_bytes(fmt="PNG")), save=True)
     return {
         "alice": alice.pk,
         "gen": gen.pk,
         "queued": queued.pk,
         "trashed": trashed.pk,
         "i2v": i2v.pk,
+        "fx": fx.pk,
         "alice_key": alice_key.pk,
         "alice_secret": alice_secret,
         "bob_secret": bob_secret,
@@ -488,6 +523,7 @@ def build_world(alice: User, bob: User) -> dict[str, Any]:
         "comment": comment.pk,
         "recipe": recipe.pk,
         "saved": saved.pk,
+        "project": project.pk,
         "provider": Provider.objects.get(name="local").pk,
         "signed_video": signed_media_path(gen.video.name),
         "callback_token": gen.callback_token,
@@ -501,7 +537,12 @@ def send(client: Client, rule: Rule, world: dict[str, Any], key: str | None) -> 
         body = json.dumps(rule.json)
         return client.generic(rule.method, url, body, content_type="application/json", **headers)
     if rule.method == "POST":
-        return client.post(url, rule.data, **headers)
+        # A form value that is exactly "{name}" is the world's id of that name (a project's pk).
+        data = {
+            k: world[v[1:-1]] if isinstance(v, str) and v[1:-1] in world and v[0] == "{" else v
+            for k, v in rule.data.items()
+        }
+        return client.post(url, data, **headers)
     return client.generic(rule.method, url, **headers)
 
 
@@ -537,6 +578,7 @@ def check(response: Any, expect: Expect, world: dict[str, Any], where: str) -> N
 
 # Every table a request of the matrix could write (sessions and request counts aside).
 WORLD_MODELS: list[type[Model]] = [
+    Project,
     Generation,
     GenerationEvent,
     GenerationInput,

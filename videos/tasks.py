@@ -14,7 +14,7 @@ import random
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -30,7 +30,7 @@ from django_q.tasks import async_task
 
 from .inputs import InputFetchError, stage_inputs
 from .kinds import kind_spec
-from .models import Generation, GenerationQuerySet, Provider, Status
+from .models import Generation, GenerationQuerySet, Provider, ProviderBalance, Status
 from .providers import TaskState, UpstreamError, UpstreamRequest
 from .providers.fetch import FetchError, open_url
 from .rendering import RenderError, make_poster, probe_video
@@ -188,6 +188,9 @@ def _wait_for_a_provider(generation: Generation) -> None:
 
 def note_health(provider: Provider, exc: UpstreamError | None = None) -> None:
     """Count an upstream call toward the provider's health: no answer counts, an answer resets."""
+    if exc is not None and exc.code == 1102:
+        # Resource packs used up (kling-kinds.md §7.8): the admins' banner says so at once.
+        ProviderBalance.note_used_up(provider)
     if exc is not None and exc.unreachable:
         if provider.note_unreachable(exc.message):
             log.warning("provider %s marked unhealthy: %s", provider.name, provider.health_message)
@@ -663,6 +666,7 @@ def run_due_once() -> int:
         _submit_due,
         _poll_due,
         purge_trash,
+        refresh_balances,
         *DUE_ELSEWHERE,
     )
     for step in steps_in_order:
@@ -739,6 +743,27 @@ def purge_trash() -> int:
     for generation in expired:
         generation.delete_with_files()
     return len(expired)
+
+
+def refresh_balances(now: datetime | None = None) -> int:
+    """Ask each enabled Kling provider for its resource packs, each at most once a minute (§7.8).
+
+    now is injectable so tests step the clock instead of sleeping. Gateways are not asked:
+    /account/costs is the official API's (a gateway's packs are its operator's business).
+    """
+    now = now or timezone.now()
+    asked = 0
+    for provider in Provider.objects.balance_due(now):
+        if not ProviderBalance.claim_refresh(provider, now):
+            continue
+        asked += 1
+        try:
+            packs = provider.upstream().balance()
+        except UpstreamError as exc:
+            ProviderBalance.store_failure(provider, exc.message)
+            continue
+        ProviderBalance.store(provider, packs or [], now)
+    return asked
 
 
 def fail_stuck() -> None:

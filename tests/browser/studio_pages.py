@@ -66,6 +66,7 @@ class World:
     key: Any
     trashed: Any = None
     recipe: Any = None
+    project: Any = None
 
 
 def build_world() -> World:
@@ -74,7 +75,7 @@ def build_world() -> World:
 
     from api.models import ApiKey
     from review.models import Comment, Rating, Recipe, Star, Tagging
-    from videos.models import Generation
+    from videos.models import Generation, Project
 
     member = User.objects.create_user("mei-with-a-long-user-name", password="pw-mei-12345")
     admin = User.objects.create_user(
@@ -97,7 +98,51 @@ def build_world() -> World:
     recipe = Recipe.from_generation(first, member, "dusk lanterns", "works best in pro mode")
     trashed = finished(member, "a paper lantern nobody liked")
     trashed.trash()
-    return World(member, admin, first, second, remix, pending, failed, key, trashed, recipe)
+    _low_kling_balance()
+    # A board holding two of the clips, its budget nearly spent (the warning shows).
+    project = Project.objects.create(
+        name="Lantern festival teaser",
+        description="Clips for the festival's opening night, " * 3,
+        created_by=member,
+        budget_units=Decimal("8"),
+    )
+    for generation in (first, second):
+        generation.move_to(project)
+    # mark_succeeded leaves units unknown; these two cost 3.50 each: 1.00 of 8 left, low.
+    Generation.objects.filter(pk__in=[first.pk, second.pk]).update(units=Decimal("3.50"))
+    return World(
+        member, admin, first, second, remix, pending, failed, key, trashed, recipe, project
+    )
+
+
+def _low_kling_balance() -> None:
+    """A Kling account running low: the admins' banner and the usage page's pack table show.
+
+    It serves no model and sits behind the local renderer: no job ever goes to it.
+    """
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from videos.models import Provider, ProviderBalance
+
+    kling = Provider.objects.create(
+        name="kling-singapore-main-account", kind=Provider.Kind.KLING,
+        base_url="http://127.0.0.1:9", priority=5000, allowed_models=["no-such-model"],
+    )  # fmt: skip
+    now = timezone.now()
+    pack = {"pack_type": "decreasing_total", "purchase_time": "2026-01-01T00:00:00+00:00",
+            "effective_time": "2026-01-01T00:00:00+00:00"}  # fmt: skip
+    ProviderBalance.objects.create(
+        provider=kling, checked_at=now, refreshed_at=now,
+        packs=[
+            {**pack, "name": "Video Generation - 1000 units, annual plan", "pack_id": "p-1",
+             "total": "1000", "remaining": "12.5", "status": "online",
+             "invalid_time": (now + timedelta(days=3)).isoformat()},
+            {**pack, "name": "Trial", "pack_id": "p-0", "total": "66", "remaining": "0",
+             "status": "runOut", "invalid_time": ""},
+        ],
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -120,6 +165,11 @@ PAGES = [
     Page("form-image", "/generations/new/?kind=image2video"),
     Page("detail", "/generations/{w.first.pk}/", main="#player"),
     Page("remix", "/generations/{w.first.pk}/remix/", main="#generation-form"),
+    Page("gallery-filtered", "/?scope=mine&status=succeeded", main="article.gen"),
+    Page("projects", "/projects/", main=".project-card"),
+    Page("project", "/projects/{w.project.pk}/", main="#project-board article.gen"),
+    Page("project-new", "/projects/new/", main="#project-form"),
+    Page("project-edit", "/projects/{w.project.pk}/edit/", main="#project-form"),
     Page("history", "/history/", main="tr.history-row"),
     Page("history-filtered", "/history/?q=lantern&status=succeeded", main="tr.history-row"),
     Page(

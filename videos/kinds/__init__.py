@@ -2,7 +2,8 @@
 
 Generation.kind is the kind's Kling path segment (kling-kinds.md §7), so an upstream builds
 /v1/videos/{kind} for every kind alike. Adding a kind touches: a module here (its form with
-its rules, its body) and its entry in KINDS; its local rendering in
+its rules, its body, and how a generation maps back onto the form for remix and re-run:
+KindForm.remix_params/remix_slots) and its entry in KINDS; its local rendering in
 videos/rendering/requests.py; its simulator rules in simulator/rules/; its published body in
 api/bodies.py; its catalogue rows (a data migration); its page in templates/videos/kinds/.
 """

@@ -32,6 +32,8 @@ class MultiImageForm(KindForm):
     default_model = "kling-v1-6"
     # The web form's uploads are the API's image_list.
     api_names = dict.fromkeys(UPLOADS, "image_list")
+    remix_params = {"aspect_ratio": "aspect_ratio"}
+    remix_slots = {("image", n): name for n, name in enumerate(UPLOADS)}
 
     image_list = JSONListField(max_items=MAX_IMAGES, widget=forms.HiddenInput)
     aspect_ratio = forms.ChoiceField(

@@ -19,10 +19,10 @@ from django.utils.translation import gettext_lazy as _
 
 from ..forms import PublicUrlField
 from .base import KindSpec, base64_of
-from .forms import JSONListField, KindForm, PendingInput, SwitchInput
+from .forms import JSONListField, KeptInput, KindForm, PendingInput, SwitchInput
 
 if TYPE_CHECKING:
-    from ..models import Generation
+    from ..models import Generation, GenerationInput
 
 FRAME_TYPES = ("first_frame", "end_frame")
 REFER_TYPES = ("base", "feature")
@@ -229,6 +229,53 @@ class OmniVideoForm(KindForm):
     def _upload(self, name: str) -> Any:
         return self.files.get(name) or self.cleaned_data.get(name)
 
+    # ---- remix and re-run ------------------------------------------------------------------------
+    @classmethod
+    def initial_from(cls, generation: Generation) -> dict[str, Any]:
+        initial = super().initial_from(generation)
+        params = generation.params
+        initial["aspect_ratio"] = params.get("aspect_ratio")
+        initial["multi_shot"] = bool(params.get("multi_shot"))
+        initial["shot_type"] = params.get("shot_type")
+        initial["multi_prompt"] = params.get("multi_prompt")
+        initial["element_list"] = [{"element_id": e} for e in params.get("element_list") or []]
+        # The video is a URL (Kling takes no upload): given again, its stored copy is shared.
+        if video := generation.inputs.filter(role="video").first():
+            initial["video_url"] = video.url
+            initial["refer_type"] = video.meta.get("refer_type", "base")
+            initial["keep_original_sound"] = video.meta.get("keep_original_sound") == "yes"
+        return {k: v for k, v in initial.items() if v not in (None, "", [])}
+
+    def input_slots(self, rows: list[GenerationInput]) -> dict[str, GenerationInput]:
+        """Frames back to their fields, references in list order to reference_1...; an API
+        job's fourth to seventh reference gets a field of its own on the remix page."""
+        slots: dict[str, GenerationInput] = {}
+        references = 0
+        for row in sorted((r for r in rows if r.role == "image"), key=lambda r: r.position):
+            frame = row.meta.get("type") or ""
+            if frame in FRAME_UPLOADS:
+                slots[FRAME_UPLOADS[frame]] = row
+                continue
+            references += 1
+            name = f"reference_{references}"
+            if name not in self.fields:
+                self.fields[name] = forms.Field(
+                    required=False,
+                    label=_("Reference image %(n)s") % {"n": references},
+                    widget=forms.ClearableFileInput,
+                )
+            slots[name] = row
+        return slots
+
+    @property
+    def reference_fields(self) -> list[str]:
+        names = [n for n in self.fields if n.startswith("reference_")]
+        return sorted(names, key=lambda n: int(n.rpartition("_")[2]))
+
+    def more_references(self) -> list[forms.BoundField]:
+        """The reference fields past the page's three (a remix of an API job)."""
+        return [self[name] for name in self.reference_fields[len(REFERENCE_UPLOADS) :]]
+
     # ---- the rules between fields -------------------------------------------------------------
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -266,8 +313,11 @@ class OmniVideoForm(KindForm):
         self.video = videos[0] if videos else None
         if self.api:
             return
-        self.images += [(self._upload(n), "") for n in REFERENCE_UPLOADS if self._upload(n)]
+        self.images += [(self._upload(n), "") for n in self.reference_fields if self._upload(n)]
         self.images += [(self._upload(n), t) for n, t in FRAME_UPLOADS.items() if self._upload(n)]
+        if self.images and all(isinstance(value, KeptInput) for value, _t in self.images):
+            # Every input kept (a re-run): the original list order, which the prompt cites.
+            self.images.sort(key=lambda image: image[0].position)
         if data.get("video_url") and self.video is None:
             keep = "yes" if data.get("keep_original_sound") else "no"
             refer = data.get("refer_type") or "base"

@@ -13,6 +13,7 @@ from typing import Any
 from .base import (
     FEATURES,
     ProviderConfig,
+    ResourcePack,
     TaskState,
     Upstream,
     UpstreamError,
@@ -69,6 +70,7 @@ __all__ = [
     "kind_cannot_do",
     "wanted_features",
     "ProviderConfig",
+    "ResourcePack",
     "TaskState",
     "Upstream",
     "UpstreamError",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -125,6 +126,24 @@ class TaskState:
     raw: Any = field(default=None, repr=False)
 
 
+@dataclass(frozen=True)
+class ResourcePack:
+    """One resource pack of an upstream account, as /account/costs lists it (kling-kinds.md §7.8).
+
+    Quantities are units; remaining lags the account's real spend by up to 12 hours.
+    """
+
+    name: str
+    pack_id: str
+    pack_type: str  # decreasing_total | constant_period
+    total: Decimal
+    remaining: Decimal
+    status: str  # toBeOnline | online | expired | runOut
+    purchase_time: datetime | None = None
+    effective_time: datetime | None = None
+    invalid_time: datetime | None = None
+
+
 class UpstreamError(Exception):
     """Any failed upstream call.
 
@@ -194,5 +213,9 @@ class Upstream(Protocol):
     def probe(self) -> str: ...
 
     def takes_external_id(self, model: str) -> bool: ...
+
+    def balance(self) -> list[ResourcePack] | None:
+        """The account's resource packs (§7.8); None when the upstream is not metered."""
+        ...
 
     def download(self, url: str, target: str, *, max_bytes: int, deadline: float) -> bool: ...

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from .base import ProviderConfig, TaskState, UpstreamError, UpstreamRequest
+from .base import ProviderConfig, ResourcePack, TaskState, UpstreamError, UpstreamRequest
 from .fetch import USER_AGENT, FetchError
 from .kling import (
     _first,
@@ -325,6 +325,13 @@ class GatewayClient:
 
     def takes_external_id(self, model: str) -> bool:
         return False
+
+    def balance(self) -> list[ResourcePack] | None:
+        """These gateways publish no resource packs (/account/costs is Kling's, §7.8)."""
+        raise UpstreamError(
+            f"balance not available: {self.name} ({self.label}) has no /account/costs",
+            permanent=True,
+        )
 
     def probe(self) -> str:
         """GET /v1/models: free on every gateway, and it needs a valid key."""

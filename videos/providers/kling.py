@@ -12,13 +12,14 @@ import socket
 import threading
 import time
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import httpx
 import jwt
 
-from .base import FEATURES, ProviderConfig, TaskState, UpstreamError, UpstreamRequest
+from .base import FEATURES, ProviderConfig, ResourcePack, TaskState, UpstreamError, UpstreamRequest
 from .fetch import USER_AGENT
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,11 @@ SERVER_CODES = {5000, 5001, 5002}
 HTTP_STATUS_FOR_CODE = {1103: 403, 1202: 404, 1203: 404}
 
 PAGE_SIZE = 500  # the list endpoint's maximum (§1.2)
+# /account/costs (kling-kinds.md §7.8): what a window means is unconfirmed, so ask for a year.
+COSTS_PATH = "/account/costs"
+COSTS_WINDOW_SECONDS = 365 * 24 * 3600
+# The due loop asks inline: a slow account route may hold up the jobs' polls this long at most.
+COSTS_TIMEOUT_SECONDS = 10.0
 JWT_LIFETIME = 1800
 JWT_RENEW_BEFORE = 300
 
@@ -190,6 +196,52 @@ def parse_list(body: Any) -> list[TaskState]:
     if not isinstance(items, list):
         raise UpstreamError("the list answer has no task array", raw=body, retry_after=10)
     return [parse_task(item) for item in items if isinstance(item, dict)]
+
+
+def _moment(value: Any) -> datetime | None:
+    """A Kling time in milliseconds as an aware datetime (0 or missing: none)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        ms = float(value)
+    except ValueError:
+        return None
+    if not ms or ms != ms or not -(10**15) < ms < 10**15:  # 0, NaN, absurd: no time
+        return None
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def parse_packs(body: Any) -> list[ResourcePack]:
+    """The resource packs of an /account/costs answer (kling-kinds.md §7.8)."""
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, dict):
+        raise UpstreamError("the account costs answer has no data object", raw=body)
+    inner = data.get("code")
+    if inner not in (None, 0, "0"):
+        raise UpstreamError(
+            f"account costs refused: {data.get('msg') or 'no message'} (code {inner})", raw=body
+        )
+    infos = data.get("resource_pack_subscribe_infos")
+    if not isinstance(infos, list):
+        raise UpstreamError("the account costs answer lists no resource packs", raw=body)
+    packs = []
+    for info in infos:
+        if not isinstance(info, dict):
+            continue
+        packs.append(
+            ResourcePack(
+                name=str(info.get("resource_pack_name") or ""),
+                pack_id=str(info.get("resource_pack_id") or ""),
+                pack_type=str(info.get("resource_pack_type") or ""),
+                total=_units(info.get("total_quantity")) or Decimal(0),
+                remaining=_units(info.get("remaining_quantity")) or Decimal(0),
+                status=str(info.get("status") or ""),
+                purchase_time=_moment(info.get("purchase_time")),
+                effective_time=_moment(info.get("effective_time")),
+                invalid_time=_moment(info.get("invalid_time")),
+            )
+        )
+    return packs
 
 
 def _created_ms(state: TaskState) -> int | None:
@@ -345,12 +397,22 @@ class KlingClient:
 
     # ---- transport -----------------------------------------------------------------------
     def _call(
-        self, method: str, path: str, *, json: Any = None, params: Any = None, create: bool = False
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Any = None,
+        create: bool = False,
+        timeout: float | None = None,
     ) -> Any:
         """One request; returns the parsed body of a success or raises UpstreamError."""
         headers = {"Authorization": self._authorization()}
+        extra: dict[str, Any] = {"timeout": timeout} if timeout is not None else {}
         try:
-            response = self.http.request(method, path, json=json, params=params, headers=headers)
+            response = self.http.request(
+                method, path, json=json, params=params, headers=headers, **extra
+            )
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             # Nothing was sent: safe to retry, even a create. Several in a row mean the
             # upstream is down (or its address wrong): the jobs count them toward health.
@@ -364,7 +426,7 @@ class KlingClient:
             raise UpstreamError(f"no free connection to {self.name}", retry_after=5) from exc
         except httpx.TimeoutException as exc:
             raise UpstreamError(
-                f"no answer within {self.http.timeout.read:g} s",
+                f"no answer within {timeout or self.http.timeout.read:g} s",
                 retry_after=5,
                 ambiguous=create,
                 unreachable=True,
@@ -506,6 +568,30 @@ class KlingClient:
             f"could not finish looking up task {external_id} within {max_pages} pages",
             retry_after=30,
         )
+
+    def balance(self) -> list[ResourcePack] | None:
+        """The account's resource packs: GET /account/costs over the last year (§7.8).
+
+        Free upstream but limited to 1 QPS: the jobs call it at most once a minute.
+        A 404/1202 (a gateway without the route) reads "balance not available".
+        """
+        now_ms = int(time.time() * 1000)
+        params = {"start_time": now_ms - COSTS_WINDOW_SECONDS * 1000, "end_time": now_ms}
+        try:
+            answer = self._call(
+                "GET",
+                COSTS_PATH,
+                params=params,
+                timeout=min(self.config.timeout, COSTS_TIMEOUT_SECONDS),
+            )
+        except UpstreamError as exc:
+            if exc.code == 1202 or exc.http_status == 404:
+                raise UpstreamError(
+                    f"balance not available: {exc.message}", code=exc.code,
+                    http_status=exc.http_status, permanent=True, raw=exc.raw,
+                ) from exc  # fmt: skip
+            raise
+        return parse_packs(answer)
 
     def probe(self) -> str:
         """A cheap real call (a list query with pageSize=1) that proves the credentials work.
