@@ -30,6 +30,8 @@ from .models import (
     Status,
     VideoModel,
 )
+from .provider_checks import refuse_what_no_provider_can_do
+from .providers import wanted_features
 from .rendering.spec import nearest_aspect
 from .sound_shots import SoundShotsForm, sound_shots_initial
 
@@ -376,15 +378,17 @@ class GenerationForm(SoundShotsForm):
         provider = data.get("provider")
         if provider and not provider.serves(entry.name):
             self.add_error("provider", f"{provider.name} does not serve {entry.name}.")
-        if provider and provider.kind in Provider.GATEWAY_KINDS:
-            # kling-kinds.md §8: these gateways take no motion masks: refused, never dropped.
-            for field in ("static_mask", "dynamic_masks"):
-                if data.get(field) and field not in self.errors:
-                    self.add_error(
-                        field,
-                        _("%(name)s (%(kind)s) cannot do motion masks.")
-                        % {"name": provider.name, "kind": provider.kind},
-                    )
+        # kling-kinds.md §8: what the providers that could take it cannot do is refused here,
+        # naming the field, never dropped on the way.
+        wanted = wanted_features(
+            camera_control=data.get("camera_control"),
+            sound=data.get("sound"),
+            voice_list=data.get("voice_list"),
+            multi_shot=data.get("multi_shot"),
+            static_mask=data.get("static_mask"),
+            dynamic_masks=data.get("dynamic_masks"),
+        )
+        refuse_what_no_provider_can_do(self, data, kind, entry.name, wanted)
         return data
 
     def _clean_camera(self, data: dict[str, Any], entry: VideoModel | None) -> None:

@@ -20,7 +20,7 @@ from django_q.tasks import async_task
 
 from .crypto import decrypt_json, encrypt_json, mask
 from .ids import new_task_id
-from .providers import ProviderConfig, Upstream, upstream_for
+from .providers import ProviderConfig, Upstream, kind_cannot_do, upstream_for, wanted_features
 from .rendering.spec import ASPECT_RATIOS as RENDER_ASPECT_RATIOS
 
 if TYPE_CHECKING:
@@ -153,8 +153,8 @@ class ProviderQuerySet(models.QuerySet["Provider"]):
             balance__checked_at__gt=cutoff
         )
 
-    def serving(self, model_name: str) -> list[Provider]:
-        """Usable providers that serve a model, in priority order.
+    def routes_for(self, model_name: str) -> list[Provider]:
+        """Enabled providers that serve a model, in priority order, healthy or not.
 
         The local renderer is the offline default, not a silent fallback: once an
         enabled real upstream serves a model, its jobs go only to real upstreams, so
@@ -165,10 +165,38 @@ class ProviderQuerySet(models.QuerySet["Provider"]):
         ]
         if any(p.kind != Provider.Kind.LOCAL for p in enabled):
             enabled = [p for p in enabled if p.kind != Provider.Kind.LOCAL]
-        return [p for p in enabled if p.healthy]
+        return enabled
 
-    def unavailable_reason(self, model_name: str) -> str:
+    def serving(
+        self, model_name: str, kind: str = "", wanted: set[str] | None = None
+    ) -> list[Provider]:
+        """Usable providers that serve a model, in priority order; with a kind (and the
+        features a create asks for), only those whose adapter can do it: a job never goes
+        where a field of it would be refused or dropped (kling-kinds.md §8)."""
+        return [
+            p
+            for p in self.routes_for(model_name)
+            if p.healthy and not (kind and p.cannot_do(kind, wanted or set()))
+        ]
+
+    def none_can_do(self, model_name: str, kind: str, wanted: set[str] | None = None) -> bool:
+        """Whether providers serve a model but none, healthy or not, can do this create."""
+        routes = self.routes_for(model_name)
+        return bool(kind and routes) and all(p.cannot_do(kind, wanted or set()) for p in routes)
+
+    def unavailable_reason(
+        self, model_name: str, kind: str = "", wanted: set[str] | None = None
+    ) -> str:
         """Why no provider can take a model's jobs, for the generation's failure message."""
+        routes = self.routes_for(model_name)
+        if self.none_can_do(model_name, kind, wanted):
+            return "no provider serving {!r} can do this: {}".format(
+                model_name,
+                "; ".join(
+                    f"{p.name} cannot do {', '.join(sorted(p.cannot_do(kind, wanted or set())))}"
+                    for p in routes
+                ),
+            )
         sick = [p for p in self.filter(enabled=True, healthy=False) if p.serves(model_name)]
         if sick:
             return "every provider serving {!r} is unhealthy: {}".format(
@@ -233,6 +261,10 @@ class Provider(models.Model):
 
     def serves(self, model_name: str) -> bool:
         return not self.allowed_models or model_name in self.allowed_models
+
+    def cannot_do(self, kind: str, wanted: set[str]) -> set[str]:
+        """What of a create (its kind, its features) this provider's adapter cannot do."""
+        return kind_cannot_do(self.kind, kind, wanted)
 
     def upstream_model_name(self, model_name: str) -> str:
         return self.model_map.get(model_name, model_name)
@@ -645,6 +677,17 @@ class Generation(models.Model):
         if self.waiting_since is None:
             return 0.0
         return max(0.0, (timezone.now() - self.waiting_since).total_seconds())
+
+    def wanted_features(self) -> set[str]:
+        """The optional features this generation asks of its provider (providers.FEATURES)."""
+        return wanted_features(
+            camera_control=self.camera_control,
+            sound=self.sound,
+            voice_list=self.params.get("voice_list"),
+            multi_shot=self.params.get("multi_shot"),
+            static_mask=bool(self.static_mask),
+            dynamic_masks=self.dynamic_masks,
+        )
 
     def catalogue_entry(self) -> VideoModel | None:
         return VideoModel.objects.filter(name=self.model_name).first()

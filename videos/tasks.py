@@ -162,7 +162,9 @@ def _usable_providers(generation: Generation) -> list[Provider]:
         return [chosen] if chosen is not None and chosen.enabled and chosen.healthy else []
     if chosen is not None:
         return [chosen] if chosen.healthy else []
-    return Provider.objects.serving(generation.model_name)
+    return Provider.objects.serving(
+        generation.model_name, generation.kind, generation.wanted_features()
+    )
 
 
 def _pinned_reason(generation: Generation) -> tuple[str, bool]:
@@ -196,8 +198,12 @@ def _wait_for_a_provider(generation: Generation) -> None:
     elif chosen is not None:
         reason, recoverable = f"{chosen.name} is unhealthy: {chosen.health_message}", True
     else:
-        reason = Provider.objects.unavailable_reason(generation.model_name)
-        recoverable = Provider.objects.recovering(generation.model_name)
+        wanted = generation.wanted_features()
+        reason = Provider.objects.unavailable_reason(generation.model_name, generation.kind, wanted)
+        # No recovery makes a provider able to do what its adapter cannot: fail at once.
+        recoverable = Provider.objects.recovering(
+            generation.model_name
+        ) and not Provider.objects.none_can_do(generation.model_name, generation.kind, wanted)
     left = settings.STUDIO_NO_PROVIDER_FAIL_SECONDS - generation.waited_seconds()
     if not recoverable or left <= 0:
         generation.mark_failed(reason)

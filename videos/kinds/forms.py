@@ -22,6 +22,8 @@ from django.utils import timezone
 from ..forms import PROMPT_MAX, PublicUrlField, TextField, visible
 from ..images import check_frame, decode_base64_image
 from ..models import Generation, GenerationInput, Mode, Provider, VideoModel
+from ..provider_checks import refuse_what_no_provider_can_do
+from ..providers import wanted_features
 
 
 class SecondsField(forms.Field):
@@ -337,6 +339,9 @@ class KindForm(forms.Form):
         provider = data.get("provider")
         if provider and not provider.serves(entry.name):
             self.add_error("provider", f"{provider.name} does not serve {entry.name}.")
+        # kling-kinds.md §8: a kind (or its sound) no possible provider does is refused here.
+        wanted = wanted_features(sound=data.get("sound"))
+        refuse_what_no_provider_can_do(self, data, self.kind, entry.name, wanted)
         return data
 
     # ---- pricing and saving ------------------------------------------------------------------

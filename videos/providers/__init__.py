@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .base import (
+    FEATURES,
     Face,
     FaceSession,
     ProviderConfig,
@@ -19,17 +20,19 @@ from .base import (
     Upstream,
     UpstreamError,
     UpstreamRequest,
+    cannot_do,
+    wanted_features,
 )
-from .kling import KlingClient
+from .kling import KlingClient, KlingGatewayClient
 from .local import LocalUpstream
 from .openai_video import OpenAIVideoClient
 from .video_generations import VideoGenerationsClient
 
-# Provider.kind -> its adapter. Kling's official API and Kling-shaped gateways share one.
+# Provider.kind -> its adapter. Kling-shaped gateways speak Kling's routes with fewer features.
 ADAPTERS: dict[str, Callable[[ProviderConfig], Upstream]] = {
     "local": LocalUpstream,
     "kling": KlingClient,
-    "kling-gateway": KlingClient,
+    "kling-gateway": KlingGatewayClient,
     "openai-video": OpenAIVideoClient,
     "video-generations": VideoGenerationsClient,
 }
@@ -57,10 +60,19 @@ def upstream_for(config: ProviderConfig) -> Upstream:
         return upstream
 
 
+def kind_cannot_do(provider_kind: str, kind: str, wanted: set[str]) -> set[str]:
+    """What of a create a provider kind's adapter does not declare it can do (empty: all)."""
+    return cannot_do(ADAPTERS.get(provider_kind, KlingClient), kind, wanted)
+
+
 __all__ = [
     "ADAPTERS",
     "Face",
     "FaceSession",
+    "FEATURES",
+    "cannot_do",
+    "kind_cannot_do",
+    "wanted_features",
     "ProviderConfig",
     "ResourcePack",
     "TaskState",

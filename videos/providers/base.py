@@ -15,6 +15,44 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
+# The optional features a create may ask for (kling-kinds.md §7.1, §7.2, §8). Each adapter
+# class declares the ones it can do (features) and the kinds it serves (kinds, None: all),
+# so the forms and the routing ask the adapter, never test a provider's kind.
+FEATURES = frozenset({"camera_control", "sound", "voices", "multi_shot", "motion_masks"})
+
+
+def wanted_features(
+    *,
+    camera_control: object = None,
+    sound: object = False,
+    voice_list: object = None,
+    multi_shot: object = False,
+    static_mask: object = None,
+    dynamic_masks: object = None,
+) -> set[str]:
+    """The optional features a create asks for, from the fields that carry them."""
+    wanted = set()
+    if camera_control:
+        wanted.add("camera_control")
+    if sound and sound != "off":
+        wanted.add("sound")
+    if voice_list:
+        wanted.add("voices")
+    if multi_shot:
+        wanted.add("multi_shot")
+    if static_mask or dynamic_masks:
+        wanted.add("motion_masks")
+    return wanted
+
+
+def cannot_do(adapter: object, kind: str, wanted: set[str]) -> set[str]:
+    """What of a create (its kind, its features) an adapter class does not declare it can do."""
+    kinds = getattr(adapter, "kinds", None)
+    missing = set(wanted) - set(getattr(adapter, "features", FEATURES))
+    if kinds is not None and kind not in kinds:
+        missing.add(kind)
+    return missing
+
 
 @dataclass(frozen=True)
 class ProviderConfig:

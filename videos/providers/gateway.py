@@ -191,6 +191,10 @@ class GatewayClient:
     lists_tasks = False
     lookup_grace = 0.0
     label = "gateway"
+    # What these gateways can do (§8): plain text2video/image2video; camera control and sound
+    # ride in metadata (§8a), masks, voices and shots have no field there.
+    kinds: frozenset[str] | None = frozenset(GATEWAY_KINDS)
+    features = frozenset({"camera_control", "sound"})
 
     def __init__(self, config: ProviderConfig) -> None:
         self.config = config

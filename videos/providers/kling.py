@@ -20,6 +20,7 @@ import httpx
 import jwt
 
 from .base import (
+    FEATURES,
     Face,
     FaceSession,
     ProviderConfig,
@@ -354,6 +355,9 @@ class KlingClient:
     """Speaks one provider's Kling (or gateway) API: create, query, list, look up, probe."""
 
     lists_tasks = True
+    # Kling's own API does every kind and every feature (kling-kinds.md §7).
+    kinds: frozenset[str] | None = None
+    features = FEATURES
 
     def __init__(self, config: ProviderConfig) -> None:
         self.config = config
@@ -646,3 +650,10 @@ class KlingClient:
                 )
             )
         return FaceSession(session, faces, _units(data.get("final_unit_deduction")), raw=answer)
+
+
+class KlingGatewayClient(KlingClient):
+    """A Kling-shaped gateway (kind kling-gateway): Kling's routes, but gateways pass on no
+    sound, voices or shots (kling-kinds.md §8), so those go only to Kling itself."""
+
+    features = FEATURES - {"sound", "voices", "multi_shot"}

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from ..rendering import RenderError, render_request
 from ..rendering.lip_sync import identify_faces as find_faces
 from .base import (
+    FEATURES,
     Face,
     FaceSession,
     ProviderConfig,
@@ -34,6 +35,9 @@ class LocalUpstream:
     lists_tasks = False
     lookup_grace = 0.0  # nothing can be in flight elsewhere: a lost render is simply redone
     submit_seconds = RENDER_SECONDS
+    # The renderer draws every kind and feature (videos/rendering).
+    kinds: frozenset[str] | None = None
+    features = FEATURES
 
     def __init__(self, config: ProviderConfig) -> None:
         self.config = config
