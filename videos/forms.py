@@ -18,6 +18,9 @@ from django.utils.translation import gettext_lazy as _
 
 from .batches import MAX_VARIANTS, job_count_error, parse_prompt
 from .images import check_frame, check_mask, same_aspect
+from .kept_frames import KEPT_FIELDS, KeptFrame, open_kept
+from .kept_frames import keep as keep_frame
+from .kept_frames import unsign as unsign_kept
 from .models import (
     ASPECT_RATIOS,
     CAMERA_AXES,
@@ -246,9 +249,14 @@ class GenerationForm(SoundShotsForm):
         *args: Any,
         camera_has_config: bool | None = None,
         inherit_frames_from: Generation | None = None,
+        keep_for: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        # The web page's user (pk): a frame kept from their last POST may stand in for an
+        # upload (videos/kept_frames.py). The API never sends kept tokens.
+        self.keep_for = keep_for
+        self.kept: dict[str, KeptFrame] = {}
         # Set by the API when a preset camera type arrived with a config object.
         self.camera_has_config = camera_has_config
         # Re-run and remix keep the parent's stored frames unless new ones are given.
@@ -284,6 +292,11 @@ class GenerationForm(SoundShotsForm):
 
     def _clean_frame(self, field: str, label: str) -> Any:
         upload = self.cleaned_data.get(field)
+        token = self.data.get(f"kept_{field}") if field in KEPT_FIELDS else None
+        if not upload and token:
+            kept = unsign_kept(str(token), field, self.keep_for)  # refused: an error here
+            upload = open_kept(kept)
+            self.kept[field] = kept
         if upload:
             # (width, height, extension) as read once from the decoded image.
             self.frames[field] = check_frame(upload, upload.size, label)
@@ -468,6 +481,22 @@ class GenerationForm(SoundShotsForm):
                     f"The {label}'s aspect ratio {size[0]}:{size[1]} differs from the first "
                     f"frame's {frame[0]}:{frame[1]}; a mask must have the frame's aspect ratio.",
                 )
+
+    # ---- a valid frame is kept when another field fails (videos/kept_frames.py) --------------
+    def keep_valid_frames(self) -> None:
+        """Store this POST's valid frame uploads so the re-rendered page can offer them again."""
+        if self.keep_for is None:
+            return
+        data = getattr(self, "cleaned_data", {})
+        for field in KEPT_FIELDS:
+            upload = data.get(field)
+            if field in self.errors or not upload or field in self.kept:
+                continue
+            self.kept[field] = keep_frame(upload, field, self.frames[field][2], self.keep_for)
+
+    def kept_frame(self, field: str) -> KeptFrame | None:
+        """The kept frame the page shows for a field (None when the field has an error)."""
+        return None if field in self.errors else self.kept.get(field)
 
     # ---- saving -----------------------------------------------------------------------
     def estimated_units(self) -> Decimal | None:
@@ -712,3 +741,5 @@ class EstimateForm(forms.Form):
     prompt = forms.CharField(max_length=PROMPT_MAX, required=False, strip=False)
     variants = QueryIntegerField(min_value=1, max_value=MAX_VARIANTS, required=False)
     confirm_cost = forms.BooleanField(required=False)
+    # The chosen provider's typical time is shown (empty: the one that would take the job).
+    provider = QueryIntegerField(min_value=1, max_value=MAX_ID, required=False)

@@ -142,6 +142,48 @@ class VideoModel(models.Model):
 UNHEALTHY_AFTER_FAILURES = 3
 
 
+def serving_of(providers: list[Provider], model_name: str) -> list[Provider]:
+    """ProviderQuerySet.serving over providers already loaded (enabled, in priority order)."""
+    enabled = [p for p in providers if p.enabled and p.serves(model_name)]
+    if any(p.kind != Provider.Kind.LOCAL for p in enabled):
+        enabled = [p for p in enabled if p.kind != Provider.Kind.LOCAL]
+    return [p for p in enabled if p.healthy]
+
+
+def local_render_seconds(duration: int) -> int:
+    """The local renderer's typical time for a clip: seconds, growing with its length.
+
+    Declared, not measured per job: the renderer draws and encodes a 5 s clip in about
+    4 s and a 15 s one in about 8 s on the 2-core machines the studio runs on. An admin
+    who measures otherwise sets Provider.typical_seconds.
+    """
+    return 3 + max(duration, 1) // 3
+
+
+class TypicalTimes:
+    """The typical run time of jobs on the provider that serves (or will serve) them.
+
+    Two queries for any number of cards: the catalogue and the providers.
+    """
+
+    def __init__(self) -> None:
+        self.entries = {m.name: m for m in VideoModel.objects.all()}
+        self.providers = list(Provider.objects.order_by("priority", "id"))
+
+    def provider(self, model_name: str, provider_id: int | None = None) -> Provider | None:
+        """The chosen provider, else the first that would take the model's jobs now."""
+        if provider_id is not None:
+            return next((p for p in self.providers if p.pk == provider_id), None)
+        return next(iter(serving_of(self.providers, model_name)), None)
+
+    def seconds(self, model_name: str, duration: int, provider_id: int | None = None) -> int | None:
+        entry = self.entries.get(model_name)
+        provider = self.provider(model_name, provider_id)
+        if provider is not None:
+            return provider.typical_seconds_for(entry, duration)
+        return entry.typical_seconds if entry else None
+
+
 class ProviderQuerySet(models.QuerySet["Provider"]):
     def serving(self, model_name: str) -> list[Provider]:
         """Usable providers that serve a model, in priority order.
@@ -150,12 +192,7 @@ class ProviderQuerySet(models.QuerySet["Provider"]):
         enabled real upstream serves a model, its jobs go only to real upstreams, so
         a team paying for Kling never gets a locally drawn clip because Kling was down.
         """
-        enabled = [
-            p for p in self.filter(enabled=True).order_by("priority", "id") if p.serves(model_name)
-        ]
-        if any(p.kind != Provider.Kind.LOCAL for p in enabled):
-            enabled = [p for p in enabled if p.kind != Provider.Kind.LOCAL]
-        return [p for p in enabled if p.healthy]
+        return serving_of(list(self.filter(enabled=True).order_by("priority", "id")), model_name)
 
     def unavailable_reason(self, model_name: str) -> str:
         """Why no provider can take a model's jobs, for the generation's failure message."""
@@ -212,6 +249,15 @@ class Provider(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     # One worker at a time polls a provider's running tasks in a batch (tasks.poll_provider).
     poll_lease_until = models.DateTimeField(null=True, blank=True, editable=False)
+    # The catalogue's typical_seconds is the official upstream's; a gateway or the local
+    # renderer runs faster or slower, and the form and the cards show the time of the
+    # provider that serves the job.
+    typical_seconds = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="typical run time of a job here, in seconds; empty: the model's "
+        "(the local renderer: from the clip's length)",
+    )
 
     objects = ProviderQuerySet.as_manager()
 
@@ -223,6 +269,14 @@ class Provider(models.Model):
 
     def serves(self, model_name: str) -> bool:
         return not self.allowed_models or model_name in self.allowed_models
+
+    def typical_seconds_for(self, entry: VideoModel | None, duration: int) -> int | None:
+        """How long a job of this model and clip length typically runs here."""
+        if self.typical_seconds:
+            return self.typical_seconds
+        if self.kind == Provider.Kind.LOCAL:
+            return local_render_seconds(duration)
+        return entry.typical_seconds if entry else None
 
     def upstream_model_name(self, model_name: str) -> str:
         return self.model_map.get(model_name, model_name)

@@ -28,19 +28,25 @@ from .forms import (
     GenerationForm,
     initial_from,
 )
+from .kept_frames import unsign as unsign_kept
 from .kinds import kind_page_context, kind_spec
 from .media import serve_stored_file, unsign_media_name
-from .models import Generation, Kind, VideoModel
+from .models import Generation, Kind, TypicalTimes, VideoModel
 
 GALLERY_SIZE = 48
 MEDIA_VARIANTS = {"video", "poster", "image", "image_tail"}
 
 
 def with_typical_times(generations: list[Generation]) -> list[Generation]:
-    """Attach each model's typical run time in one query (no query per card)."""
-    typical = dict(VideoModel.objects.values_list("name", "typical_seconds"))
+    """Attach the typical run time on each card's provider (two queries, none per card).
+
+    A queued job has no provider yet: the one that would take it now stands in.
+    """
+    times = TypicalTimes()
     for generation in generations:
-        generation.typical_seconds = typical.get(generation.model_name)
+        generation.typical_seconds = times.seconds(
+            generation.model_name, generation.duration, generation.provider_id
+        )
     return generations
 
 
@@ -103,8 +109,12 @@ def _estimate(query: EstimateForm) -> dict[str, Any]:
         prompt_error = " ".join(too_many.messages)
     jobs = prompts * variants
     total = units * jobs
+    times = TypicalTimes()
+    provider = times.provider(entry.name, chosen.get("provider"))
     return {
         "entry": entry,
+        "provider": provider,
+        "typical_seconds": times.seconds(entry.name, duration, chosen.get("provider")),
         "units": units,
         "duration": duration,
         "jobs": jobs,
@@ -134,6 +144,8 @@ def _form_page(
     request: HtmxHttpRequest, form: GenerationForm, parent: Generation | None = None
 ) -> HttpResponse:
     kind = form["kind"].value() or Kind.TEXT2VIDEO
+    if form.is_bound:
+        form.keep_valid_frames()  # the user need not pick a valid frame again
     context = {
         "form": form,
         "kind": kind,
@@ -175,7 +187,7 @@ def _create_batch(request: HtmxHttpRequest, form: BatchForm, origin: Origin) -> 
 def generation_new(request: HtmxHttpRequest) -> HttpResponse:
     """Create text-to-video or image-to-video jobs (variants, alternatives); GET prefills."""
     if request.method == "POST":
-        form = BatchForm(request.POST, request.FILES)
+        form = BatchForm(request.POST, request.FILES, keep_for=request.user.pk)
         if form.is_valid():
             return _create_batch(request, form, Origin(owner=request.user))
         return _form_page(request, form)
@@ -208,7 +220,9 @@ def generation_remix(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """A form prefilled with a generation's parameters; the new jobs are linked to it."""
     parent = get_object_or_404(Generation.objects.visible_to(request.user), pk=pk)
     if request.method == "POST":
-        form = BatchForm(request.POST, request.FILES, inherit_frames_from=parent)
+        form = BatchForm(
+            request.POST, request.FILES, inherit_frames_from=parent, keep_for=request.user.pk
+        )
         if form.is_valid():
             return _create_batch(request, form, Origin(owner=request.user, parent=parent))
         return _form_page(request, form, parent)
@@ -247,9 +261,20 @@ def generation_rerun(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
+def kept_frame(request: HtmxHttpRequest, token: str) -> HttpResponse:
+    """The preview of a frame kept from the user's last POST (only theirs: the token says)."""
+    try:
+        kept = unsign_kept(token, None, request.user.pk)
+    except ValidationError as exc:
+        raise Http404("no such kept frame") from exc
+    return serve_stored_file(request, kept.name)
+
+
+@require_GET
 def generation_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Every parameter, the timeline, the video, and the actions allowed to this user."""
     generation = get_object_or_404(Generation.objects.visible_to(request.user).recent(), pk=pk)
+    with_typical_times([generation])
     context = {
         "generation": generation,
         "can_edit": Generation.objects.editable_by(request.user).filter(pk=pk).exists(),
