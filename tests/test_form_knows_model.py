@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
-import pytest
+import re
+from datetime import timedelta
+from typing import Any
+from unittest import mock
 
+import pytest
+from django.core import signing
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.utils import timezone
+
+from tests.images import image_bytes
+from videos import kept_frames
 from videos.models import Generation, Provider, Status, VideoModel, local_render_seconds
 
 pytestmark = pytest.mark.django_db
@@ -77,3 +89,87 @@ def test_a_submitted_card_shows_its_own_provider_time(
     detail = alice_client.get(generation.get_absolute_url()).content.decode()
     assert f"of ~{local_render_seconds(5)} s typical" in detail
     assert kling.typical_seconds_for(VideoModel.objects.get(name="kling-v1"), 5) == 77
+
+
+# ---- chosen frames: a preview, and a valid frame kept when another field fails ------------------
+KEPT_TOKEN = re.compile(r'name="kept_image" value="([^"]+)"')
+
+
+def i2v(**overrides: Any) -> dict[str, Any]:
+    data = {"kind": "image2video", "model_name": "kling-v1", "prompt": "the kite rises"}
+    data.update(overrides)
+    return data
+
+
+def post_with_bad_prompt(client: Client, frame: bytes) -> str:
+    """A POST whose frame is valid and whose prompt is too long: the token of the kept frame."""
+    response = client.post(
+        "/generations/new/",
+        {**i2v(prompt="x" * 2501), "image": SimpleUploadedFile("kite.png", frame)},
+    )
+    html = response.content.decode()
+    assert response.status_code == 200 and Generation.objects.count() == 0
+    assert "kept: kite.png" in html
+    match = KEPT_TOKEN.search(html)
+    assert match, html
+    return match.group(1)
+
+
+def test_the_frame_fields_offer_a_preview(alice_client) -> None:
+    html = alice_client.get("/generations/new/?kind=image2video").content.decode()
+    assert html.count("data-frame-preview") == 2 and "js/frames.js" in html
+    assert "<script>" not in html and "style=" not in html
+
+
+def test_a_valid_frame_is_kept_when_the_prompt_fails_and_used_once_it_is_fixed(
+    alice_client,
+) -> None:
+    frame = image_bytes(fmt="PNG", color=(10, 120, 200))
+    token = post_with_bad_prompt(alice_client, frame)
+    preview = alice_client.get(f"/generations/kept/{token}/")
+    assert preview.status_code == 200
+    assert b"".join(preview.streaming_content if preview.streaming else [preview.content]) == frame
+    response = alice_client.post("/generations/new/", {**i2v(), "kept_image": token})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    generation = Generation.objects.get()
+    with generation.image.open("rb") as stored:
+        assert stored.read() == frame
+    assert generation.image.name.endswith(".png")
+
+
+def test_a_forged_kept_token_is_refused(alice_client) -> None:
+    token = post_with_bad_prompt(alice_client, image_bytes(fmt="PNG"))
+    forged = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    html = alice_client.post("/generations/new/", {**i2v(), "kept_image": forged}).content.decode()
+    assert "The kept frame is no longer available" in html
+    assert Generation.objects.count() == 0
+    assert alice_client.get(f"/generations/kept/{forged}/").status_code == 404
+
+
+def test_another_users_kept_token_is_refused(alice_client, bob_client) -> None:
+    token = post_with_bad_prompt(alice_client, image_bytes(fmt="PNG"))
+    html = bob_client.post("/generations/new/", {**i2v(), "kept_image": token}).content.decode()
+    assert "The kept frame is no longer available" in html
+    assert Generation.objects.count() == 0
+    assert bob_client.get(f"/generations/kept/{token}/").status_code == 404
+
+
+def test_a_kept_token_of_the_first_frame_cannot_fill_the_last(alice_client) -> None:
+    token = post_with_bad_prompt(alice_client, image_bytes(fmt="PNG"))
+    html = alice_client.post(
+        "/generations/new/", {**i2v(), "kept_image_tail": token}
+    ).content.decode()
+    assert "The kept frame is no longer available" in html
+    assert Generation.objects.count() == 0
+
+
+def test_old_kept_frames_are_purged(alice_client) -> None:
+    token = post_with_bad_prompt(alice_client, image_bytes(fmt="PNG"))
+    name = signing.loads(token, salt=kept_frames.SALT)["n"]
+    assert default_storage.exists(name)
+    kept_frames.purge_kept_frames(force=True)
+    assert default_storage.exists(name)  # fresh: kept
+    later = timezone.now() + timedelta(seconds=kept_frames.MAX_AGE_SECONDS + 60)
+    with mock.patch.object(kept_frames.timezone, "now", return_value=later):
+        assert kept_frames.purge_kept_frames(force=True) >= 1  # earlier tests kept some too
+    assert not default_storage.exists(name)

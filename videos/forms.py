@@ -494,9 +494,9 @@ class GenerationForm(SoundShotsForm):
                 continue
             self.kept[field] = keep_frame(upload, field, self.frames[field][2], self.keep_for)
 
-    def kept_frame(self, field: str) -> KeptFrame | None:
-        """The kept frame the page shows for a field (None when the field has an error)."""
-        return None if field in self.errors else self.kept.get(field)
+    def kept_frames(self) -> dict[str, KeptFrame]:
+        """The kept frames the page offers again (not one whose field has an error)."""
+        return {field: kept for field, kept in self.kept.items() if field not in self.errors}
 
     # ---- saving -----------------------------------------------------------------------
     def estimated_units(self) -> Decimal | None:
