@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from tests.images import image_bytes
 from videos import kept_frames
+from videos.forms import GenerationForm
 from videos.models import Generation, Provider, Status, VideoModel, local_render_seconds
 
 pytestmark = pytest.mark.django_db
@@ -173,3 +174,20 @@ def test_old_kept_frames_are_purged(alice_client) -> None:
     with mock.patch.object(kept_frames.timezone, "now", return_value=later):
         assert kept_frames.purge_kept_frames(force=True) >= 1  # earlier tests kept some too
     assert not default_storage.exists(name)
+
+
+# ---- preset camera moves have readable names ---------------------------------------------------
+def test_preset_camera_moves_have_readable_names(alice_client) -> None:
+    html = alice_client.get("/generations/new/").content.decode()
+    assert '<option value="down_back">Move down and zoom out</option>' in html
+    assert '<option value="forward_up">Move forward and tilt up</option>' in html
+    assert '<option value="right_turn_forward">Turn right and move forward</option>' in html
+    assert '<option value="left_turn_forward">Turn left and move forward</option>' in html
+
+
+def test_a_preset_is_still_sent_by_its_wire_name() -> None:
+    form = GenerationForm(
+        {"kind": "text2video", "model_name": "kling-v1", "prompt": "a", "camera_type": "down_back"}
+    )
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["camera_control"] == {"type": "down_back"}

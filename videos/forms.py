@@ -35,6 +35,15 @@ from .rendering.spec import nearest_aspect
 from .sound_shots import SoundShotsForm, sound_shots_initial
 
 PROMPT_MAX = 2500
+# What each camera_control type does, in words (Kling's own descriptions of the presets);
+# the wire value stays the option's value.
+CAMERA_TYPE_NAMES = {
+    "simple": _("Simple: one axis of your choice"),
+    "down_back": _("Move down and zoom out"),
+    "forward_up": _("Move forward and tilt up"),
+    "right_turn_forward": _("Turn right and move forward"),
+    "left_turn_forward": _("Turn left and move forward"),
+}
 MAX_DYNAMIC_MASKS = 6
 
 
@@ -212,7 +221,9 @@ class GenerationForm(SoundShotsForm):
         widget=forms.NumberInput(attrs={"step": "0.05"}),
     )
     camera_type = forms.ChoiceField(
-        choices=[("", "none")] + [(t, t) for t in CAMERA_TYPES], required=False, label="Camera move"
+        choices=[("", _("none"))] + [(t, CAMERA_TYPE_NAMES.get(t, t)) for t in CAMERA_TYPES],
+        required=False,
+        label=_("Camera move"),
     )
     camera_horizontal = forms.FloatField(min_value=-10, max_value=10, required=False)
     camera_vertical = forms.FloatField(min_value=-10, max_value=10, required=False)
