@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 from unittest import mock
 
@@ -191,3 +192,53 @@ def test_a_preset_is_still_sent_by_its_wire_name() -> None:
     )
     assert form.is_valid(), form.errors
     assert form.cleaned_data["camera_control"] == {"type": "down_back"}
+
+
+# ---- sound in the estimate ---------------------------------------------------------------------
+def test_without_a_sound_price_rule_sound_costs_what_silence_does(alice_client) -> None:
+    # kling-kinds.md gives no price for sound: the units stay those of the mode and duration.
+    query = {"model_name": "kling-v3", "mode": "pro", "duration": "5"}
+    silent = estimate_html(alice_client, **query)
+    with_sound = estimate_html(alice_client, sound="on", **query)
+    units = VideoModel.objects.get(name="kling-v3").estimate_units("pro", 5)
+    assert f"{units} units" in silent and f"{units} units" in with_sound
+
+
+def test_a_sound_price_rule_of_the_catalogue_shows_in_the_estimate(alice_client) -> None:
+    entry = VideoModel.objects.get(name="kling-v3")
+    entry.rules = {**entry.rules, "sound_units_factor": "1.5"}
+    entry.save(update_fields=["rules"])
+    silent = entry.estimate_units("pro", 10)
+    html = estimate_html(alice_client, model_name="kling-v3", mode="pro", duration="10", sound="on")
+    assert f"{(silent * Decimal('1.5')).quantize(Decimal('0.01'))} units" in html
+    assert f"{silent} units" in estimate_html(
+        alice_client, model_name="kling-v3", mode="pro", duration="10"
+    )
+
+
+def test_a_sound_rule_does_not_apply_in_a_mode_without_sound() -> None:
+    entry = VideoModel.objects.get(name="kling-v2-6")
+    entry.rules = {**entry.rules, "sound_units_factor": "2"}
+    assert entry.estimate_units("std", 5, sound=True) == entry.estimate_units("std", 5)
+    assert entry.estimate_units("pro", 5, sound=True) == 2 * entry.estimate_units("pro", 5)
+
+
+def test_the_created_job_records_the_estimate_with_sound(alice_client) -> None:
+    entry = VideoModel.objects.get(name="kling-v3")
+    entry.rules = {**entry.rules, "sound_units_factor": "2"}
+    entry.save(update_fields=["rules"])
+    response = alice_client.post(
+        "/generations/new/",
+        {
+            "kind": "text2video",
+            "model_name": "kling-v3",
+            "prompt": "rain",
+            "mode": "pro",
+            "duration": "5",
+            "sound": "on",
+            "confirm_cost": "on",
+        },
+    )
+    assert response.status_code == 302
+    generation = Generation.objects.get()
+    assert generation.sound and generation.estimated_units == 2 * entry.estimate_units("pro", 5)

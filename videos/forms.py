@@ -514,7 +514,9 @@ class GenerationForm(SoundShotsForm):
         if self.catalogue_entry is None or not hasattr(self, "cleaned_data"):
             return None
         return self.catalogue_entry.estimate_units(
-            self.cleaned_data["mode"], self.cleaned_data["duration"]
+            self.cleaned_data["mode"],
+            self.cleaned_data["duration"],
+            sound=bool(self.cleaned_data.get("sound")),
         )
 
     def stage_generation(
@@ -752,5 +754,6 @@ class EstimateForm(forms.Form):
     prompt = forms.CharField(max_length=PROMPT_MAX, required=False, strip=False)
     variants = QueryIntegerField(min_value=1, max_value=MAX_VARIANTS, required=False)
     confirm_cost = forms.BooleanField(required=False)
+    sound = forms.BooleanField(required=False)  # a price rule for sound may apply
     # The chosen provider's typical time is shown (empty: the one that would take the job).
     provider = QueryIntegerField(min_value=1, max_value=MAX_ID, required=False)

@@ -132,10 +132,27 @@ class VideoModel(models.Model):
             not self.last_frame_modes or mode in self.last_frame_modes
         )
 
-    def estimate_units(self, mode: str, duration: int) -> Decimal:
-        """Units a job costs: the per-5-second price of the mode, scaled by duration."""
+    def estimate_units(self, mode: str, duration: int, sound: bool = False) -> Decimal:
+        """Units a job costs: the per-5-second price of the mode, scaled by duration.
+
+        Sound: kling-kinds.md §7.1/§7.8 give no price for sound (nor does kling-api.md), so a
+        clip with sound costs what a silent one does, unless the catalogue entry carries a
+        rule {"sound_units_factor": "1.5"} in `rules`, which an admin sets once the price
+        with sound is known; the estimate then multiplies by it.
+        """
         per_five = self.units_pro if mode == Mode.PRO else self.units_std
-        return (per_five * Decimal(duration) / Decimal(5)).quantize(Decimal("0.01"))
+        units = per_five * Decimal(duration) / Decimal(5)
+        if sound and self.allows_sound(mode):
+            units *= self.sound_units_factor()
+        return units.quantize(Decimal("0.01"))
+
+    def sound_units_factor(self) -> Decimal:
+        """The catalogue's price rule for sound (1 when it has none)."""
+        try:
+            factor = Decimal(str((self.rules or {}).get("sound_units_factor", 1)))
+        except ArithmeticError:
+            return Decimal(1)
+        return factor if factor.is_finite() and factor > 0 else Decimal(1)
 
 
 # Calls in a row without an answer before a provider counts as down (one is a blip).

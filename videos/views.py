@@ -99,7 +99,7 @@ def _estimate(query: EstimateForm) -> dict[str, Any]:
     if entry is None:
         return {"entry": None}
     mode, duration = chosen.get("mode") or "std", chosen.get("duration") or 5
-    units = entry.estimate_units(mode, duration)
+    units = entry.estimate_units(mode, duration, sound=bool(chosen.get("sound")))
     variants, prompts, prompt_error = chosen.get("variants") or 1, 1, ""
     try:
         prompts = parse_prompt(chosen.get("prompt") or "").count
@@ -247,7 +247,11 @@ def generation_rerun(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         context = {
             "title": _("Re-run #%(pk)s") % {"pk": parent.pk},
             "parameters": parent.parameters(),
-            "units": entry.estimate_units(parent.mode, parent.duration) if entry else None,
+            "units": (
+                entry.estimate_units(parent.mode, parent.duration, sound=parent.sound)
+                if entry
+                else None
+            ),
             "back_url": parent.get_absolute_url(),
         }
         return confirm_run_page(request, form, context)
