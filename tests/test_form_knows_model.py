@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from datetime import timedelta
 from decimal import Decimal
@@ -15,9 +16,15 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.utils import timezone
 
+from simulator import Simulator
+from simulator.rules import check_create
+from simulator.testing import disable_local_providers, provider_for
+from tests.api_helpers import issue, post_json
 from tests.images import image_bytes
 from videos import kept_frames
+from videos.creation import Origin, create_generation
 from videos.forms import GenerationForm
+from videos.kinds import image2video
 from videos.models import Generation, Provider, Status, VideoModel, local_render_seconds
 
 pytestmark = pytest.mark.django_db
@@ -242,3 +249,181 @@ def test_the_created_job_records_the_estimate_with_sound(alice_client) -> None:
     assert response.status_code == 302
     generation = Generation.objects.get()
     assert generation.sound and generation.estimated_units == 2 * entry.estimate_units("pro", 5)
+
+
+# ---- element_list (kling-kinds.md §7.2) ---------------------------------------------------------
+PHOTO = base64.b64encode(image_bytes(640, 360)).decode()
+I2V_BODY = {"model_name": "kling-v1", "prompt": "the kite rises", "image": PHOTO}
+V26_VOICES = {
+    "model_name": "kling-v2-6",
+    "mode": "pro",
+    "sound": "on",
+    "prompt": "<<<voice_1>>> sings",
+    "voice_list": [{"voice_id": "narrator-1"}],
+}
+
+
+def test_the_api_takes_up_to_three_elements_and_keeps_them(user) -> None:
+    _key, secret = issue(user)
+    elements = [{"element_id": 101}, {"element_id": 2**40}, {"element_id": 7}]
+    answer = post_json(
+        Client(), "/v1/videos/image2video", {**I2V_BODY, "element_list": elements}, secret
+    )
+    assert answer.status_code == 200, answer.content
+    generation = Generation.objects.get()
+    assert generation.params["element_list"] == elements
+    body = image2video.build_body(generation, {}, "kling-v1")
+    assert body["element_list"] == elements
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            {"element_list": [{"element_id": n} for n in range(1, 5)]},
+            "element_list: At most 3 elements (got 4).",
+        ),
+        ({"element_list": [{"element_id": "12"}]}, "element_list[0].element_id"),
+        ({"element_list": [{"element_id": 1.5}]}, "element_list[0].element_id"),
+        ({"element_list": [{"element_id": True}]}, "element_list[0].element_id"),
+        (
+            {**V26_VOICES, "element_list": [{"element_id": 5}]},
+            "element_list: Elements cannot be combined with voices: choose one.",
+        ),
+    ],
+    ids=["four", "string-id", "float-id", "bool-id", "with-voices"],
+)
+def test_the_api_refuses_bad_element_lists_naming_the_field(change, message, user) -> None:
+    _key, secret = issue(user)
+    answer = post_json(Client(), "/v1/videos/image2video", {**I2V_BODY, **change}, secret)
+    assert answer.status_code == 400, answer.content
+    assert answer.json()["code"] == 1201
+    assert answer.json()["message"].startswith(message), answer.json()["message"]
+    assert not Generation.objects.exists()
+
+
+def test_text2video_takes_no_elements(user) -> None:
+    _key, secret = issue(user)
+    answer = post_json(
+        Client(),
+        "/v1/videos/text2video",
+        {"model_name": "kling-v1", "prompt": "a", "element_list": [{"element_id": 1}]},
+        secret,
+    )
+    assert answer.status_code == 400 and answer.json()["code"] == 1201
+    assert "element_list" in answer.json()["message"]
+    assert not Generation.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"element_list": [{"element_id": 1}]}, None),
+        ({"element_list": [{"element_id": n} for n in range(4)]}, "1 to 3"),
+        ({"element_list": [{"element_id": "1"}]}, "element_list[0].element_id must be"),
+        (
+            {
+                "element_list": [{"element_id": 1}],
+                "voice_list": [{"voice_id": "v"}],
+                "model_name": "kling-v2-6",
+                "mode": "pro",
+                "sound": "on",
+            },
+            "element_list cannot be combined with voice_list",
+        ),
+    ],
+)
+def test_the_simulator_checks_element_lists(body, message) -> None:
+    full = {"model_name": "kling-v1", "prompt": "p", "image": PHOTO, **body}
+    answer = check_create("image2video", full, gateway=False)
+    assert answer == message if message is None else message in answer
+    assert "element_list" in check_create(
+        "text2video", {"prompt": "p", "element_list": [{"element_id": 1}]}, gateway=False
+    )
+
+
+def test_the_web_form_takes_element_ids_and_shows_errors_next_to_the_field(alice_client) -> None:
+    page = alice_client.get("/generations/new/?kind=image2video").content.decode()
+    assert 'name="element_list"' in page
+    bad = alice_client.post(
+        "/generations/new/",
+        {
+            **i2v(),
+            "image": SimpleUploadedFile("kite.png", image_bytes(fmt="PNG")),
+            "element_list": "1, 2, 3, 4",
+        },
+    ).content.decode()
+    field = re.search(r'id="field-element_list".*?</div>', bad, re.S).group(0)
+    assert "At most 3 elements (got 4)." in field
+    assert Generation.objects.count() == 0
+    ok = alice_client.post(
+        "/generations/new/",
+        {
+            **i2v(),
+            "image": SimpleUploadedFile("kite.png", image_bytes(fmt="PNG")),
+            "element_list": "11, 22",
+        },
+    )
+    assert ok.status_code == 302
+    assert Generation.objects.get().params["element_list"] == [
+        {"element_id": 11},
+        {"element_id": 22},
+    ]
+
+
+def test_the_web_form_refuses_a_non_integer_element_id(alice_client) -> None:
+    html = alice_client.post(
+        "/generations/new/",
+        {
+            **i2v(),
+            "image": SimpleUploadedFile("kite.png", image_bytes(fmt="PNG")),
+            "element_list": "12, abc",
+        },
+    ).content.decode()
+    field = re.search(r'id="field-element_list".*?</div>', html, re.S).group(0)
+    assert "Element 2 is not an element id" in field
+
+
+def test_the_kling_provider_sends_elements_and_the_simulator_takes_them(user, settings) -> None:
+    settings.STUDIO_POLL_SCALE = 0.01
+    from videos import tasks
+
+    bound = GenerationForm(
+        {
+            "kind": "image2video",
+            "model_name": "kling-v1",
+            "prompt": "a kite",
+            "element_list": [{"element_id": 42}],
+        },
+        {"image": SimpleUploadedFile("kite.png", image_bytes(fmt="PNG"))},
+    )
+    assert bound.is_valid(), bound.errors
+    with Simulator(min_seconds=0, max_seconds=0) as sim:
+        disable_local_providers()
+        provider_for(sim)
+        generation = create_generation(bound, Origin(owner=user))
+        tasks.submit_generation(generation.pk)
+        (task,) = sim.tasks_for(str(generation.pk))
+        tasks.poll_generation(generation.pk)
+        generation.refresh_from_db()
+    assert task.body["element_list"] == [{"element_id": 42}]
+    assert generation.status == Status.SUCCEEDED, generation.status_message
+
+
+def test_a_gateway_is_refused_for_elements_next_to_the_field() -> None:
+    gateway = Provider.objects.create(
+        name="gw", kind=Provider.Kind.GATEWAY, base_url="https://gw.example"
+    )
+    bound = GenerationForm(
+        {
+            "kind": "image2video",
+            "model_name": "kling-v1",
+            "provider": gateway.pk,
+            "image_url": "https://example.com/a.png",
+            "element_list": "5",
+        },
+    )
+    assert not bound.is_valid()
+    assert bound.errors["element_list"] == [
+        "gw is a gateway: elements need Kling or the local renderer."
+    ]
