@@ -144,6 +144,9 @@ def test_a_valid_frame_is_kept_when_the_prompt_fails_and_used_once_it_is_fixed(
     with generation.image.open("rb") as stored:
         assert stored.read() == frame
     assert generation.image.name.endswith(".png")
+    # The job has its own copy: the kept one is gone, and its token with it.
+    assert not default_storage.exists(signing.loads(token, salt=kept_frames.SALT)["n"])
+    assert alice_client.get(f"/generations/kept/{token}/").status_code == 404
 
 
 def test_a_forged_kept_token_is_refused(alice_client) -> None:

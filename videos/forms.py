@@ -13,6 +13,7 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -504,6 +505,11 @@ class GenerationForm(SoundShotsForm):
             if field in self.errors or not upload or field in self.kept:
                 continue
             self.kept[field] = keep_frame(upload, field, self.frames[field][2], self.keep_for)
+
+    def discard_kept(self) -> None:
+        """Delete the kept frames once the job has its own copy (the purge would, later)."""
+        for kept in self.kept.values():
+            default_storage.delete(kept.name)
 
     def kept_frames(self) -> dict[str, KeptFrame]:
         """The kept frames the page offers again (not one whose field has an error)."""

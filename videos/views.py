@@ -180,6 +180,7 @@ def _created(
 def _create_batch(request: HtmxHttpRequest, form: BatchForm, origin: Origin) -> HttpResponse:
     """Every job of one submission in one transaction (videos/creation.py), then the gallery."""
     rows = create_generations(form, origin, form.prompts)
+    form.discard_kept()
     return _created(request, rows[0], len(rows), form.cleaned_data.get("prompt") or "")
 
 
