@@ -427,6 +427,4 @@ def test_a_gateway_is_refused_for_elements_next_to_the_field() -> None:
         },
     )
     assert not bound.is_valid()
-    assert bound.errors["element_list"] == [
-        "gw (kling-gateway) cannot do elements."
-    ]
+    assert bound.errors["element_list"] == ["gw (kling-gateway) cannot do elements."]
