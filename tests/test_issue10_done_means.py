@@ -237,7 +237,7 @@ def test_a_clip_lip_synced_to_an_uploaded_voice_line(studio: Studio) -> None:
     assert rms(samples, 3.2, 4.8) < 0.01  # and only its two seconds
 
 
-# ---- an effect on a photo -------------------------------------------------------------------------
+# ---- an effect on a photo ---------------------------------------------------------------------
 @pytest.mark.django_db
 def test_an_effect_on_a_photo(studio: Studio) -> None:
     photo = base64.b64encode(image_bytes(640, 480)).decode()
@@ -276,11 +276,13 @@ def test_the_key_and_the_admin_see_what_is_left(studio: Studio, staff_client: Cl
         return
     assert "kling-sim" in section
     assert "Video Generation - 1000 units" in section and "Trial - 66 units" in section
-    # The provider's own account was charged for the clip the creator made.
+    # The account's online pack shows what is left after the clip the creator made.
+    online = section[section.index("Video Generation - 1000 units") :]
+    assert '<td class="num">996.50</td>' in online[:400]  # 1000 less 3.5 units
     assert studio.sim.counts["costs"] == 1
 
 
-# ---- the README's curl examples, run as written ---------------------------------------------------
+# ---- the README's curl examples, run as written -----------------------------------------------
 def readme_curls() -> list[list[str]]:
     """Each curl command of the "Every kind, by curl" block, split as the shell would."""
     text = README.read_text()
