@@ -268,17 +268,24 @@ def test_the_key_and_the_admin_see_what_is_left(studio: Studio, staff_client: Cl
     costs = studio.client.get("/account/costs", window, **bearer(studio.secret))
     (pack,) = costs.json()["data"]["resource_pack_subscribe_infos"]
     assert pack["remaining_quantity"] == 496.5  # kling-v1-6 pro: 3.5 units for 5 s
-    tasks.refresh_balances()
-    page = staff_client.get(reverse("usage")).content.decode()
-    section = page[page.index('id="balances"') :]
     if studio.sim is None:
+        tasks.refresh_balances()
+        page = staff_client.get(reverse("usage")).content.decode()
+        section = page[page.index('id="balances"') :]
         assert "not metered" in section[section.index(">local<") :][:400]
         return
-    assert "kling-sim" in section
-    assert "Video Generation - 1000 units" in section and "Trial - 66 units" in section
-    # The account's online pack shows what is left after the clip the creator made.
-    online = section[section.index("Video Generation - 1000 units") :]
-    assert '<td class="num">996.50</td>' in online[:400]  # 1000 less 3.5 units
+    with Simulator() as other:  # a second Kling account, untouched by the creator
+        provider_for(other, "kling-two", priority=20)
+        assert tasks.refresh_balances() == 2
+    page = staff_client.get(reverse("usage")).content.decode()
+    section = page[page.index('id="balances"') :]
+    # Each account's online pack shows what is left: 1000 less the creator's 3.5 units on the
+    # account that made the clip, all of it on the other.
+    for name, left in (("kling-sim", "996.50"), ("kling-two", "1000")):
+        rows = section[section.index(f">{name}<") :]
+        online = rows[rows.index("Video Generation - 1000 units") :]
+        assert f'<td class="num">{left}</td>' in online[:200], name
+        assert "Trial - 66 units" in rows
     assert studio.sim.counts["costs"] == 1
 
 
