@@ -29,7 +29,15 @@ from simulator.clip import clip_bytes
 from simulator.testing import disable_local_providers, provider_for
 from tests.api_helpers import bearer, issue, post_json
 from tests.images import image_bytes
-from tests.renders import audio_streams, difference, frames_of, rms, sound_file, sound_of
+from tests.renders import (
+    audio_streams,
+    difference,
+    frames_of,
+    rms,
+    sound_file,
+    sound_of,
+    upper,
+)
 from videos import tasks
 from videos.models import Generation, LipSyncSession, Status
 
@@ -188,6 +196,8 @@ def test_a_kling_v1_6_clip_extended_twice(studio: Studio) -> None:
         assert len(child) > len(parent)
         for index in (0, len(parent) // 2, len(parent) - 1):
             assert difference(parent[index], child[index]) < 6, index  # starts with the parent
+        # and goes on from the parent's last picture: the cut to the new part is invisible
+        assert difference(upper(parent[-1]), upper(child[len(parent)])) < 6
     assert difference(frames[0][0], frames[2][-1]) > 6  # and goes on with new picture
 
 
@@ -357,3 +367,30 @@ def test_every_readme_curl_example_is_accepted_as_written(
         "advanced-lip-sync",
         "effects",
     }
+
+
+@pytest.mark.django_db
+def test_the_readme_three_shot_example_renders_with_sound_and_cuts_where_it_says(
+    user, tmp_path: Path, django_capture_on_commit_callbacks
+) -> None:
+    words = readme_curls()[0]
+    _key, secret = issue(user)
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = Client().post(
+            f"{K}/text2video",
+            data=words[words.index("-d") + 1],
+            content_type="application/json",
+            **bearer(secret),
+        )
+    assert answer.status_code == 200, answer.content
+    generation = Generation.objects.get(pk=answer.json()["data"]["task_id"])
+    assert generation.status == Status.SUCCEEDED, generation.status_message
+    path = tmp_path / "readme.mp4"
+    path.write_bytes(generation.video.read())
+    assert audio_streams(path)[0].codec_context.name == "aac"
+    assert rms(sound_of(path), 0.5, 11.5) > 0.05
+    frames = frames_of(path)
+    assert len(frames) == 12 * 24
+    steps = [difference(a, b) for a, b in zip(frames, frames[1:], strict=False)]
+    cuts = sorted(sorted(range(len(steps)), key=steps.__getitem__)[-2:])
+    assert cuts == [4 * 24 - 1, 9 * 24 - 1]  # "the render cuts at 4 s and 9 s"
