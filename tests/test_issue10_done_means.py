@@ -182,6 +182,12 @@ def test_a_kling_v1_6_clip_extended_twice(studio: Studio) -> None:
         task = studio.task(str(child.pk), "video-extend")
         assert task["task_info"]["parent_video"]["id"] == str(parent.pk)
         assert parent.upstream_video_id not in str(task)
+    # On the web, an extension offers "Extend" again, so the creator can go on from it.
+    web = Client()
+    web.force_login(first.owner)
+    for clip in (first, second, third):
+        page = web.get(f"/generations/{clip.pk}/").content.decode()
+        assert f'href="/generations/new/video-extend/?video_id={clip.pk}"' in page, clip.pk
     if studio.sim is not None:
         # Each extension went to the account that made its parent, with the parent's video id.
         assert upstream_body(studio, second)["video_id"] == first.upstream_video_id
