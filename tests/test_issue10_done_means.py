@@ -28,16 +28,17 @@ from simulator import Simulator
 from simulator.clip import clip_bytes
 from simulator.testing import disable_local_providers, provider_for
 from tests.api_helpers import bearer, issue, post_json
-from tests.images import image_bytes
 from tests.renders import (
     audio_streams,
     difference,
     frames_of,
+    mean_colour,
     rms,
     sound_file,
     sound_of,
     upper,
 )
+from tests.renders import photo as photo_file
 from videos import tasks
 from videos.models import Generation, LipSyncSession, Status
 
@@ -256,7 +257,8 @@ def test_a_clip_lip_synced_to_an_uploaded_voice_line(studio: Studio) -> None:
 # ---- an effect on a photo ---------------------------------------------------------------------
 @pytest.mark.django_db
 def test_an_effect_on_a_photo(studio: Studio) -> None:
-    photo = base64.b64encode(image_bytes(640, 480)).decode()
+    green = photo_file(studio.tmp / "me.png", (30, 160, 60))
+    photo = base64.b64encode(green.read_bytes()).decode()
     body = {"effect_scene": "bullet_time", "input": {"image": photo}}
     generation = studio.create(f"{K}/effects", body)
     assert (generation.kind, generation.params["effect_scene"]) == ("effects", "bullet_time")
@@ -267,6 +269,8 @@ def test_an_effect_on_a_photo(studio: Studio) -> None:
         assert sent["effect_scene"] == "bullet_time" and sent["input"]["image"] == photo
         return
     assert generation.provider.name == "local" and generation.video_duration == 5.0
+    red, green_level, blue = mean_colour(upper(frames_of(path)[0]))
+    assert green_level > red + 40 and green_level > blue + 40  # the green photo is what moves
 
 
 # ---- the money: the caller's key and the admin's view of each Kling account ----------------------
