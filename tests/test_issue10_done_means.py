@@ -238,6 +238,9 @@ def test_a_clip_lip_synced_to_an_uploaded_voice_line(studio: Studio) -> None:
     synced = studio.create(f"{K}/advanced-lip-sync", body)
     assert synced.parent == source and synced.kind == "advanced-lip-sync"
     assert synced.inputs.get().role == "audio"
+    task = studio.task(str(synced.pk), "advanced-lip-sync")
+    assert task["task_info"]["parent_video"]["id"] == str(source.pk)
+    assert source.upstream_video_id not in str(task)
     path = studio.file(synced, "synced.mp4")
     if studio.sim is not None:
         sent = upstream_body(studio, synced)
