@@ -13,15 +13,16 @@ from django.core.files.storage import default_storage
 from django.test import Client
 from django.utils import timezone
 
-from tests.renders import sound_file
+from tests.renders import difference, frames_of, sound_file
 from tests.test_kind_extend import finished
 from tests.test_kind_lip_sync import form as lip_sync_form
 from tests.test_kind_lip_sync import session_row, web_data
 from videos import tasks
 from videos.creation import Origin, create_generation, rerun
+from videos.forms import GenerationForm
 from videos.kinds.lip_sync import build_body as lip_sync_body
 from videos.kinds.video_extend import VideoExtendForm, build_body
-from videos.models import Generation, LipSyncSession
+from videos.models import Generation, LipSyncSession, Status
 
 
 # ---- the lineage names how a child was made ------------------------------------------------------
@@ -216,3 +217,46 @@ def test_the_admin_lists_sessions_read_only(admin_client: Client, user) -> None:
         f"/admin/videos/lipsyncsession/{session.pk}/delete/", {"post": "yes"}
     )
     assert deleted.status_code == 403 and LipSyncSession.objects.filter(pk=session.pk).exists()
+
+
+# ---- extending an extension ----------------------------------------------------------------------
+@pytest.mark.django_db
+def test_a_clip_extended_twice_continues_the_first_extension(
+    alice_client: Client, user, tmp_path: Path, django_capture_on_commit_callbacks
+) -> None:
+    parent_form = GenerationForm(
+        {"kind": "text2video", "model_name": "kling-v1-6", "prompt": "red kites", "duration": "5"}
+    )
+    assert parent_form.is_valid(), parent_form.errors
+    with django_capture_on_commit_callbacks(execute=True):
+        clip = create_generation(parent_form, Origin(owner=user))
+    clip.refresh_from_db()
+    with django_capture_on_commit_callbacks(execute=True):
+        first = _extension(user, clip, prompt="they land")
+    first.refresh_from_db()
+    assert first.status == Status.SUCCEEDED, first.status_message
+    assert first.upstream_video_id and first.upstream_video_id != clip.upstream_video_id
+    detail = alice_client.get(f"/generations/{first.pk}/").content.decode()
+    assert f'href="/generations/new/video-extend/?video_id={first.pk}"' in detail  # offered
+    with django_capture_on_commit_callbacks(execute=True):
+        second = _extension(user, first, prompt="they fly off")
+    second.refresh_from_db()
+    assert second.status == Status.SUCCEEDED, second.status_message
+    assert (second.parent, second.provider, second.params) == (
+        first,
+        first.provider,
+        {"video_id": str(first.pk)},
+    )
+    # Pinned to the first extension's provider, sent its upstream id (never the clip's).
+    assert build_body(second, {}, "kling-v1-6")["video_id"] == first.upstream_video_id
+    assert abs(second.video_duration - (clip.video_duration + 10)) < 0.3
+    first_path, second_path = tmp_path / "first.mp4", tmp_path / "second.mp4"
+    first_path.write_bytes(first.video.read())
+    second_path.write_bytes(second.video.read())
+    before, after = frames_of(first_path), frames_of(second_path)
+    assert len(after) > len(before)
+    for index in (0, len(before) // 2, len(before) - 1):
+        assert difference(before[index], after[index]) < 6, index  # the first extension's frames
+    assert difference(before[-1], after[-1]) > 6  # and new picture after them
+    lineage = alice_client.get(f"/generations/{second.pk}/").content.decode()
+    assert f'<dt>Extension of</dt><dd><a href="/generations/{first.pk}/">' in lineage
