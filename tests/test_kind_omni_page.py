@@ -3,8 +3,6 @@ form's shot editor, element ids, each error beside its field."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from django.test import Client
 

@@ -198,7 +198,8 @@
   });
 
   function start(root) {
-    var form = root && root.querySelector ? (root.matches("#generation-form, #kind-form") ? root : root.querySelector("#generation-form, #kind-form")) : null;
+    var forms = "#generation-form, #kind-form";
+    var form = root && root.querySelector ? (root.matches && root.matches(forms) ? root : root.querySelector(forms)) : null;
     if (form) sync(form);
   }
 
