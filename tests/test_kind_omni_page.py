@@ -127,3 +127,23 @@ def test_a_remix_puts_the_shots_and_elements_back(alice_client: Client, user) ->
     assert 'value="a door opens"' in page and 'value="rain"' in page
     assert 'value="77"' in page and '<option value="customize" selected>' in page
     assert '<fieldset data-needs="shots">' in page  # shown: the model does shots
+
+
+@pytest.mark.django_db
+def test_a_re_run_keeps_the_shots_and_elements(alice_client: Client, user) -> None:
+    from videos.creation import rerun
+
+    alice_client.post(
+        "/generations/new/omni-video/",
+        {
+            **V3,
+            "multi_shot": "on",
+            "shot_type": "customize",
+            **shots(("a door opens", "2"), ("rain", "3")),
+            "element_list": "77",
+        },
+    )
+    source = Generation.objects.get()
+    again = rerun(source, user)
+    for key in ("multi_shot", "shot_type", "multi_prompt", "element_list"):
+        assert again.params[key] == source.params[key], key
