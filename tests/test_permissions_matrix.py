@@ -451,6 +451,9 @@ ADMIN_SPECIAL = {
     "admin/django_q/success/add/": FORBIDDEN,
     "admin/django_q/failure/add/": FORBIDDEN,
     "admin/django_q/ormq/add/": FORBIDDEN,
+    # Lip-sync sessions come from identify-face and go when they expire: read-only.
+    "admin/videos/lipsyncsession/add/": FORBIDDEN,
+    "admin/videos/lipsyncsession/<path:object_id>/delete/": FORBIDDEN,
 }
 
 

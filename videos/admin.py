@@ -14,6 +14,7 @@ from django.utils.html import format_html, format_html_join
 from .models import (
     Generation,
     GenerationEvent,
+    LipSyncSession,
     Project,
     Provider,
     ProviderBalance,
@@ -324,3 +325,45 @@ class ProjectAdmin(admin.ModelAdmin):
     list_display = ("name", "created_by", "budget_units", "created_at")
     search_fields = ("name", "description")
     raw_id_fields = ("created_by",)
+
+
+@admin.register(LipSyncSession)
+class LipSyncSessionAdmin(admin.ModelAdmin):
+    """Read-only: sessions come from identify-face and go when they expire (the due loop)."""
+
+    list_display = ["id", "owner", "source_label", "provider", "faces_count", "expires_at"]
+    list_select_related = ["owner", "source", "provider"]
+    list_filter = ["provider"]
+    search_fields = ["id", "owner__username", "upstream_session_id"]
+    readonly_fields = [
+        "id",
+        "owner",
+        "api_key",
+        "source",
+        "video_url",
+        "video",
+        "video_duration",
+        "provider",
+        "upstream_session_id",
+        "faces",
+        "units",
+        "created_at",
+        "expires_at",
+    ]
+
+    @admin.display(description="source")
+    def source_label(self, obj: LipSyncSession) -> str:
+        return f"#{obj.source_id}" if obj.source_id else obj.video_url
+
+    @admin.display(description="faces")
+    def faces_count(self, obj: LipSyncSession) -> int:
+        return len(obj.faces or [])
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # deleting here would leave the face pictures behind

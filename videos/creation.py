@@ -89,11 +89,20 @@ def create_generations(
             generation.save(force_insert=True)
             form.save_inputs(generation)
             parent = generation.parent_id
-            generation.record("info", "created" + (f" as a remix of {parent}" if parent else ""))
+            generation.record(
+                "info", "created" + (f" as {_made_as(generation)} of {parent}" if parent else "")
+            )
             if origin.record is not None:
                 origin.record(generation)
             enqueue_submit(generation.pk)
     return rows
+
+
+def _made_as(generation: Generation) -> str:
+    """How a child came from its parent, for its timeline (plain English, like every record)."""
+    return {"video-extend": "an extension", "advanced-lip-sync": "a lip-sync"}.get(
+        generation.kind, "a remix"
+    )
 
 
 def _batch_rows(first: Generation, prompts: Sequence[str]) -> list[Generation]:
@@ -146,12 +155,14 @@ def rerun(parent: Generation, owner: AbstractBaseUser) -> Generation:
     form: Any
     if spec is not None and spec.form_class is not None:
         # A kind with its own form: its values, and every stored input kept (shared).
-        form = spec.form_class(spec.form_class.initial_from(parent), remix_of=parent)
+        # Its owner: kinds naming a studio id (video_id, session_id) look it up as this user's.
+        form = spec.form_class(spec.form_class.initial_from(parent), remix_of=parent, owner=owner)
     else:
         data = {k: v for k, v in initial_from(parent).items() if v is not None}
         form = GenerationForm(data, inherit_frames_from=parent)
     if not form.is_valid():
-        raise ValidationError(form.errors.as_text())
+        # Each reason as a sentence (an expired lip-sync session says so), not a field dump.
+        raise ValidationError([str(m) for errors in form.errors.values() for m in errors])
     # The copy goes on the original's board, within that board's budget.
     origin = Origin(owner=owner, parent=parent, extra=parent.extra, project=parent.project)
     try:

@@ -725,6 +725,24 @@ class Generation(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("generation_detail", args=[self.pk])
 
+    @property
+    def lineage_label(self) -> str:
+        """How this child was made from its parent, for the detail page: "Extension of" …"""
+        if self.kind == Kind.VIDEO_EXTEND:
+            return gettext("Extension of")
+        if self.kind == Kind.LIP_SYNC:
+            return gettext("Lip-sync of")
+        return gettext("Remix of")
+
+    @property
+    def lineage_noun(self) -> str:
+        """The same, as a noun for the parent's list of children and the timeline."""
+        if self.kind == Kind.VIDEO_EXTEND:
+            return gettext("extension")
+        if self.kind == Kind.LIP_SYNC:
+            return gettext("lip-sync")
+        return gettext("remix")
+
     # ---- derived facts -------------------------------------------------------------
     @property
     def is_pending(self) -> bool:
@@ -1496,3 +1514,36 @@ class LipSyncSession(models.Model):
     @staticmethod
     def lifetime() -> timedelta:
         return timedelta(hours=LIP_SYNC_SESSION_HOURS)
+
+    def delete_with_files(self) -> None:
+        """Delete the session with its face pictures and our copy of a URL's video (a clip's
+        own video is the clip's)."""
+        names = [face["image"] for face in self.faces if face.get("image")]
+        if self.video:
+            names.append(self.video.name)
+        self.delete()
+        for name in names:
+            default_storage.delete(name)
+
+    @classmethod
+    def purge_expired(cls, now: datetime | None = None, batch: int = 100) -> int:
+        """Delete sessions expired by now (injectable: tests step the clock), with their files.
+
+        A session a pending lip-sync still names is kept until that job ends: its body needs
+        the upstream session id, the local render its video. A few per pass (the due loop).
+        """
+        now = now or timezone.now()
+        pending = Generation.objects.filter(kind=Kind.LIP_SYNC, status__in=Generation.PENDING)
+        in_use = {
+            int(ref)
+            for ref in (p.get("session_id") for p in pending.values_list("params", flat=True))
+            if str(ref or "").isdigit()
+        }
+        expired = list(
+            cls.objects.filter(expires_at__lte=now)
+            .exclude(pk__in=in_use)
+            .order_by("expires_at")[:batch]
+        )
+        for session in expired:
+            session.delete_with_files()
+        return len(expired)

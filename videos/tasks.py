@@ -31,7 +31,14 @@ from django_q.tasks import async_task
 from .inputs import InputFetchError, stage_inputs
 from .kept_frames import purge_kept_frames
 from .kinds import kind_spec
-from .models import Generation, GenerationQuerySet, Provider, ProviderBalance, Status
+from .models import (
+    Generation,
+    GenerationQuerySet,
+    LipSyncSession,
+    Provider,
+    ProviderBalance,
+    Status,
+)
 from .providers import TaskState, UpstreamError, UpstreamRequest
 from .providers.fetch import FetchError, open_url
 from .rendering import RenderError, make_poster, probe_video
@@ -695,6 +702,7 @@ def run_due_once() -> int:
         purge_trash,
         refresh_balances,
         purge_kept_frames,
+        LipSyncSession.purge_expired,
         *DUE_ELSEWHERE,
     )
     for step in steps_in_order:

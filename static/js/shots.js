@@ -146,13 +146,15 @@
     form.querySelectorAll("#sound-shots [name], .axes [name], #field-cfg_scale [name]").forEach(
       function (input) { input.disabled = !input.checkVisibility(); }
     );
-    var soundBox = form.elements.sound;
+    // (A kind's page keeps its own sound box: its mode defaults differ.)
+    var soundBox = form.id === "generation-form" ? form.elements.sound : null;
     var mode = value(form, "mode") || "std";
     if (soundBox && entry && entry.sound_modes.indexOf(mode) < 0) soundBox.disabled = true;
   }
 
   function formOf(element) {
-    return element && element.closest ? element.closest("#generation-form") : null;
+    // The classic form, or a kind's page with a shot editor (omni-video).
+    return element && element.closest ? element.closest("#generation-form, #kind-form") : null;
   }
 
   document.addEventListener("change", function (event) {
@@ -196,7 +198,8 @@
   });
 
   function start(root) {
-    var form = root && root.querySelector ? (root.id === "generation-form" ? root : root.querySelector("#generation-form")) : null;
+    var forms = "#generation-form, #kind-form";
+    var form = root && root.querySelector ? (root.matches && root.matches(forms) ? root : root.querySelector(forms)) : null;
     if (form) sync(form);
   }
 

@@ -107,6 +107,7 @@ class LipSyncForm(KindForm):
             if len(choose) == 1 and isinstance(choose[0], dict):
                 data = {**data, **{k: v for k, v in choose[0].items() if k in FACE_FIELDS}}
         api = bool(kwargs.get("api"))
+        self.remix_of: Generation | None = kwargs.get("remix_of")
         super().__init__(data, *args, **kwargs)
         if not api:
             self.fields.pop("face_choose")  # the web form sends the face's fields flat
@@ -135,6 +136,15 @@ class LipSyncForm(KindForm):
         ref = self.cleaned_data["session_id"].strip()
         session = self._find_session(ref)
         if session is None:
+            if self.remix_of is not None and self.remix_of.owner_id == getattr(
+                self.owner, "pk", None
+            ):
+                # The session was the remixed job's: expired sessions are deleted (due loop).
+                raise ValidationError(
+                    f"The lip-sync session {ref} expired and was deleted; identify the faces "
+                    "again.",
+                    code="expired",
+                )
             raise ValidationError(f"No lip-sync session {ref} of yours exists.", code="unknown")
         self.session = session
         if session.is_expired:

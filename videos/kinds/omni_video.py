@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from ..forms import PublicUrlField
+from ..sound_shots import ElementListInput, ShotsInput, SoundShotsForm, check_shots
 from .base import KindSpec, base64_of
 from .forms import JSONListField, KeptInput, KindForm, PendingInput, SwitchInput
 
@@ -49,6 +50,31 @@ class FlagField(forms.Field):
         if value in (True, "true", "True", "on", "1"):
             return True
         raise ValidationError(_("Enter true or false."), code="invalid")
+
+
+class ElementIdsField(JSONListField):
+    """The page's element ids, "123, 456", read as the API's [{element_id}] list."""
+
+    widget = ElementListInput
+
+    def prepare_value(self, value: Any) -> Any:
+        return value  # the widget writes the list as "123, 456" (not as JSON)
+
+    def to_python(self, value: Any) -> list[Any]:
+        if isinstance(value, str) and not value.strip().startswith("["):
+            parts = [part for part in re.split(r"[,\s]+", value) if part]
+            for number, part in enumerate(parts, 1):
+                if not (part.isascii() and part.isdigit() and int(part) > 0):
+                    raise ValidationError(
+                        _(
+                            "Element %(number)s is not an element id: give the whole number "
+                            "of the element library."
+                        ),
+                        code="invalid",
+                        params={"number": number},
+                    )
+            value = [{"element_id": int(part)} for part in parts]
+        return super().to_python(value)
 
 
 class OmniVideoForm(KindForm):
@@ -113,10 +139,48 @@ class OmniVideoForm(KindForm):
         if api:
             for name in self.api_names:
                 self.fields.pop(name)
+        else:
+            self._page_inputs()
         # What clean() reads from either source: [(value, type or "")], [ids], {video} | None.
         self.images: list[tuple[Any, str]] = []
         self.elements: list[int] = []
         self.video: dict[str, Any] | None = None
+
+    def _page_inputs(self) -> None:
+        """What the API sends as JSON, the page asks as the classic form does (K1): a box for
+        several shots, who splits them, the shot editor (static/js/shots.js), element ids."""
+        self.fields["multi_shot"].widget = SwitchInput()
+        self.fields["multi_shot"].label = _("Several shots, with hard cuts between them")
+        self.fields["shot_type"] = forms.ChoiceField(
+            choices=[("", "—"), ("customize", _("my shots")), ("intelligence", _("automatic"))],
+            required=False,
+            label=_("Who splits the clip into shots"),
+            help_text=_("my shots: write each shot; automatic: the model splits the prompt"),
+        )
+        self.fields["multi_prompt"].widget = ShotsInput()
+        self.fields["element_list"] = ElementIdsField(
+            max_items=MAX_INPUTS,
+            label=_("Elements"),
+            help_text=_(
+                "element ids of the element library, separated by commas; cite them as "
+                "<<<element_1>>> in the prompt"
+            ),
+        )
+
+    # The shot editor's rows and the models' facts for static/js/shots.js, as the classic form.
+    page_catalogue = SoundShotsForm.page_catalogue
+    page_catalogue_json = SoundShotsForm.page_catalogue_json
+    shot_rows = SoundShotsForm.shot_rows
+
+    def shots_offered(self) -> bool:
+        """Whether the page shows the shots (the chosen model does them, or they carry an error)."""
+        if {"multi_shot", "shot_type", "multi_prompt"} & set(self.errors):
+            return True
+        from ..models import VideoModel
+
+        name = str(self["model_name"].value() or self.default_model).strip()
+        entry = self.catalogue_entry or VideoModel.objects.filter(name=name).first()
+        return bool(entry and entry.multi_shot)
 
     # ---- one field at a time ----------------------------------------------------------------
     def clean_image_list(self) -> list[tuple[Any, str]]:
@@ -199,6 +263,25 @@ class OmniVideoForm(KindForm):
         return videos
 
     def clean_multi_prompt(self) -> list[dict[str, Any]]:
+        if not self.api:
+            # The page's editor: read only for my own shots (a stale or empty row is
+            # ignored otherwise, as upstream ignores it); messages name the shot.
+            data = self.cleaned_data
+            if not (data.get("multi_shot") and data.get("shot_type") == "customize"):
+                return []
+            rows = [
+                row
+                for row in data.get("multi_prompt") or []
+                if not isinstance(row, dict)
+                or str(row.get("prompt", "")).strip()
+                or row.get("duration")
+            ]
+            return check_shots(
+                [
+                    {**row, "index": n} if isinstance(row, dict) else row
+                    for n, row in enumerate(rows, 1)
+                ]
+            )
         shots = []
         for n, item in enumerate(self.cleaned_data.get("multi_prompt") or []):
             if not isinstance(item, dict) or set(item) != {"index", "prompt", "duration"}:

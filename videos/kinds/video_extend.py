@@ -71,6 +71,8 @@ class VideoExtendForm(KindForm):
     kind = KIND
     default_model = "kling-v1"
     takes_duration = False
+    # Remix and re-run: the same clip continued again (not the extension itself).
+    remix_params = {"video_id": "video_id", "cfg_scale": "cfg_scale"}
 
     video_id = TextField(
         max_length=32,
