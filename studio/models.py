@@ -1,7 +1,10 @@
-"""What the studio itself keeps in the database: failed logins, shared by every process."""
+"""What the studio itself keeps in the database: failed logins, each user's preferences."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.conf import settings
 from django.db import connection, models
 
 
@@ -48,3 +51,28 @@ class LoginThrottle(models.Model):
     def give_back(cls, digest: str) -> None:
         """An attempt that succeeded is not a failure: uncount it."""
         cls.objects.filter(digest=digest, attempts__gt=0).update(attempts=models.F("attempts") - 1)
+
+
+class UserPreference(models.Model):
+    """What one user chose for the interface: their language, on every device they sign in on.
+
+    A cookie alone is per browser; the choice belongs to the person (studio.middleware).
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preference"
+    )
+    # A code of settings.LANGUAGES; empty means "follow the browser" (Accept-Language).
+    language = models.CharField(max_length=15, blank=True, default="")
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.language or '-'}"
+
+    @classmethod
+    def language_of(cls, user: Any) -> str:
+        """The user's remembered language code, or "" when they never chose one."""
+        return cls.objects.filter(user=user).values_list("language", flat=True).first() or ""
+
+    @classmethod
+    def remember_language(cls, user: Any, language: str) -> None:
+        cls.objects.update_or_create(user=user, defaults={"language": language})
