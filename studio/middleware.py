@@ -37,21 +37,18 @@ class RequestSizeLimitMiddleware:
         return self.get_response(request)
 
 
-# The session keeps the user's remembered language ("" for none) once read, so the
-# preference row is read once per sign-in, not on every request (gallery polls included).
-SESSION_LANGUAGE = "_studio_language"
-
-
 def remembered_language(request: HttpRequest) -> str:
-    """The signed-in user's chosen language code, or "" (then the browser decides)."""
+    """The signed-in user's chosen language code, or "" (then the browser decides).
+
+    Read on every request (one indexed row): a choice made on one device applies to the
+    user's other sessions at once, and every request costs the same queries.
+    """
     from .models import UserPreference
 
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return ""
-    if SESSION_LANGUAGE not in request.session:
-        request.session[SESSION_LANGUAGE] = UserPreference.language_of(user)
-    language = request.session[SESSION_LANGUAGE]
+    language = UserPreference.language_of(user)
     return language if language in dict(settings.LANGUAGES) else ""
 
 
