@@ -40,15 +40,17 @@ class RequestSizeLimitMiddleware:
 def remembered_language(request: HttpRequest) -> str:
     """The signed-in user's chosen language code, or "" (then the browser decides).
 
-    Read on every request (one indexed row): a choice made on one device applies to the
-    user's other sessions at once, and every request costs the same queries.
+    Kept in the session (studio.models copies it there at login, set_language when it
+    changes), so a page costs no query for it; a session from before has it looked up once.
     """
-    from .models import UserPreference
+    from .models import SESSION_LANGUAGE, UserPreference
 
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return ""
-    language = UserPreference.language_of(user)
+    if SESSION_LANGUAGE not in request.session:
+        request.session[SESSION_LANGUAGE] = UserPreference.language_of(user)
+    language = request.session[SESSION_LANGUAGE]
     return language if language in dict(settings.LANGUAGES) else ""
 
 

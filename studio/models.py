@@ -5,7 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.signals import user_logged_in
 from django.db import connection, models
+from django.dispatch import receiver
+from django.http import HttpRequest
+
+# Where the session keeps the user's language ("" for none): studio.middleware reads it.
+SESSION_LANGUAGE = "_studio_language"
 
 
 class LoginThrottle(models.Model):
@@ -76,3 +82,16 @@ class UserPreference(models.Model):
     @classmethod
     def remember_language(cls, user: Any, language: str) -> None:
         cls.objects.update_or_create(user=user, defaults={"language": language})
+
+
+@receiver(user_logged_in)
+def _language_into_session(
+    sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any
+) -> None:
+    """At sign-in the user's language joins the session: no page has to look it up.
+
+    Django's own login signal, the one hook every way of signing in passes through
+    (the login form, the admin's, a test's force_login).
+    """
+    if request is not None and hasattr(request, "session"):
+        request.session[SESSION_LANGUAGE] = UserPreference.language_of(user)

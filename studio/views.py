@@ -8,7 +8,7 @@ from django.views import i18n
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST, require_safe
 
-from .models import UserPreference
+from .models import SESSION_LANGUAGE, UserPreference
 
 
 @login_not_required
@@ -28,4 +28,5 @@ def set_language(request: HttpRequest) -> HttpResponse:
     language = request.POST.get(i18n.LANGUAGE_QUERY_PARAMETER, "")
     if language in dict(settings.LANGUAGES) and request.user.is_authenticated:
         UserPreference.remember_language(request.user, language)
+        request.session[SESSION_LANGUAGE] = language
     return response
