@@ -15,6 +15,8 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 from django_q.tasks import async_task
 
 from .crypto import decrypt_json, encrypt_json, mask
@@ -34,18 +36,18 @@ if TYPE_CHECKING:
 class Kind(models.TextChoices):
     """Every kind of generation: the value is its Kling path segment (kling-kinds.md §7)."""
 
-    TEXT2VIDEO = "text2video", "Text to video"
-    IMAGE2VIDEO = "image2video", "Image to video"
-    OMNI_VIDEO = "omni-video", "Omni video"
-    MULTI_IMAGE2VIDEO = "multi-image2video", "Multi-image to video"
-    VIDEO_EXTEND = "video-extend", "Extend"
-    LIP_SYNC = "advanced-lip-sync", "Lip-sync"
-    EFFECTS = "effects", "Effect"
+    TEXT2VIDEO = "text2video", _("Text to video")
+    IMAGE2VIDEO = "image2video", _("Image to video")
+    OMNI_VIDEO = "omni-video", _("Omni video")
+    MULTI_IMAGE2VIDEO = "multi-image2video", _("Multi-image to video")
+    VIDEO_EXTEND = "video-extend", _("Extend")
+    LIP_SYNC = "advanced-lip-sync", _("Lip-sync")
+    EFFECTS = "effects", _("Effect")
 
 
 class Mode(models.TextChoices):
-    STD = "std", "Standard (std)"
-    PRO = "pro", "Professional (pro)"
+    STD = "std", _("Standard (std)")
+    PRO = "pro", _("Professional (pro)")
 
 
 # Kling's aspect ratios (kling-api.md §1.3) are the renderer's: one list for both.
@@ -175,9 +177,9 @@ class Provider(models.Model):
     """An upstream the studio spends: the local renderer, the Kling API or a gateway."""
 
     class Kind(models.TextChoices):
-        LOCAL = "local", "Local renderer"
-        KLING = "kling", "Kling (official API)"
-        GATEWAY = "kling-gateway", "Kling-compatible gateway"
+        LOCAL = "local", _("Local renderer")
+        KLING = "kling", _("Kling (official API)")
+        GATEWAY = "kling-gateway", _("Kling-compatible gateway")
 
     name = models.SlugField(max_length=64, unique=True)
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.LOCAL)
@@ -339,12 +341,12 @@ class Provider(models.Model):
 
 
 class Status(models.TextChoices):
-    QUEUED = "queued", "Queued"
-    SUBMITTED = "submitted", "Submitted"
-    PROCESSING = "processing", "Processing"
-    SUCCEEDED = "succeeded", "Succeeded"
-    FAILED = "failed", "Failed"
-    CANCELLED = "cancelled", "Cancelled"
+    QUEUED = "queued", _("Queued")
+    SUBMITTED = "submitted", _("Submitted")
+    PROCESSING = "processing", _("Processing")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
 
 
 class GenerationQuerySet(models.QuerySet["Generation"]):
@@ -842,16 +844,25 @@ NOT_WAITING: dict[str, Any] = {"waiting_reason": "", "waiting_since": None, "wai
 
 
 def describe_wait(reason: str, attempts: int, next_at: datetime | None) -> str:
-    """The line that says what holds a job up; from fields, so API rows can use it too."""
+    """The line that says what holds a job up; from fields, so API rows can use it too.
+
+    In the active language: the page's, or English on the API (studio.middleware).
+    """
     if not reason:
         return ""
-    parts = [f"waiting for {reason}"]
+    parts = [gettext("waiting for %(reason)s") % {"reason": reason}]
     if attempts:  # none yet when a job arrives with every provider already down
-        parts.append(f"{attempts} attempt{'' if attempts == 1 else 's'}")
+        parts.append(
+            ngettext("%(count)d attempt", "%(count)d attempts", attempts) % {"count": attempts}
+        )
     if next_at is not None:
         seconds = math.ceil((next_at - timezone.now()).total_seconds())
-        parts.append(f"next in {seconds} s" if seconds > 0 else "next try due now")
-    return ", ".join(parts)
+        parts.append(
+            gettext("next in %(seconds)d s") % {"seconds": seconds}
+            if seconds > 0
+            else gettext("next try due now")
+        )
+    return gettext(", ").join(parts)
 
 
 def waiting_message_of(row: Mapping[str, Any]) -> str:

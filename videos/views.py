@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -110,7 +111,8 @@ def _form_page(
 
 
 def _created(request: HtmxHttpRequest, generation: Generation) -> HttpResponse:
-    messages.success(request, f"Queued: {generation.prompt[:60] or generation.kind}.")
+    what = generation.prompt[:60] or generation.get_kind_display()
+    messages.success(request, _("Queued: %(what)s.") % {"what": what})
     if request.htmx:
         return HttpResponseClientRedirect("/")
     return redirect("gallery")
@@ -168,9 +170,9 @@ def generation_rerun(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     try:
         child = rerun(parent, request.user)
     except ValidationError as exc:
-        messages.error(request, f"Cannot re-run: {' '.join(exc.messages)}")
+        messages.error(request, _("Cannot re-run: %(why)s") % {"why": " ".join(exc.messages)})
         return redirect(parent)
-    messages.success(request, "Re-run queued.")
+    messages.success(request, _("Re-run queued."))
     return redirect(child)
 
 
@@ -194,10 +196,12 @@ def generation_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def generation_cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     generation = get_object_or_404(Generation.objects.editable_by(request.user), pk=pk)
     if generation.cancel():
-        messages.success(request, "Cancelled.")
+        messages.success(request, _("Cancelled."))
     else:
         messages.error(
-            request, f"Only queued jobs can be cancelled; this one is {generation.status}."
+            request,
+            _("Only queued jobs can be cancelled; this one is %(status)s.")
+            % {"status": generation.get_status_display()},
         )
     return redirect(generation)
 
@@ -206,10 +210,10 @@ def generation_cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def generation_delete(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     generation = get_object_or_404(Generation.objects.editable_by(request.user), pk=pk)
     if generation.is_pending and generation.status != Status.QUEUED:
-        messages.error(request, "A running job cannot be deleted; wait for it to finish.")
+        messages.error(request, _("A running job cannot be deleted; wait for it to finish."))
         return redirect(generation)
     generation.delete_with_files()
-    messages.success(request, "Deleted.")
+    messages.success(request, _("Deleted."))
     return redirect("gallery")
 
 

@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import File
 from django.core.files.uploadedfile import UploadedFile
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from ..forms import PROMPT_MAX, PublicUrlField, TextField, visible
 from ..images import check_frame, decode_base64_image
@@ -125,21 +126,29 @@ class KindForm(forms.Form):
     takes_sound: ClassVar[bool] = False
     takes_watermark: ClassVar[bool] = True  # kling-kinds.md §7 "Common": not effects
 
-    model_name = TextField(max_length=100, required=False, label="Model")
+    model_name = TextField(max_length=100, required=False, label=_("Model"))
     prompt = TextField(
-        max_length=PROMPT_MAX, required=False, strip=True, widget=forms.Textarea(attrs={"rows": 3})
+        max_length=PROMPT_MAX,
+        required=False,
+        strip=True,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        label=_("Prompt"),
     )
     negative_prompt = TextField(
-        max_length=PROMPT_MAX, required=False, widget=forms.Textarea(attrs={"rows": 2})
+        max_length=PROMPT_MAX,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label=_("Negative prompt"),
     )
-    mode = forms.ChoiceField(choices=Mode.choices, required=False)
-    duration = SecondsField(required=False, help_text="seconds")
+    mode = forms.ChoiceField(choices=Mode.choices, required=False, label=_("Mode"))
+    duration = SecondsField(required=False, label=_("Duration"), help_text=_("seconds"))
     sound = SoundField(required=False)
     watermark_info = forms.JSONField(required=False, widget=forms.HiddenInput)
     provider = forms.ModelChoiceField(
         queryset=Provider.objects.filter(enabled=True),
         required=False,
-        empty_label="automatic (by priority)",
+        label=_("Provider"),
+        empty_label=_("automatic (by priority)"),
     )
 
     def __init__(self, *args: Any, api: bool = False, **kwargs: Any) -> None:
