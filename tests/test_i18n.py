@@ -6,7 +6,15 @@ browser's Accept-Language (studio.middleware.LanguageMiddleware).
 
 from __future__ import annotations
 
+import gettext
+import json
+import os
 import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
 
 import pytest
 from api_helpers import bearer, issue
@@ -122,3 +130,226 @@ def test_an_api_error_from_a_shared_field_stays_english(user: User) -> None:
     )
     assert answer.status_code == 400
     assert answer.json()["message"] == "duration: kling-v1 supports durations of 5, 10 seconds."
+
+
+# ---- the interface reads Chinese --------------------------------------------------------------
+def test_accept_language_zh_shows_the_gallery_in_chinese(
+    alice_client: Client, make_generation
+) -> None:
+    make_generation(status="succeeded")
+    html = alice_client.get("/", **ZH).content.decode()
+    assert "<title>作品库 · 工作室</title>" in html
+    assert "新建文生视频" in html and "New text to video" not in html
+    assert '<span class="status badge status-succeeded">已完成</span>' in html
+    assert ">下载</a>" in html
+
+
+def test_accept_language_zh_shows_the_form_in_chinese(alice_client: Client) -> None:
+    html = alice_client.get("/generations/new/", **ZH).content.decode()
+    assert '<label for="id_prompt">提示词</label>' in html
+    assert '<label for="id_negative_prompt">负面提示词</label>' in html
+    assert '<label for="id_duration">时长</label>' in html
+    assert '<label for="id_aspect_ratio">宽高比</label>' in html
+    assert "<legend>运镜</legend>" in html
+    assert ">生成</button>" in html
+
+
+def test_a_form_error_is_in_chinese_next_to_its_field(alice_client: Client) -> None:
+    html = alice_client.post(
+        "/generations/new/",
+        {"kind": "text2video", "model_name": "kling-v1", "prompt": "", "duration": "7"},
+        **ZH,
+    ).content.decode()
+    prompt = re.search(r'<div class="field has-error" id="field-prompt">(.*?)</div>', html, re.S)
+    assert prompt and '<p class="error" role="alert">请填写提示词。</p>' in prompt.group(1)
+    duration = re.search(
+        r'<div class="field has-error" id="field-duration">(.*?)</div>', html, re.S
+    )
+    assert duration and "kling-v1 支持的时长：5, 10 秒。" in duration.group(1)
+
+
+def test_the_same_form_error_is_english_for_an_english_browser(alice_client: Client) -> None:
+    html = alice_client.post(
+        "/generations/new/",
+        {"kind": "text2video", "model_name": "kling-v1", "prompt": ""},
+        HTTP_ACCEPT_LANGUAGE="en-US",
+    ).content.decode()
+    assert '<p class="error" role="alert">A prompt is required.</p>' in html
+
+
+def test_a_flash_message_is_in_the_users_language(make_generation, user: User) -> None:
+    UserPreference.remember_language(user, "zh-hans")
+    client = Client()
+    client.force_login(user)  # the remembered language joins the session at sign-in
+    generation = make_generation(status="succeeded")
+    answer = client.post(f"/generations/{generation.pk}/delete/", follow=True)
+    assert '<li class="success">已删除。</li>' in answer.content.decode()
+
+
+def test_the_error_pages_read_chinese(alice_client: Client) -> None:
+    page = alice_client.get("/no-such-page/", **ZH)
+    assert page.status_code == 404
+    html = page.content.decode()
+    assert "<h1>页面不存在</h1>" in html and '<html lang="zh-hans">' in html
+
+
+def test_dates_and_relative_times_follow_the_language(
+    alice_client: Client, make_generation
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from django.utils import timezone
+
+    from videos.models import Generation
+
+    generation = make_generation(status="succeeded")
+    at = datetime(2026, 3, 7, 9, 5, 4, tzinfo=UTC)
+    Generation.objects.filter(pk=generation.pk).update(created_at=at)
+    zh = alice_client.get(f"/generations/{generation.pk}/", **ZH).content.decode()
+    en = alice_client.get(
+        f"/generations/{generation.pk}/", HTTP_ACCEPT_LANGUAGE="en"
+    ).content.decode()
+    assert "2026年3月7日 09:05:04" in zh
+    assert "2026-03-07 09:05:04" in en
+    # naturaltime: "… ago" in English, "…前" in Chinese.
+    Generation.objects.filter(pk=generation.pk).update(
+        created_at=timezone.now() - timedelta(minutes=3)
+    )
+    zh = alice_client.get("/", **ZH).content.decode()
+    en = alice_client.get("/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert ">3分钟之前</time>" in zh
+    assert "3\xa0minutes ago" in en or "3 minutes ago" in en
+
+
+def test_plural_counts_use_the_languages_plural_forms(
+    alice_client: Client, make_generation, user: User, other_user: User
+) -> None:
+    from review.models import Comment
+
+    generation = make_generation(status="succeeded")
+    Comment.post(generation, user, "warm light", None)
+    en = alice_client.get("/history/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "1 comment<" in en
+    Comment.post(generation, other_user, "too dark", None)
+    en = alice_client.get("/history/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    zh = alice_client.get("/history/", **ZH).content.decode()
+    assert "2 comments<" in en and "2 条评论<" in zh
+
+
+def test_the_openai_route_stays_english_too(user: User) -> None:
+    _key, secret = issue(user)
+    answer = Client().post(
+        "/v1/videos",
+        {"prompt": "", "model": "kling-v1"},
+        content_type="application/json",
+        **bearer(secret),
+        **ZH,
+    )
+    assert answer.status_code == 400
+    message = answer.json()["error"]["message"]
+    assert message.isascii(), message
+
+
+# ---- the translation files ---------------------------------------------------------------------
+LOCALE = Path(__file__).resolve().parent.parent / "locale"
+PO = LOCALE / "zh_Hans" / "LC_MESSAGES" / "django.po"
+MO = PO.with_suffix(".mo")
+
+
+def po_entries(text: str) -> list[dict[str, Any]]:
+    """The entries of a .po file: flags, msgctxt, msgid, msgid_plural and the msgstr(s)."""
+    entries = []
+    for block in text.strip().split("\n\n"):
+        entry: dict[str, Any] = {"flags": "", "msgstr": []}
+        current = None
+        for line in block.splitlines():
+            if line.startswith("#,"):
+                entry["flags"] += line
+            elif line.startswith("#"):
+                continue
+            elif match := re.match(
+                r'^(msgctxt|msgid_plural|msgid|msgstr(?:\[\d+\])?) (".*")$', line
+            ):
+                current = match.group(1)
+                value = json.loads(match.group(2))
+                if current.startswith("msgstr"):
+                    entry["msgstr"].append(value)
+                else:
+                    entry[current] = value
+            elif line.startswith('"'):  # a continuation of the field above
+                value = json.loads(line)
+                if current and current.startswith("msgstr"):
+                    entry["msgstr"][-1] += value
+                elif current:
+                    entry[current] += value
+        entries.append(entry)
+    return [e for e in entries if e.get("msgid")]  # the header has an empty msgid
+
+
+def msgid_keys(path: Path) -> set[tuple[str | None, str, str | None]]:
+    entries = po_entries(path.read_text(encoding="utf-8"))
+    return {(e.get("msgctxt"), e["msgid"], e.get("msgid_plural")) for e in entries}
+
+
+def test_every_message_is_translated_and_none_is_fuzzy() -> None:
+    entries = po_entries(PO.read_text(encoding="utf-8"))
+    assert len(entries) > 300
+    untranslated = [e["msgid"] for e in entries if not all(e["msgstr"]) or not e["msgstr"]]
+    fuzzy = [e["msgid"] for e in entries if "fuzzy" in e["flags"]]
+    assert not untranslated, f"untranslated in {PO}: {untranslated[:10]}"
+    assert not fuzzy, f"fuzzy (unchecked) in {PO}: {fuzzy[:10]}"
+
+
+def test_the_compiled_catalogue_matches_the_po_file() -> None:
+    """The committed .mo is what the studio loads: a .po edited without compilemessages fails."""
+    with MO.open("rb") as fh:
+        catalog = gettext.GNUTranslations(fh)._catalog  # type: ignore[attr-defined]
+    stale = []
+    for entry in po_entries(PO.read_text(encoding="utf-8")):
+        key = (
+            entry["msgid"] if "msgctxt" not in entry else f"{entry['msgctxt']}\x04{entry['msgid']}"
+        )
+        if "msgid_plural" in entry:
+            compiled = [catalog.get((key, n)) for n in range(len(entry["msgstr"]))]
+        else:
+            compiled = [catalog.get(key)]
+        if compiled != entry["msgstr"]:
+            stale.append(entry["msgid"])
+    assert not stale, f"{MO} is older than {PO} for: {stale[:10]} (run manage.py compilemessages)"
+
+
+def test_placeholders_survive_translation() -> None:
+    """A translation that drops or renames %(name)s would fail at runtime, in Chinese only."""
+    for entry in po_entries(PO.read_text(encoding="utf-8")):
+        wanted = sorted(set(re.findall(r"%\(\w+\)[sd]|\{\w*\}", entry["msgid"])))
+        for translated in entry["msgstr"]:
+            got = sorted(set(re.findall(r"%\(\w+\)[sd]|\{\w*\}", translated)))
+            assert got == wanted, (entry["msgid"], translated)
+
+
+@pytest.mark.skipif(shutil.which("xgettext") is None, reason="gettext is not installed")
+def test_makemessages_would_find_nothing_new(tmp_path: Path) -> None:
+    """Every wrapped string of the code is in the .po, and nothing stale is left there.
+
+    Run on a copy of the checkout, so the real locale/ is not rewritten.
+    """
+    root = Path(__file__).resolve().parent.parent
+    copy = tmp_path / "studio"
+    ignore = shutil.ignore_patterns(".venv", "media", "staticfiles", "__pycache__", ".git", "*.mo")
+    for name in ("manage.py",):
+        copy.mkdir(exist_ok=True)
+        shutil.copy(root / name, copy / name)
+    for name in ("studio", "videos", "api", "review", "simulator", "templates", "locale"):
+        shutil.copytree(root / name, copy / name, ignore=ignore)
+    env = {**os.environ, "STUDIO_READ_ENV_FILE": "0", "SECRET_KEY": "makemessages-check"}
+    env["DJANGO_SETTINGS_MODULE"] = "studio.settings"
+    subprocess.run(
+        [sys.executable, "manage.py", "makemessages", "-l", "zh_Hans", "--no-obsolete", "-v0"],
+        cwd=copy, env=env, check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    fresh = msgid_keys(copy / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po")
+    committed = msgid_keys(PO)
+    assert not fresh - committed, (
+        f"new messages, run makemessages: {sorted(fresh - committed, key=str)[:10]}"
+    )
+    assert not committed - fresh, f"stale messages: {sorted(committed - fresh, key=str)[:10]}"
