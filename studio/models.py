@@ -9,6 +9,7 @@ from django.contrib.auth.signals import user_logged_in
 from django.db import connection, models
 from django.dispatch import receiver
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 # Where the session keeps the user's language ("" for none): studio.middleware reads it.
 SESSION_LANGUAGE = "_studio_language"
@@ -24,7 +25,7 @@ class LoginThrottle(models.Model):
     # sha256 of address and username: failed usernames are often mistyped passwords.
     digest = models.CharField(max_length=64, unique=True)
     attempts = models.PositiveIntegerField(default=0)
-    window_ends_at = models.FloatField(db_index=True, help_text="Unix time")
+    window_ends_at = models.FloatField(db_index=True, help_text=_("Unix time"))
 
     def __str__(self) -> str:
         return f"{self.digest[:12]}…: {self.attempts}"
