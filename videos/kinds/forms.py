@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import File
 from django.core.files.uploadedfile import UploadedFile
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from ..forms import PROMPT_MAX, PublicUrlField, TextField, visible
@@ -107,7 +108,11 @@ def image_input(value: Any, label: str) -> tuple[UploadedFile | None, str, str]:
     elif isinstance(value, str) and value.strip():
         upload = decode_base64_image(value, "image", what=label)
     else:
-        raise ValidationError(f"The {label} must be an upload, a URL or Base64.", code="invalid")
+        raise ValidationError(
+            _("The %(label)s must be an upload, a URL or Base64."),
+            code="invalid",
+            params={"label": label},
+        )
     _w, _h, extension = check_frame(upload, upload.size, label)
     return upload, extension, ""
 
@@ -202,7 +207,11 @@ class KindForm(forms.Form):
                 code="unknown_model",
             )
         if self.kind not in entry.kinds:
-            raise ValidationError(f"{name} does not do {self.kind}.", code="kind")
+            raise ValidationError(
+                _("%(model)s does not do %(kind)s."),
+                code="kind",
+                params={"model": name, "kind": self.kind},
+            )
         self.catalogue_entry = entry
         return name
 
@@ -217,23 +226,36 @@ class KindForm(forms.Form):
             return data
         data["mode"] = data.get("mode") or entry.default_mode
         if data["mode"] not in entry.modes:
-            self.add_error("mode", f"{entry.name} supports modes {', '.join(entry.modes)}.")
+            self.add_error(
+                "mode",
+                gettext("%(model)s supports modes %(modes)s.")
+                % {"model": entry.name, "modes": ", ".join(entry.modes)},
+            )
         if self.takes_duration:
             data["duration"] = data.get("duration") or (5 if 5 in entry.durations else None)
             if data["duration"] not in entry.durations:
                 allowed = ", ".join(str(d) for d in entry.durations)
-                self.add_error("duration", f"{entry.name} supports durations of {allowed} seconds.")
+                self.add_error(
+                    "duration",
+                    gettext("%(model)s supports durations of %(allowed)s seconds.")
+                    % {"model": entry.name, "allowed": allowed},
+                )
         if data.get("sound") and not (self.takes_sound and entry.allows_sound(data["mode"])):
             modes = " or ".join(entry.sound_modes)
             self.add_error(
                 "sound",
-                f"{entry.name} makes sound only in {modes} mode."
+                gettext("%(model)s makes sound only in %(modes)s mode.")
+                % {"model": entry.name, "modes": modes}
                 if modes and self.takes_sound
-                else f"{entry.name} does not make sound here.",
+                else gettext("%(model)s does not make sound here.") % {"model": entry.name},
             )
         provider = data.get("provider")
         if provider and not provider.serves(entry.name):
-            self.add_error("provider", f"{provider.name} does not serve {entry.name}.")
+            self.add_error(
+                "provider",
+                gettext("%(provider)s does not serve %(model)s.")
+                % {"provider": provider.name, "model": entry.name},
+            )
         return data
 
     # ---- pricing and saving ------------------------------------------------------------------
