@@ -92,7 +92,14 @@ def _language_into_session(
     """At sign-in the user's language joins the session: no page has to look it up.
 
     Django's own login signal, the one hook every way of signing in passes through
-    (the login form, the admin's, a test's force_login).
+    (the login form, the admin's, a test's force_login). A language chosen with the switch
+    on the login page, before the user had chosen one, becomes theirs.
     """
-    if request is not None and hasattr(request, "session"):
-        request.session[SESSION_LANGUAGE] = UserPreference.language_of(user)
+    if request is None or not hasattr(request, "session"):
+        return
+    language = UserPreference.language_of(user)
+    chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME, "")
+    if not language and chosen in dict(settings.LANGUAGES):
+        UserPreference.remember_language(user, chosen)
+        language = chosen
+    request.session[SESSION_LANGUAGE] = language

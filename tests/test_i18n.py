@@ -353,3 +353,25 @@ def test_makemessages_would_find_nothing_new(tmp_path: Path) -> None:
         f"new messages, run makemessages: {sorted(fresh - committed, key=str)[:10]}"
     )
     assert not committed - fresh, f"stale messages: {sorted(committed - fresh, key=str)[:10]}"
+
+
+def test_a_language_chosen_on_the_login_page_becomes_the_users(client: Client, user: User) -> None:
+    client.post("/i18n/setlang/", {"language": "zh-hans", "next": "/login/"})
+    answer = client.post("/login/", {"username": "alice", "password": "pw-alice-123"})
+    assert answer.status_code == 302
+    assert UserPreference.language_of(user) == "zh-hans"
+    elsewhere = Client()
+    elsewhere.force_login(user)
+    assert html_lang(elsewhere.get("/")) == "zh-hans"
+
+
+def test_a_gallery_poll_answers_in_the_page_language(alice_client: Client, make_generation) -> None:
+    pending = make_generation()
+    html = alice_client.get(
+        f"/?watch={pending.pk}&newest={pending.pk}",
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_TARGET="gallery-poll",
+        **ZH,
+    ).content.decode()
+    assert '<span class="status badge status-queued">排队中</span>' in html
+    assert "个运行中" in html  # the running badge, swapped out of band
