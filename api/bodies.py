@@ -83,12 +83,60 @@ _KLING_FIELDS: dict[str, Any] = {
     "camera_control": CAMERA,
     "callback_url": CALLBACK_URL,
     "external_task_id": {"type": "string", "maxLength": 128},
+    # kling-kinds.md §7.2: what each model takes is its catalogue entry's (GET /api/models).
+    "sound": {
+        "type": "string",
+        "enum": ["on", "off"],
+        "default": "off",
+        "description": "native sound: kling-v2-6 (pro) and kling-v3",
+    },
+    "voice_list": {
+        "type": "array",
+        "maxItems": 2,
+        "description": "needs sound on; the prompt cites each as <<<voice_1>>>, <<<voice_2>>>",
+        "items": {
+            "type": "object",
+            "properties": {"voice_id": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}},
+            "required": ["voice_id"],
+            "additionalProperties": False,
+        },
+    },
+    "multi_shot": {
+        "type": ["boolean", "string"],
+        "default": False,
+        "description": 'several shots (kling-v3); "true" and "false" are accepted too',
+    },
+    "shot_type": {
+        "type": "string",
+        "enum": ["customize", "intelligence"],
+        "description": "required with multi_shot; intelligence splits the prompt itself",
+    },
+    "multi_prompt": {
+        "type": "array",
+        "minItems": 1,
+        "maxItems": 6,
+        "description": "required with shot_type customize; the durations sum to duration",
+        "items": {
+            "type": "object",
+            "properties": {
+                "index": {"type": "integer", "minimum": 1, "description": "1, 2, ... in order"},
+                "prompt": {"type": "string", "minLength": 1, "maxLength": 512},
+                "duration": {"type": ["string", "number"], "description": 'whole seconds, "5"'},
+            },
+            "required": ["index", "prompt", "duration"],
+            "additionalProperties": False,
+        },
+    },
 }
 KLING_TEXT2VIDEO = {
     "type": "object",
-    "description": NULL_MEANS_ABSENT,
-    "properties": _KLING_FIELDS,
-    "required": ["prompt"],
+    "description": "prompt is required unless multi_shot with shot_type customize gives "
+    "multi_prompt (then it may be empty). " + NULL_MEANS_ABSENT,
+    "properties": {**_KLING_FIELDS, "prompt": {"type": "string", "maxLength": PROMPT_MAX}},
+    "anyOf": [
+        {"required": ["prompt"], "properties": {"prompt": PROMPT}},
+        {"required": ["multi_prompt"]},
+    ],
 }
 KLING_IMAGE2VIDEO = {
     "type": "object",
@@ -130,6 +178,125 @@ KLING_EFFECTS = {
         "external_task_id": EXTERNAL_TASK_ID,
     },
     "required": ["effect_scene", "input"],
+    "additionalProperties": False,
+}
+KLING_MULTI_IMAGE2VIDEO = {
+    "type": "object",
+    "description": "kling-kinds.md §7.4: 1 to 4 images of a subject and a prompt; kling-v1-6 "
+    "only; no cfg_scale, camera or sound. " + NULL_MEANS_ABSENT,
+    "properties": {
+        "model_name": {"type": "string", "default": "kling-v1-6", "enum": ["kling-v1-6"]},
+        "image_list": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 4,
+            "items": {
+                "type": "object",
+                "properties": {"image": IMAGE},
+                "required": ["image"],
+                "additionalProperties": False,
+            },
+        },
+        "prompt": PROMPT,
+        "negative_prompt": {"type": "string", "maxLength": PROMPT_MAX},
+        "mode": {"type": "string", "enum": Mode.values, "default": "std"},
+        "duration": {"type": ["string", "number"], "default": "5", "description": '"5" or "10"'},
+        "aspect_ratio": {"type": "string", "enum": ["16:9", "9:16", "1:1"], "default": "16:9"},
+        "watermark_info": WATERMARK,
+        "callback_url": CALLBACK_URL,
+        "external_task_id": EXTERNAL_TASK_ID,
+    },
+    "required": ["image_list", "prompt"],
+    "additionalProperties": False,
+}
+KLING_OMNI_VIDEO = {
+    "type": "object",
+    "description": "kling-kinds.md §7.3: a prompt citing <<<image_N>>>, <<<element_N>>> and "
+    "<<<video_1>>> (1-based, list order); images and elements at most 7 (4 with a video); at "
+    "most one first_frame and end_frame (end needs first); a base video keeps its own length; "
+    "aspect_ratio only without a first frame or base video. " + NULL_MEANS_ABSENT,
+    "properties": {
+        "model_name": {
+            "type": "string",
+            "default": "kling-video-o1",
+            "enum": ["kling-video-o1", "kling-v3-omni"],
+        },
+        "prompt": {"type": "string", "maxLength": PROMPT_MAX},
+        "multi_shot": {"type": ["boolean", "string"], "default": False},
+        "shot_type": {"type": "string", "enum": ["customize", "intelligence"]},
+        "multi_prompt": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 6,
+            "items": {
+                "type": "object",
+                "properties": {
+                    "index": {"type": "integer", "minimum": 1},
+                    "prompt": {"type": "string", "maxLength": 512},
+                    "duration": {"type": ["string", "number"]},
+                },
+                "required": ["index", "prompt", "duration"],
+                "additionalProperties": False,
+            },
+        },
+        "image_list": {
+            "type": "array",
+            "maxItems": 7,
+            "items": {
+                "type": "object",
+                "properties": {
+                    "image_url": IMAGE,
+                    "type": {
+                        "type": "string",
+                        "enum": ["first_frame", "end_frame"],
+                        "description": "left out: a reference image",
+                    },
+                },
+                "required": ["image_url"],
+                "additionalProperties": False,
+            },
+        },
+        "element_list": {
+            "type": "array",
+            "maxItems": 7,
+            "items": {
+                "type": "object",
+                "properties": {"element_id": {"type": ["integer", "string"]}},
+                "required": ["element_id"],
+                "additionalProperties": False,
+            },
+        },
+        "video_list": {
+            "type": "array",
+            "maxItems": 1,
+            "items": {
+                "type": "object",
+                "properties": {
+                    "video_url": {
+                        "type": "string",
+                        "format": "uri",
+                        "description": "http(s) only: mp4/mov, ≥ 3 s, 720..2160 px, 24..60 fps, "
+                        "≤ 200 MB",
+                    },
+                    "refer_type": {
+                        "type": "string",
+                        "enum": ["base", "feature"],
+                        "default": "base",
+                    },
+                    "keep_original_sound": {"type": "string", "enum": ["yes", "no"]},
+                },
+                "required": ["video_url"],
+                "additionalProperties": False,
+            },
+        },
+        "sound": {"type": "string", "enum": ["on", "off"], "default": "off"},
+        "mode": {"type": "string", "enum": Mode.values, "default": "pro"},
+        "aspect_ratio": {"type": "string", "enum": ["16:9", "9:16", "1:1"]},
+        "duration": {"type": ["string", "number"], "default": "5", "description": '"3".."15"'},
+        "watermark_info": WATERMARK,
+        "callback_url": CALLBACK_URL,
+        "external_task_id": EXTERNAL_TASK_ID,
+    },
     "additionalProperties": False,
 }
 GENERIC_CREATE = {
@@ -177,6 +344,8 @@ KIND_BODIES: dict[str, tuple[str, dict[str, Any]]] = {
     "text2video": ("KlingText2Video", KLING_TEXT2VIDEO),
     "image2video": ("KlingImage2Video", KLING_IMAGE2VIDEO),
     "effects": ("KlingEffects", KLING_EFFECTS),
+    "multi-image2video": ("KlingMultiImage2Video", KLING_MULTI_IMAGE2VIDEO),
+    "omni-video": ("KlingOmniVideo", KLING_OMNI_VIDEO),
 }
 OPENAI_CREATE_MULTIPART = {
     "type": "object",

@@ -249,6 +249,11 @@ class KlingCreateForm(ApiCreateForm):
         "aspect_ratio",
         "cfg_scale",
         "dynamic_masks",
+        "sound",
+        "voice_list",
+        "multi_shot",
+        "shot_type",
+        "multi_prompt",
     )
 
     def __init__(self, body: dict[str, Any], kind: str) -> None:
@@ -467,6 +472,21 @@ class KlingListForm(forms.Form):
 
     pageNum = QueryIntegerField(min_value=1, max_value=1000, required=False)  # noqa: N815
     pageSize = QueryIntegerField(min_value=1, max_value=500, required=False)  # noqa: N815
+
+
+class AccountCostsForm(forms.Form):
+    """?start_time&end_time (ms, required)[&resource_pack_name] (kling-kinds.md §7.8)."""
+
+    start_time = QueryIntegerField(min_value=0, max_value=10**15)
+    end_time = QueryIntegerField(min_value=0, max_value=10**15)
+    resource_pack_name = forms.CharField(required=False, max_length=100, strip=False)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        start, end = data.get("start_time"), data.get("end_time")
+        if start is not None and end is not None and end < start:
+            self.add_error("end_time", "must not be before start_time")
+        return data
 
 
 class OpenAIListForm(forms.Form):

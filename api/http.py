@@ -75,8 +75,9 @@ def seconds(moment: datetime | None) -> int | None:
 
 
 def own_generations(request: HttpRequest) -> QuerySet[Generation]:
-    """A key sees its owner's generations only, whatever the team sees in the web UI."""
-    return Generation.objects.filter(owner_id=request.api_key.owner_id)
+    """A key sees its owner's generations only, whatever the team sees in the web UI, and
+    none in the trash (deleted in the web UI: gone for clients until restored)."""
+    return Generation.objects.filter(owner_id=request.api_key.owner_id).live()
 
 
 def own_tasks(

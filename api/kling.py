@@ -10,7 +10,13 @@ from django.http import HttpRequest, JsonResponse
 from videos.models import Generation, Status, waiting_message_of
 
 from .auth import api_endpoint
-from .forms import KindCreateForm, KlingCreateForm, KlingListForm, raise_for_own_errors
+from .forms import (
+    AccountCostsForm,
+    KindCreateForm,
+    KlingCreateForm,
+    KlingListForm,
+    raise_for_own_errors,
+)
 from .http import TaskRow, json_body, media_url, millis, own_task, own_tasks, public_base_url
 
 # Outbound words of the Kling family (kling-api.md §4.1): note the spelling "succeed".
@@ -127,3 +133,20 @@ def task(request: HttpRequest, kind: str, task_id: str) -> JsonResponse:
     """One task of the caller, by the studio's task id."""
     row = own_task(request, task_id, KLING_FIELDS, kind=kind)
     return envelope(request, kling_task(row, public_base_url(request)))
+
+
+@api_endpoint("kling", "GET")
+def account_costs(request: HttpRequest) -> JsonResponse:
+    """The caller's key as Kling's resource packs (kling-kinds.md §7.8, §9); never upstream's.
+
+    The window is required and checked as Kling checks it, but a key's budget is not
+    windowed: the one pack is the whole budget. A key without a budget lists no pack.
+    """
+    form = AccountCostsForm(request.GET)
+    if not form.is_valid():
+        raise_for_own_errors(form)
+    pack = request.api_key.as_resource_pack()
+    wanted = form.cleaned_data["resource_pack_name"]
+    packs = [pack] if pack and (not wanted or wanted == pack["resource_pack_name"]) else []
+    data = {"code": 0, "msg": "SUCCEED", "resource_pack_subscribe_infos": packs}
+    return envelope(request, data)

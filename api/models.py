@@ -242,6 +242,36 @@ class ApiKey(models.Model):
         )
         return total or Decimal(0)
 
+    def as_resource_pack(self) -> dict[str, Any] | None:
+        """This key as one Kling resource pack (kling-kinds.md §9), or None without a budget.
+
+        Used counts what the create limit counts (final units, estimates while pending), so
+        remaining is exactly what the next create may still spend.
+        """
+        if self.unit_budget is None:
+            return None
+        used = self.units_committed().quantize(Decimal("0.01"))
+        remaining = max(self.unit_budget - used, Decimal(0))
+        if not self.is_active:
+            status = "expired"
+        elif remaining <= 0:
+            status = "runOut"
+        else:
+            status = "online"
+        created_ms = int(self.created_at.timestamp() * 1000)
+        return {
+            "resource_pack_name": self.name,
+            "resource_pack_id": str(self.pk),
+            "resource_pack_type": "decreasing_total",
+            "total_quantity": float(self.unit_budget),
+            "remaining_quantity": float(remaining),
+            "purchase_time": created_ms,
+            "effective_time": created_ms,
+            # No expiry: 0, as Kling spells "no time" in its millisecond fields.
+            "invalid_time": int(self.expires_at.timestamp() * 1000) if self.expires_at else 0,
+            "status": status,
+        }
+
     def start_generation(
         self,
         form: GenerationForm,

@@ -127,16 +127,17 @@ def create(request: HttpRequest) -> JsonResponse:
 
 @api_endpoint("openai", "GET", "DELETE")
 def video(request: HttpRequest, video_id: str) -> JsonResponse:
-    """GET one video; DELETE removes a finished (or not yet submitted) one with its files."""
+    """GET one video; DELETE moves a finished (or not yet submitted) one to the trash, as the
+    web UI's Delete does: gone for clients, restorable in the web UI until purged."""
     if request.method == "GET":
         return video_response(own_task(request, video_id))
     generation = own_generation(request, video_id)
-    if generation.is_pending and generation.status != Status.QUEUED:
-        # The upstream task is paid and running: deleting now would orphan its result.
+    # trash() cancels a queued job first and refuses one an upstream is running (paid: deleting
+    # now would orphan its result).
+    if not generation.trash():
         raise ApiError(
             400, 1201, "a running video cannot be deleted; wait until it finishes", param="video_id"
         )
-    generation.delete_with_files()
     return JsonResponse({"id": video_id, "object": "video.deleted", "deleted": True})
 
 

@@ -87,6 +87,33 @@ VIDEO = {
         "error": {"type": ["object", "null"]},
     },
 }
+RESOURCE_PACK = {
+    "type": "object",
+    "required": [
+        "resource_pack_name", "resource_pack_id", "resource_pack_type", "total_quantity",
+        "remaining_quantity", "purchase_time", "effective_time", "invalid_time", "status",
+    ],
+    "properties": {
+        "resource_pack_name": {"type": "string", "description": "the key's name"},
+        "resource_pack_id": {"type": "string"},
+        "resource_pack_type": {"enum": ["decreasing_total", "constant_period"]},
+        "total_quantity": {"type": "number", "description": "the key's unit budget"},
+        "remaining_quantity": {"type": "number", "description": "budget minus units used"},
+        "purchase_time": {"type": "integer", "description": "milliseconds"},
+        "effective_time": {"type": "integer", "description": "milliseconds"},
+        "invalid_time": {"type": "integer", "description": "milliseconds; 0: never"},
+        "status": {"enum": ["toBeOnline", "online", "expired", "runOut"]},
+    },
+}  # fmt: skip
+ACCOUNT_COSTS = {
+    "type": "object",
+    "required": ["code", "msg", "resource_pack_subscribe_infos"],
+    "properties": {
+        "code": {"const": 0},
+        "msg": {"type": "string"},
+        "resource_pack_subscribe_infos": {"type": "array", "items": _ref("ResourcePack")},
+    },
+}
 KLING_BODIES = {kind: name for kind, (name, _schema) in KIND_BODIES.items()}
 
 
@@ -152,6 +179,34 @@ def _kling_paths(prefix: str) -> dict[str, Any]:
                 "responses": {"200": _json(_kling_envelope(_ref("KlingTask"))), **KLING_ERRORS},
             }
         }
+    paths[f"{prefix}/account/costs"] = {
+        "get": {
+            "summary": "Your key's unit budget as Kling resource packs",
+            "description": (
+                "One pack for the calling key: total = its unit budget, remaining = budget "
+                "minus units used (pending tasks count their estimate). A key without a budget "
+                "lists no pack. The window is required (milliseconds) but a budget is not "
+                "windowed. Never the studio's own upstream balance."
+            ),
+            "parameters": [
+                {
+                    "name": name,
+                    "in": "query",
+                    "required": True,
+                    "schema": {"type": "integer", "minimum": 0, "maximum": 10**15},
+                }
+                for name in ("start_time", "end_time")
+            ]
+            + [
+                {
+                    "name": "resource_pack_name",
+                    "in": "query",
+                    "schema": {"type": "string", "maxLength": 100},
+                }
+            ],
+            "responses": {"200": _json(_kling_envelope(ACCOUNT_COSTS)), **KLING_ERRORS},
+        }
+    }
     return paths
 
 
@@ -177,6 +232,7 @@ def openapi_document(base_url: str) -> dict[str, Any]:
             "schemas": {
                 **dict(KIND_BODIES.values()),
                 "KlingTask": KLING_TASK,
+                "ResourcePack": RESOURCE_PACK,
                 "KlingError": {
                     "type": "object",
                     "properties": {
@@ -267,7 +323,7 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                     "responses": {"200": _json(_ref("Video")), **OPENAI_ERRORS},
                 },
                 "delete": {
-                    "summary": "Delete a finished video and its files",
+                    "summary": "Move a finished (or queued) video to the trash, as the web UI does",
                     "parameters": video_id,
                     "responses": {"200": _json({"type": "object"}), **OPENAI_ERRORS},
                 },

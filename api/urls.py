@@ -32,11 +32,13 @@ register_converter(KindConverter, "kind")
 kling_routes = [
     path("v1/videos/<kind:kind>", kling.tasks),
     path("v1/videos/<kind:kind>/<str:task_id>", kling.task),
+    path("account/costs", kling.account_costs),
 ]
 
 urlpatterns = [
     path("kling/v1/videos/<kind:kind>", kling.tasks, name="kling_tasks"),
     path("kling/v1/videos/<kind:kind>/<str:task_id>", kling.task, name="kling_task"),
+    path("kling/account/costs", kling.account_costs, name="kling_account_costs"),
     *kling_routes,
     path("v1/video/generations", generic.create, name="generic_create"),
     path("v1/video/generations/<str:task_id>", generic.task, name="generic_task"),

@@ -15,6 +15,9 @@ from videos.models import Generation
 COMPARED_FIELDS: list[tuple[Any, str]] = [
     (_("Model"), "model_name"),
     (_("Kind"), "kind"),
+    (_("Sound"), "sound"),
+    (_("Shots"), "shots"),
+    (_("Effect scene"), "effect_scene"),
     (_("Mode"), "mode"),
     (_("Duration (s)"), "duration"),
     (_("Aspect ratio"), "aspect_ratio"),
@@ -23,6 +26,7 @@ COMPARED_FIELDS: list[tuple[Any, str]] = [
     (_("Negative prompt"), "negative_prompt"),
     (_("First frame"), "image"),
     (_("Last frame"), "image_tail"),
+    (_("Kind settings"), "params"),
     (_("Status"), "status"),
     (_("Provider"), "provider"),
     (_("Author"), "owner"),

@@ -25,7 +25,8 @@ FILE_BLOCK = 1024 * 1024
 
 COLUMNS = [
     "id", "created_at", "finished_at", "author", "source", "api_key", "provider", "kind",
-    "model_name", "mode", "duration", "aspect_ratio", "cfg_scale", "camera_control", "prompt",
+    "sound", "shots", "effect_scene", "params", "model_name", "mode", "duration",
+    "aspect_ratio", "cfg_scale", "camera_control", "prompt",
     "negative_prompt", "status", "status_message", "units", "video_duration", "tags",
     "rating_average", "rating_count", "comment_count", "parent_id",
 ]  # fmt: skip
@@ -42,6 +43,10 @@ def row(generation: Generation) -> dict[str, Any]:
         "api_key": generation.api_key.name if generation.api_key else None,
         "provider": generation.provider.name if generation.provider else None,
         "kind": generation.kind,
+        "sound": "on" if generation.sound else "off",
+        "shots": generation.shots(),
+        "effect_scene": (generation.params or {}).get("effect_scene", ""),
+        "params": generation.params or {},
         "model_name": generation.model_name,
         "mode": generation.mode,
         "duration": generation.duration,
@@ -78,6 +83,7 @@ def csv_stream(queryset: QuerySet[Generation]) -> Iterator[str]:
         item["tags"] = " ".join(item["tags"])
         if item["camera_control"] is not None:
             item["camera_control"] = json.dumps(item["camera_control"], sort_keys=True)
+        item["params"] = json.dumps(item["params"], sort_keys=True) if item["params"] else ""
         writer.writerow(item)
         yield buffer.getvalue()
         buffer.seek(0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from decimal import Decimal
@@ -23,6 +24,7 @@ from django.db.models import (
     Sum,
 )
 from django.db.models.functions import Coalesce
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -248,8 +250,11 @@ class SavedSearch(models.Model):
 # Parameters a recipe keeps: exactly what GenerationForm accepts for a new job.
 RECIPE_FIELDS = (
     "kind", "model_name", "mode", "prompt", "negative_prompt", "cfg_scale",
-    "duration", "aspect_ratio", "camera_control", "image_url", "image_tail_url",
+    "duration", "aspect_ratio", "camera_control", "image_url", "image_tail_url", "sound",
 )  # fmt: skip
+# The kinds' own settings (Generation.params: effect_scene, multi_shot, voice_list...) go to
+# their form under the Kling names they were read from; these are derived, not inputs.
+DERIVED_PARAMS = ("dual",)
 
 
 class RecipeQuerySet(models.QuerySet["Recipe"]):
@@ -317,6 +322,12 @@ class Recipe(models.Model):
     ) -> Recipe:
         """Save a generation's full parameter set under a name."""
         params = {field: getattr(generation, field) for field in RECIPE_FIELDS}
+        params["params"] = dict(generation.params or {})
+        # A newer kind's inputs (photos of an effect...): URL, or the stored file reused.
+        params["inputs"] = [
+            {"role": i.role, "position": i.position, "url": i.url, "file": i.file.name or ""}
+            for i in generation.inputs.order_by("role", "position")
+        ]
         if generation.image and not generation.image_url:
             params["image_file"] = generation.image.name  # reused as an upload when run
         if generation.image_tail and not generation.image_tail_url:
@@ -325,14 +336,26 @@ class Recipe(models.Model):
             owner=owner, name=name, notes=notes, parameters=params, source=generation
         )
 
+    def form_class(self) -> type:
+        """The form of the recipe's kind: its own (effects...) or the classic one."""
+        from videos.forms import GenerationForm
+        from videos.kinds import KINDS
+
+        spec = KINDS.get(self.parameters.get("kind") or "text2video")
+        return (spec.form_class if spec else None) or GenerationForm
+
     def form_input(self) -> tuple[dict[str, Any], dict[str, str]]:
-        """GenerationForm data for a new run, and stored input images by form field."""
+        """The kind's form data for a new run, and stored input files by form field."""
         params = self.parameters
         data = {
             key: params[key]
             for key in RECIPE_FIELDS
-            if key != "camera_control" and params.get(key) not in (None, "")
+            if key not in ("camera_control", "sound") and params.get(key) not in (None, "")
         }
+        if params.get("sound"):
+            data["sound"] = "on"
+        kind_params = params.get("params") or {}
+        data.update({k: v for k, v in kind_params.items() if k not in DERIVED_PARAMS})
         camera = camera_fields_from_json(params.get("camera_control"))
         camera.pop("_camera_has_config", None)
         data.update({key: value for key, value in camera.items() if value is not None})
@@ -341,12 +364,54 @@ class Recipe(models.Model):
             for field in ("image", "image_tail")
             if params.get(f"{field}_file")
         }
+        inputs = params.get("inputs") or []
+        # A kind whose form names its inputs otherwise (lists, videos, audio) says how.
+        replay = getattr(self.form_class(), "replay_inputs", None)
+        if replay is not None:
+            more_data, more_files = replay(inputs)
+            return {**data, **more_data}, {**files, **more_files}
+        for item in inputs:
+            # The web form's field of each input: the role, then role_2, role_3... (effects).
+            position = int(item.get("position") or 0)
+            field = item["role"] if position == 0 else f"{item['role']}_{position + 1}"
+            if item.get("url"):
+                data[field] = item["url"]
+            elif item.get("file"):
+                files[field] = item["file"]
         return data, files
+
+    def form_url(self) -> str:
+        """The create form of the recipe's kind, prefilled (to tweak before running)."""
+        from videos.kinds import KINDS
+
+        kind = self.parameters.get("kind") or "text2video"
+        spec = KINDS.get(kind)
+        if spec is not None and spec.form_class is not None:
+            return f"{reverse('kind_new', args=[kind])}?{self.form_query()}"
+        return f"{reverse('generation_new')}?{self.form_query()}"
+
+    def kind_summary(self) -> str:
+        """The kind and its key settings, as history rows show them ("Effect · scene x")."""
+        p = self.parameters
+        sketch = Generation(
+            kind=p.get("kind") or "text2video",
+            sound=bool(p.get("sound")),
+            params=p.get("params") or {},
+        )
+        words = [
+            f"{name} {value}" if name != "shots" else value
+            for name, value in sketch.key_params().items()
+        ]
+        return " · ".join([sketch.get_kind_display(), *words])
 
     def form_query(self) -> str:
         """The create form's query string, prefilled with this recipe (to tweak before running)."""
         data, _ = self.form_input()
-        return urlencode(data)
+        # A kind's structured settings (shot prompts, watermark_info) travel as JSON, which
+        # their form fields read back; urlencode alone would write Python's repr.
+        return urlencode(
+            {k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in data.items()}
+        )
 
     def failure_rate(self) -> Decimal | None:
         """Failed share of finished runs, from the with_stats() annotations."""

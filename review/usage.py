@@ -11,10 +11,11 @@ from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from api.models import ApiKey
-from videos.models import Generation, Provider, Status
+from videos.models import Generation, Provider, ProviderBalance, Status
 
 CHART_WIDTH = 320  # px of the longest bar
 DAY_CHART_BASE = 130  # px: the day chart's baseline (bars grow up from it)
@@ -164,7 +165,43 @@ def report(start: datetime, end: datetime) -> dict[str, Any]:
         "chart_width": CHART_WIDTH,
         "top_reasons": list(top_reasons),
         "audit": audit_log(),
+        "balances": balances(),
     }
+
+
+@dataclass
+class ProviderFunds:
+    """One provider's line in the balance section: its packs, or why it has none."""
+
+    provider: Provider
+    metered: bool
+    balance: ProviderBalance | None = None
+    note: str = ""
+
+    @property
+    def packs(self) -> list[dict[str, Any]]:
+        return self.balance.pack_rows() if self.balance else []
+
+    @property
+    def alerts(self) -> list[str]:
+        return self.balance.alerts() if self.balance else []
+
+
+def balances() -> list[ProviderFunds]:
+    """Every provider's resource packs as last refreshed (kling-kinds.md §7.8)."""
+    out = []
+    for provider in Provider.objects.select_related("balance").order_by("priority", "name"):
+        if provider.kind == Provider.Kind.LOCAL:
+            out.append(ProviderFunds(provider, metered=False, note=gettext("not metered")))
+            continue
+        if provider.kind != Provider.Kind.KLING:
+            note = gettext("not asked: gateways have no /account/costs")
+            out.append(ProviderFunds(provider, metered=False, note=note))
+            continue
+        balance = getattr(provider, "balance", None)  # None: not refreshed yet
+        note = "" if balance and balance.refreshed_at else gettext("not checked yet")
+        out.append(ProviderFunds(provider, metered=True, balance=balance, note=note))
+    return out
 
 
 def audit_log(limit: int = 100) -> QuerySet[LogEntry]:

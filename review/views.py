@@ -16,12 +16,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from studio.typing import HtmxHttpRequest
 from videos.creation import Origin, create_generation
-from videos.forms import GenerationForm
-from videos.models import Generation
+from videos.forms import ConfirmForm
+from videos.models import Generation, VideoModel
+from videos.views import confirm_run_page
 
 from . import export, usage
 from .diff import compare as compare_generations
@@ -261,14 +262,33 @@ def recipe_create(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("recipes")
 
 
-@require_POST
-def recipe_run(request: HttpRequest, pk: int) -> HttpResponse:
-    """Start a new job with a recipe's parameters, through the same form as every create."""
+def _recipe_cost(recipe: Recipe) -> Any:
+    """The catalogue's estimate of one run of a recipe (None for a model no longer listed)."""
+    params = recipe.parameters
+    entry = VideoModel.objects.filter(name=params.get("model_name")).first()
+    if entry is None:
+        return None
+    return entry.estimate_units(params.get("mode") or "std", params.get("duration") or 5)
+
+
+@require_http_methods(["GET", "POST"])
+def recipe_run(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Start a new job with a recipe's parameters, through the same form as every create,
+    once its cost is confirmed (a POST without the confirmation sends nothing)."""
     recipe = get_object_or_404(Recipe, pk=pk)
+    confirm = ConfirmForm(request.POST if request.method == "POST" else None)
+    if not confirm.is_valid():
+        context = {
+            "title": _("Run the recipe “%(name)s”") % {"name": recipe.name},
+            "parameters": recipe.parameters,
+            "units": _recipe_cost(recipe),
+            "back_url": reverse("recipes"),
+        }
+        return confirm_run_page(request, confirm, context)
     data, files = recipe.form_input()
     # The source's frames go when it is deleted with its files: say so, not a 500.
     gone = [field for field, name in files.items() if not default_storage.exists(name)]
-    form = GenerationForm(
+    form = recipe.form_class()(
         data, {f: _stored_upload(name) for f, name in files.items() if f not in gone}
     )
     if errors := _cannot_run(form, gone):
@@ -284,12 +304,12 @@ def recipe_run(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(generation.get_absolute_url())
 
 
-def _cannot_run(form: GenerationForm, gone: list[str]) -> list[str]:
+def _cannot_run(form: Form, gone: list[str]) -> list[str]:
     """Why a recipe's job cannot start: a stored frame deleted since, or the form's errors."""
     if gone:
         return [
-            _("its %(what)s is no longer stored") % {"what": form.fields[field].label.lower()}
-            for field in gone
+            _("its %(what)s is no longer stored") % {"what": (form.fields[f].label or f).lower()}
+            for f in gone
         ]
     return [] if form.is_valid() else [e for errors in form.errors.values() for e in errors]
 

@@ -7,10 +7,21 @@ MP4 for succeeded tasks, posts callbacks, and injects faults on demand.
 Test hooks: `add_fault(...)` for one-shot faults, `finish(...)` to end a task now,
 `counts` for requests by endpoint, `tasks_for(external_task_id)` to count upstream tasks.
 Prompts containing "sim:fail" end failed; "sim:error:NNNN" makes the create answer code NNNN.
+
+Gateway families (kling-kinds.md §8), by shape: "openai-video" (POST /v1/videos, JSON or
+multipart; GET /v1/videos/{id} with openai-poll-after-ms; /content serves the MP4, behind the
+key; "sim:url" in a prompt puts metadata.url in the answer instead), "video-generations"
+(/v1/video/generations; generations_answer picks the query shape: flat, code or seedance) and
+"seedance-kling" (Kling routes under /kling mapped onto Seedance: unenveloped answers, no
+list). They take a Bearer key, no external id, answer GET /v1/models, refuse what the studio
+must never send, and "sim:quota" (or the "quota" fault) answers 402 insufficient_quota.
+`counts["create"]` counts create requests: at most one per generation after an ambiguity.
 """
 
 from __future__ import annotations
 
+import base64
+import email.policy
 import functools
 import hashlib
 import json
@@ -25,6 +36,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
+from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -33,8 +45,11 @@ import jwt
 
 from videos.providers.webhooks import sign
 
+from . import costs
 from .clip import clip_bytes
 from .rules import KINDS, ModelNotFound, check_create
+from .rules.common import image_size
+from .rules.gateways import check_openai_video, check_seedance, check_video_generations
 
 # kling-api.md §4.2: the HTTP status that goes with each code.
 HTTP_FOR_CODE = {
@@ -54,14 +69,32 @@ FAULTS = {
     "rate_limit": (429, 1302, "rate limit exceeded"),
     "concurrency": (429, 1303, "parallel task count over resource pack limit"),
 }
-# Also: "slow", "drop" (close without answering), "malformed" (200 with a broken body),
+# Also: "quota" (402 insufficient_quota, the gateways' 1102), "slow", "drop" (close without
+# answering), "malformed" (200 with a broken body),
 # and for creates "drop_after_accept" / "accept_then_500" / "ok_without_id" (the task IS
 # created; the last answers 200 with the task but without its task_id).
 CREATE_ONLY_FAULTS = ("drop_after_accept", "accept_then_500", "ok_without_id")
 RANDOM_FAULTS = ["500", "503", "rate_limit", "slow", "malformed", "drop_after_accept"]
-SHAPES = ("kling", "flat", "openai", "record")
+SHAPES = (
+    "kling",
+    "flat",
+    "openai",
+    "record",
+    "openai-video",
+    "video-generations",
+    "seedance-kling",
+)
+# kling-kinds.md §8: gateways with their own routes and answers (a Bearer key, no external
+# task id, no list). seedance-kling keeps Kling's routes under /kling (§8c).
+GATEWAY_SHAPES = ("openai-video", "video-generations", "seedance-kling")
+# How a video-generations gateway answers its queries (§8b): each is seen in the wild.
+GENERATIONS_ANSWERS = ("flat", "code", "seedance")
+POLL_AFTER_MS = 7000
+OPENAI_ROUTE = re.compile(r"^/v1/videos(?:/(task_[^/]+))?(/content)?/?$")
+GENERATIONS_ROUTE = re.compile(r"^/v1/video/generations(?:/([^/]+))?/?$")
 KLING_TASK_BASE = 831922345719271433
 ROUTE = re.compile(r"^/v1/videos/(" + "|".join(map(re.escape, KINDS)) + r")(?:/([^/]+))?/?$")
+COSTS_ROUTE = "/account/costs"  # not under /v1 (kling-kinds.md §7.8)
 VIDEO_ROUTE = re.compile(r"^/sim/videos/([^/]+)\.mp4$")
 
 
@@ -109,9 +142,18 @@ class Simulator:
         seed: int | None = None,
         latency: float = 0.0,
         fault_choices: list[str] | None = None,
+        generations_answer: str = "flat",
     ) -> None:
         if shape not in SHAPES:
             raise ValueError(f"shape must be one of {SHAPES}")
+        if generations_answer not in GENERATIONS_ANSWERS:
+            raise ValueError(f"generations_answer must be one of {GENERATIONS_ANSWERS}")
+        self.generations_answer = generations_answer
+        if shape in GATEWAY_SHAPES:
+            gateway = True
+            api_key = api_key or "sim-gateway-key"
+            if prefix is None:
+                prefix = "/kling" if shape == "seedance-kling" else ""
         self.access_key, self.secret_key, self.api_key = access_key, secret_key, api_key
         self.gateway, self.shape = gateway, shape if gateway else "kling"
         self.prefix = ("/kling" if gateway else "") if prefix is None else prefix.rstrip("/")
@@ -144,6 +186,8 @@ class Simulator:
         self.server.block_on_close = False  # keep-alive handler threads must not block stop()
         self.server.simulator = self  # type: ignore[attr-defined]
         self._threads: list[threading.Thread] = []
+        # The account's resource packs (/account/costs); tests may replace account.packs.
+        self.account = costs.Account()
 
     # ---- lifecycle -------------------------------------------------------------------
     @property
@@ -243,7 +287,7 @@ class Simulator:
         with self.lock:
             self._next_id += 1 + self.random.randrange(1000)
             task_id = str(self._next_id)
-            if self.shape in ("flat", "openai"):
+            if self.shape in ("flat", "openai", *GATEWAY_SHAPES):
                 task_id = f"task_{task_id}"
             prompt = str(body.get("prompt", ""))
             task = SimTask(
@@ -307,6 +351,9 @@ class Simulator:
                     else {"id": f"v{task.task_id}", "url": self.video_url(task)}
                 ]
             }
+        if task.kind == "multi-image2video":
+            # kling-kinds.md §7.4: its answers may come without task_info; clients tolerate it.
+            del obj["task_info"]
         if status in ("succeed", "failed"):
             obj["final_unit_deduction"] = self.units_of(task) if status == "succeed" else "0"
         return obj
@@ -319,6 +366,8 @@ class Simulator:
         obj = self.task_object(task, fresh=fresh)
         status, message, progress = ("submitted", "", 0) if fresh else self.status_of(task)
         url = obj.get("task_result", {}).get("videos", [{}])[0].get("url", "")
+        if self.shape in GATEWAY_SHAPES:
+            return self.gateway_shaped(task, status, message, progress, url, fresh=fresh)
         if self.shape == "kling":
             return envelope(obj)
         if self.shape == "flat":
@@ -364,6 +413,87 @@ class Simulator:
             },
         }
 
+    def tokens_of(self, task: SimTask) -> int:
+        """Seedance bills tokens (§8c): deterministic from the duration."""
+        duration = int(float(str(task.body.get("duration") or task.body.get("seconds") or 5)))
+        return 10800 * duration
+
+    def gateway_shaped(
+        self, task: SimTask, status: str, message: str, progress: int, url: str, *, fresh: bool
+    ) -> Any:
+        """A task as the §8 gateways answer: create answers, then each shape's query answer."""
+        if self.shape == "openai-video":
+            words = {"submitted": "queued", "processing": "in_progress", "succeed": "completed"}
+            video: dict[str, Any] = {
+                "id": task.task_id,
+                "object": "video",
+                "model": task.body.get("model"),
+                "status": words.get(status, status),
+                "progress": progress,
+                "created_at": int(task.created),
+                "completed_at": int(self.now()) if status in ("succeed", "failed") else None,
+                "seconds": task.body.get("seconds"),
+                "size": task.body.get("size"),
+                "error": {"message": message, "code": "generation_failed"}
+                if status == "failed"
+                else None,
+                "metadata": {},
+            }
+            # Most answer without a URL (the content endpoint serves it); some put one here.
+            if url and "sim:url" in str(task.body.get("prompt", "")):
+                video["metadata"] = {"url": url}
+            return video
+        if fresh:
+            if self.shape == "video-generations" and self.generations_answer == "flat":
+                return {"task_id": task.task_id}
+            return {"id": task.task_id, "task_id": task.task_id, "status": "queued"} | (
+                {"object": "video"} if self.shape == "video-generations" else {}
+            )
+        answer = "seedance" if self.shape == "seedance-kling" else self.generations_answer
+        if answer == "flat":
+            words = {"submitted": "queued", "succeed": "succeeded"}
+            width, height = (int(x) for x in str(task.body.get("size", "1280x720")).split("x"))
+            return {
+                "task_id": task.task_id,
+                "status": words.get(status, status),
+                "url": url,
+                "format": "mp4",
+                "metadata": {"duration": 3.0, "fps": 24, "width": width, "height": height},
+                "error": {"message": message} if status == "failed" else None,
+            }
+        if answer == "code":
+            words = {
+                "submitted": "NOT_START",
+                "processing": "IN_PROGRESS",
+                "succeed": "SUCCESS",
+                "failed": "FAILURE",
+            }
+            return {
+                "code": "success",
+                "message": "",
+                "data": {
+                    "task_id": task.task_id,
+                    "status": words[status],
+                    "progress": f"{progress}%",
+                    "fail_reason": message,
+                    "result_url": url,
+                    "submit_time": int(task.created * 1000),  # ms: §8 "times > 10^11 are ms"
+                    "data": {},
+                },
+            }
+        words = {"submitted": "queued", "processing": "running", "succeed": "completed"}
+        obj: dict[str, Any] = {
+            "id": task.task_id,
+            "status": words.get(status, status),
+            "progress": progress,
+        }
+        if status == "succeed":
+            obj["output"] = {"video_url": url}
+            obj["usage"] = {"completion_tokens": self.tokens_of(task)}
+        if status == "failed":
+            obj["error"] = {"message": message}
+        return obj
+
     # ---- faults ------------------------------------------------------------------------
     def take_fault(self, endpoint: str) -> str | None:
         with self.lock:
@@ -382,6 +512,15 @@ class Simulator:
                 fault = self.random.choice(choices)
                 self.faults_served[fault] += 1
                 return fault
+        return None
+
+    def take_costs_fault(self) -> str | None:
+        with self.lock:
+            for entry in self._faults:
+                if entry[2] > 0 and entry[1] == "costs":
+                    entry[2] -= 1
+                    self.faults_served[entry[0]] += 1
+                    return entry[0]
         return None
 
     # ---- auth (§1.1) ---------------------------------------------------------------------
@@ -486,6 +625,26 @@ def without_task_id(answer: Any) -> Any:
     return answer
 
 
+def parse_multipart(ctype: str, raw: bytes) -> tuple[dict[str, str], dict[str, bytes]]:
+    """(text fields, file parts) of a multipart/form-data body; ValueError when broken."""
+    message = BytesParser(policy=email.policy.HTTP).parsebytes(
+        f"Content-Type: {ctype}\r\n\r\n".encode() + raw
+    )
+    if not message.is_multipart():
+        raise ValueError("not multipart")
+    fields, files = {}, {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if not name:
+            raise ValueError("a part without a name")
+        payload = part.get_payload(decode=True) or b""
+        if part.get_filename():
+            files[str(name)] = payload
+        else:
+            fields[str(name)] = payload.decode()
+    return fields, files
+
+
 def envelope(data: Any, code: int = 0, message: str = "SUCCEED") -> dict[str, Any]:
     return {"code": code, "message": message, "request_id": uuid.uuid4().hex, "data": data}
 
@@ -505,15 +664,23 @@ class _Handler(BaseHTTPRequestHandler):
         pass  # quiet: tests and benchmarks make thousands of requests
 
     # ---- answers ---------------------------------------------------------------------
-    def _send(self, status: int, payload: bytes, ctype: str = "application/json") -> None:
+    def _send(
+        self,
+        status: int,
+        payload: bytes,
+        ctype: str = "application/json",
+        headers: dict[str, str] | None = None,
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", ctype)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         self.wfile.write(payload)
 
-    def _json(self, status: int, body: Any) -> None:
-        self._send(status, json.dumps(body).encode())
+    def _json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        self._send(status, json.dumps(body).encode(), headers=headers)
 
     def _error(self, code: int, message: str, status: int | None = None) -> None:
         status = status or HTTP_FOR_CODE.get(code, 400)
@@ -532,6 +699,16 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             pass
 
+    def _quota(self) -> None:
+        """§8c: a gateway account out of credit answers 402 insufficient_quota."""
+        error = {
+            "message": "insufficient quota on this account",
+            "type": "insufficient_quota",
+            "param": None,
+            "code": "insufficient_quota",
+        }
+        self._json(402, {"error": error})
+
     def _apply_fault(self, fault: str | None) -> bool:
         """Answer with a fault; True when the request is finished."""
         if fault is None or fault in CREATE_ONLY_FAULTS:
@@ -541,6 +718,8 @@ class _Handler(BaseHTTPRequestHandler):
             return False
         if fault == "drop":
             self._drop()
+        elif fault == "quota":
+            self._quota()
         elif fault == "malformed":
             self._send(200, b'{"code": 0, "data": {"task_id": ')
         elif fault.startswith("code:"):
@@ -564,8 +743,47 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length) if length else b""
         self._api("POST", urlsplit(self.path).path, {}, raw)
 
+    def _gateway_route(self, method: str, path: str) -> tuple[str, str | None] | None:
+        """(endpoint, task id) of an openai-video or video-generations request, or None."""
+        sim = self.sim
+        pattern = OPENAI_ROUTE if sim.shape == "openai-video" else GENERATIONS_ROUTE
+        match = pattern.match(path)
+        if match is None:
+            return None
+        task_ref = match.group(1)
+        if method == "POST":
+            return ("create", None) if task_ref is None else None
+        if task_ref is None:
+            return None
+        content = sim.shape == "openai-video" and match.group(2)
+        return ("content" if content else "query"), task_ref
+
     def _api(self, method: str, path: str, query: dict[str, list[str]], raw: bytes = b"") -> None:
         sim = self.sim
+        if path.startswith(sim.prefix) and path.removeprefix(sim.prefix) == COSTS_ROUTE:
+            self._costs(method, query)
+            return
+        if sim.shape in GATEWAY_SHAPES and (method, path) == ("GET", "/v1/models"):
+            with sim.lock:
+                sim.counts["models"] += 1
+            self._answer("models", "text2video", None, query, raw)
+            return
+        if sim.shape in ("openai-video", "video-generations"):
+            found = self._gateway_route(method, path)
+            if found is None:
+                self._error(1202, f"no route for {method} {path}", 404)
+                return
+            endpoint, task_ref = found
+            with sim.lock:
+                sim.counts[endpoint] += 1
+                sim.counts["total"] += 1
+            start = time.monotonic()
+            try:
+                self._answer(endpoint, "text2video", task_ref, query, raw)
+            finally:
+                with sim.lock:
+                    sim.request_log.append((endpoint, task_ref or "", start, time.monotonic()))
+            return
         route = ROUTE.match(path.removeprefix(sim.prefix)) if path.startswith(sim.prefix) else None
         if route is None or (method == "POST" and route.group(2)):
             self._error(1202, f"no route for {method} {path}", 404)
@@ -600,27 +818,82 @@ class _Handler(BaseHTTPRequestHandler):
         if denied:
             self._error(denied[0], denied[1], 401)
             return
-        if endpoint == "create":
+        if endpoint == "models":
+            self._json(
+                200,
+                {
+                    "object": "list",
+                    "data": [
+                        {"id": m, "object": "model"}
+                        for m in ("doubao-seedance-2-0-fast-480p", "MiniMax-Hailuo-02", "kling-v1")
+                    ],
+                },
+            )
+        elif endpoint == "content":
+            self._content(task_ref or "")
+        elif endpoint == "create":
             self._create(kind, raw, fault)
         elif endpoint == "query":
             self._query(kind, task_ref)
         else:
             self._list(kind, query)
 
+    def _gateway_body(self, raw: bytes) -> tuple[Any, bool]:
+        """The create body of an openai-video request: JSON, or multipart with a file part."""
+        ctype = self.headers.get("Content-Type", "")
+        if self.sim.shape != "openai-video" or not ctype.startswith("multipart/form-data"):
+            return json.loads(raw or b"null"), False
+        fields, files = parse_multipart(ctype, raw)
+        body: dict[str, Any] = dict(fields)
+        if "metadata" in body:
+            try:
+                body["metadata"] = json.loads(body["metadata"])
+            except ValueError:
+                body["metadata"] = "not JSON"
+        for name, data in files.items():
+            body[name] = base64.b64encode(data).decode()
+        return body, "input_reference" in files
+
     def _create(self, kind: str, raw: bytes, fault: str | None) -> None:
         sim = self.sim
         try:
-            body = json.loads(raw or b"null")
+            body, has_file = self._gateway_body(raw)
         except ValueError:
             self._error(1200, "the request body is not valid JSON")
             return
         try:
-            problem = check_create(kind, body, gateway=sim.gateway)
+            if sim.shape == "openai-video":
+                problem = (
+                    check_openai_video(body, has_file=has_file)
+                    if isinstance(body, dict)
+                    else "the request body must be a JSON object"
+                )
+                if (
+                    has_file
+                    and not problem
+                    and isinstance(
+                        size := image_size(body["input_reference"], "input_reference"), str
+                    )
+                ):
+                    problem = size
+            elif sim.shape == "video-generations":
+                problem = (
+                    check_video_generations(body)
+                    if isinstance(body, dict)
+                    else "the request body must be a JSON object"
+                )
+            elif sim.shape == "seedance-kling":
+                problem = check_seedance(kind, body)
+            else:
+                problem = check_create(kind, body, gateway=sim.gateway)
         except ModelNotFound as exc:
             self._error(1203, str(exc))
             return
         if problem:
             self._error(1201, f"invalid parameter: {problem}")
+            return
+        if "sim:quota" in str(body.get("prompt", "")) and sim.shape in GATEWAY_SHAPES:
+            self._quota()
             return
         forced = re.search(r"sim:error:(\d{4})", str(body.get("prompt", "")))
         if forced:
@@ -652,11 +925,24 @@ class _Handler(BaseHTTPRequestHandler):
         if task is None or task.kind != kind:
             self._error(1203, f"task {task_ref} does not exist", 404)
             return
-        self._json(200, self.sim.shaped(task))
+        # §8a: OpenAI-style gateways say when to ask again.
+        headers = {"openai-poll-after-ms": str(POLL_AFTER_MS)}
+        self._json(
+            200, self.sim.shaped(task), headers if self.sim.shape == "openai-video" else None
+        )
+
+    def _content(self, task_id: str) -> None:
+        """GET /v1/videos/{id}/content?variant=video (§8a): the MP4 itself, behind the key."""
+        with self.sim.lock:
+            task = self.sim.by_id.get(task_id)
+        if task is None or self.sim.status_of(task)[0] != "succeed":
+            self._error(1203, f"video {task_id} is not ready", 404)
+            return
+        self._send(200, clip_bytes(), "video/mp4")
 
     def _list(self, kind: str, query: dict[str, list[str]]) -> None:
         sim = self.sim
-        if sim.gateway and not sim.gateway_list:
+        if sim.shape == "seedance-kling" or (sim.gateway and not sim.gateway_list):
             self._error(1202, "this gateway has no list endpoint", 404)
             return
         try:
@@ -675,6 +961,36 @@ class _Handler(BaseHTTPRequestHandler):
             newest_first = [t for t in reversed(sim.tasks) if t.kind == kind]
             chosen = newest_first[(page - 1) * size : page * size]
             data = [sim.task_object(t) for t in chosen]
+        self._json(200, envelope(data))
+
+    def _costs(self, method: str, query: dict[str, list[str]]) -> None:
+        """GET /account/costs: the packs; gateways have no such route (1202, 404)."""
+        sim = self.sim
+        with sim.lock:
+            sim.counts["costs"] += 1
+        # Only faults aimed at this route: random ones and "any" stay with the task routes,
+        # so the due loop's balance refresh does not change what seeded fault runs see.
+        if self._apply_fault(sim.take_costs_fault()):
+            return
+        if sim.gateway or method != "GET":
+            self._error(1202, f"no route for {method} {COSTS_ROUTE}", 404)
+            return
+        denied = sim.check_auth(self.headers.get("Authorization", ""))
+        if denied:
+            self._error(denied[0], denied[1], 401)
+            return
+        problem = costs.check_query(query)
+        if problem:
+            self._error(1201, f"invalid parameter: {problem}")
+            return
+        with sim.lock:
+            # At most one query a second (§9, unconfirmed), on the simulator's own clock.
+            now, last = sim.now(), sim.account.last_request
+            sim.account.last_request = now
+            if last is not None and now - last < 1.0:
+                self._error(1302, "account costs: at most one request per second")
+                return
+            data = costs.answer(sim, query)
         self._json(200, envelope(data))
 
     def _video(self, task_id: str) -> None:

@@ -12,6 +12,13 @@ from videos.tasks import submit_generation
 from .server import Simulator
 
 
+def provider_kind_for(sim: Simulator) -> str:
+    """The provider kind that speaks a simulator's shape (kling-kinds.md §8)."""
+    if sim.shape in ("openai-video", "video-generations"):
+        return sim.shape
+    return Provider.Kind.GATEWAY if sim.gateway else Provider.Kind.KLING
+
+
 def provider_for(sim: Simulator, name: str = "kling-sim", **fields: Any) -> Provider:
     """A provider row pointing at a running simulator, with its credentials stored encrypted."""
     gateway = sim.gateway
@@ -19,7 +26,7 @@ def provider_for(sim: Simulator, name: str = "kling-sim", **fields: Any) -> Prov
     fields.setdefault("max_concurrent", 50)
     provider = Provider(
         name=name,
-        kind=Provider.Kind.GATEWAY if gateway else Provider.Kind.KLING,
+        kind=provider_kind_for(sim),
         base_url=sim.url,
         path_prefix=sim.prefix,
         **fields,

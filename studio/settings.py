@@ -1,6 +1,7 @@
 """Settings for the studio, read from the environment (every variable is in .env.example)."""
 
 import os
+from decimal import Decimal
 from pathlib import Path
 
 import dj_database_url
@@ -134,6 +135,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "videos.context_processors.unhealthy_providers",
+                "videos.context_processors.low_balances",
                 "videos.context_processors.running_jobs",
             ],
         },
@@ -273,6 +275,10 @@ STUDIO_NO_PROVIDER_FAIL_SECONDS = int(os.environ.get("STUDIO_NO_PROVIDER_FAIL_SE
 # more than delays. Empty means the default; tests use short delays.
 _retry_seconds = os.environ.get("STUDIO_CALLBACK_RETRY_SECONDS") or "10,60,300,1800,7200"
 STUDIO_CALLBACK_RETRY_SECONDS = [float(seconds) for seconds in _retry_seconds.split(",")]
+# A web submission estimated above this many units asks to confirm its cost first.
+STUDIO_CONFIRM_UNITS = Decimal(os.environ.get("STUDIO_CONFIRM_UNITS") or "10")
+# Days a deleted generation stays in the trash (restorable) before it and its files are purged.
+STUDIO_TRASH_DAYS = float(os.environ.get("STUDIO_TRASH_DAYS") or "7")
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

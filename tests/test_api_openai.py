@@ -183,7 +183,7 @@ def test_content_of_an_unfinished_video_is_404(client: Client, secret) -> None:
     assert response.status_code == 404 and "not completed" in response.json()["error"]["message"]
 
 
-def test_delete_removes_a_finished_video_and_its_files(
+def test_delete_moves_a_finished_video_to_the_trash_like_the_web_ui(
     client: Client, secret, local_provider
 ) -> None:
     video_id = post_json(client, VIDEOS, {"prompt": "a"}, secret).json()["id"]
@@ -192,9 +192,24 @@ def test_delete_removes_a_finished_video_and_its_files(
     generation.refresh_from_db()
     response = client.delete(f"{VIDEOS}/{video_id}", **bearer(secret))
     assert response.json() == {"id": video_id, "object": "video.deleted", "deleted": True}
-    assert not Generation.objects.filter(pk=video_id).exists()
-    assert not default_storage.exists(generation.video.name)
+    trashed = Generation.objects.get(pk=video_id)
+    assert trashed.deleted_at is not None and trashed.status == Status.SUCCEEDED
+    assert default_storage.exists(generation.video.name)  # restorable until purged
     assert client.get(f"{VIDEOS}/{video_id}", **bearer(secret)).status_code == 404
+    assert client.get(VIDEOS, **bearer(secret)).json()["data"] == []
+    assert client.delete(f"{VIDEOS}/{video_id}", **bearer(secret)).status_code == 404
+    assert (
+        trashed.restore()
+        and client.get(f"{VIDEOS}/{video_id}", **bearer(secret)).json()["status"] == "completed"
+    )
+
+
+def test_delete_of_a_queued_video_cancels_it_into_the_trash(client: Client, secret) -> None:
+    video_id = post_json(client, VIDEOS, {"prompt": "a"}, secret).json()["id"]
+    response = client.delete(f"{VIDEOS}/{video_id}", **bearer(secret))
+    assert response.json() == {"id": video_id, "object": "video.deleted", "deleted": True}
+    trashed = Generation.objects.get(pk=video_id)
+    assert (trashed.status, trashed.deleted_at is not None) == (Status.CANCELLED, True)
 
 
 def test_delete_refuses_a_running_video(client: Client, secret, local_provider) -> None:

@@ -57,7 +57,7 @@ def test_the_sdk_creates_polls_downloads_lists_and_deletes(
     assert listed == [video.id]
     deleted = sdk.videos.delete(video.id)
     assert deleted.deleted is True and deleted.id == video.id
-    assert not Generation.objects.filter(pk=video.id).exists()
+    assert Generation.objects.get(pk=video.id).deleted_at is not None  # in the trash
 
 
 def test_the_sdk_pages_through_the_list_with_the_cursor(

@@ -48,6 +48,14 @@ KLING_I2V = {
     "image": FRAME,
     "dynamic_masks": [{"mask": MASK, "trajectories": [{"x": 1, "y": 1}, {"x": 9, "y": 9}]}],
 }
+KLING_MULTI = {"model_name": "kling-v1-6", "prompt": "a cat", "image_list": [{"image": FRAME}]}
+KLING_OMNI = {
+    "prompt": "a cat",
+    "image_list": [{"image_url": FRAME, "type": "first_frame"}],
+    "element_list": [{"element_id": 1}],
+    "video_list": [{"video_url": "https://example.com/a.mp4", "refer_type": "feature"}],
+    "multi_prompt": [{"index": 1, "prompt": "a", "duration": "5"}],
+}
 GENERIC = {"model": "kling-v1", "prompt": "a red kite", "metadata": {"camera_control": {}}}
 OPENAI = {"model": "kling-v1", "prompt": "a red kite", "input_reference": {"image_url": FRAME}}
 
@@ -89,6 +97,50 @@ FIELDS: list[tuple[str, dict[str, Any], str, tuple[str, ...]]] = [
             "dynamic_masks[0].trajectories[0].y": ("number",),
             "prompt": ("string",),
             "cfg_scale": ("number",),
+        }.items()
+    ],
+    *[
+        ("/kling/v1/videos/multi-image2video", KLING_MULTI, name, types)
+        for name, types in {
+            "model_name": ("string",),
+            "prompt": ("string",),
+            "negative_prompt": ("string",),
+            "image_list": ("array",),
+            "image_list[0]": ("object",),
+            "image_list[0].image": ("string",),
+            "mode": ("string",),
+            "duration": ("string", "number"),
+            "aspect_ratio": ("string",),
+            "watermark_info": ("object",),
+        }.items()
+    ],
+    *[
+        ("/kling/v1/videos/omni-video", KLING_OMNI, name, types)
+        for name, types in {
+            "model_name": ("string",),
+            "prompt": ("string",),
+            "shot_type": ("string",),
+            "multi_prompt": ("array",),
+            "multi_prompt[0]": ("object",),
+            "multi_prompt[0].index": ("integer",),
+            "multi_prompt[0].prompt": ("string",),
+            "multi_prompt[0].duration": ("string", "number"),
+            "image_list": ("array",),
+            "image_list[0]": ("object",),
+            "image_list[0].image_url": ("string",),
+            "image_list[0].type": ("string",),
+            "element_list": ("array",),
+            "element_list[0]": ("object",),
+            "element_list[0].element_id": ("integer", "string"),
+            "video_list": ("array",),
+            "video_list[0]": ("object",),
+            "video_list[0].video_url": ("string",),
+            "video_list[0].refer_type": ("string",),
+            "video_list[0].keep_original_sound": ("string",),
+            "sound": ("string",),
+            "mode": ("string",),
+            "aspect_ratio": ("string",),
+            "duration": ("string", "number"),
         }.items()
     ],
     *[

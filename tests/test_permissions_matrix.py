@@ -29,6 +29,7 @@ from django.db import transaction
 from django.db.models import Model
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
 
 from api.models import ApiKey, ApiTask, CallbackDelivery
 from review.models import Comment, Rating, Recipe, RecipeRun, SavedSearch, Star, Tag, Tagging
@@ -143,13 +144,6 @@ class Effect:
 
 
 NOTHING = Effect()
-# A generation's delete takes its timeline, tags and comments along, and unlinks its recipes.
-GENERATION_GONE = Effect(
-    "videos.generation",
-    row="gen",
-    gone=True,
-    also=(EVENTS, "review.tagging", "review.comment", "review.recipe"),
-)
 
 
 def added(table: str, *also: str, **values: Any) -> Effect:
@@ -176,6 +170,10 @@ class Rule:
 
 T2V_BODY = {"kind": "text2video", "model_name": "kling-v1", "prompt": "a fox"}
 EFFECT_INPUT = json.dumps({"image": base64.b64encode(image_bytes()).decode()})
+MULTI_IMAGES = [{"image": base64.b64encode(image_bytes()).decode()}]
+OMNI_IMAGES = [{"image_url": base64.b64encode(image_bytes()).decode()}]
+MULTI_BODY = {"prompt": "a fox", "image_list": MULTI_IMAGES}
+OMNI_BODY = {"prompt": "<<<image_1>>> runs", "image_list": OMNI_IMAGES, "mode": "std"}
 GENERIC_BODY = {"model": "kling-v1", "prompt": "a fox"}
 
 RULES: dict[str, list[Rule]] = {
@@ -201,29 +199,58 @@ RULES: dict[str, list[Rule]] = {
     "generations/new/<pagekind:kind>/": [
         Rule("GET", "/generations/new/effects/", signed_in(page("<title>Effect · Studio</title>"))),
         Rule("POST", "/generations/new/effects/", signed_in(redirect("/")), data={"effect_scene": "bullet_time", "input": EFFECT_INPUT}, effect=added("videos.generation", EVENTS, "videos.generationinput", owner_id=ACTOR, kind="effects", status="queued")),
+        Rule("GET", "/generations/new/multi-image2video/", signed_in(page("<title>Multi-image to video · Studio</title>"))),
+        Rule("POST", "/generations/new/multi-image2video/", signed_in(redirect("/")), data={**MULTI_BODY, "image_list": json.dumps(MULTI_IMAGES)}, effect=added("videos.generation", EVENTS, "videos.generationinput", owner_id=ACTOR, kind="multi-image2video", status="queued")),
+        Rule("GET", "/generations/new/omni-video/", signed_in(page("<title>Omni video · Studio</title>"))),
+        Rule("POST", "/generations/new/omni-video/", signed_in(redirect("/")), data={**OMNI_BODY, "image_list": json.dumps(OMNI_IMAGES)}, effect=added("videos.generation", EVENTS, "videos.generationinput", owner_id=ACTOR, kind="omni-video", status="queued")),
     ],
     "generations/estimate/": [
-        Rule("GET", "/generations/estimate/?model_name=kling-v1&duration=10", signed_in(page("Estimated cost")))
+        Rule("GET", "/generations/estimate/?model_name=kling-v1&duration=10", signed_in(page("Estimated cost"))),
+        Rule("POST", "/generations/estimate/", signed_in(page("4 jobs, 4.00 units")), data={"model_name": "kling-v1", "prompt": "{red|blue} fox", "variants": "2"}),
     ],
     "generations/<int:pk>/": [
         Rule("GET", "/generations/{gen}/", signed_in(page("<title>#{gen} · Studio</title>")))
     ],
     "generations/<int:pk>/remix/": [
-        Rule("GET", "/generations/{gen}/remix/", signed_in(page("Remix of <a href=\"/generations/{gen}/\">")))
+        Rule("GET", "/generations/{gen}/remix/", signed_in(page("Remix of <a href=\"/generations/{gen}/\">"))),
+        # A kind with a page of its own remixes on that page, its stored photo kept.
+        Rule("GET", "/generations/{fx}/remix/", signed_in(page("Remix of <a href=\"/generations/{fx}/\">"))),
+        Rule("POST", "/generations/{fx}/remix/", signed_in(redirect("/")), data={"effect_scene": "bullet_time"}, effect=added("videos.generation", EVENTS, "videos.generationinput", owner_id=ACTOR, parent_id="{fx}", kind="effects", status="queued")),
     ],
     "generations/<int:pk>/rerun/": [
-        Rule("POST", "/generations/{gen}/rerun/", signed_in(redirect("/generations/")), effect=added("videos.generation", EVENTS, owner_id=ACTOR, parent_id="{gen}", prompt="a red fox running through snow"))
+        # The cost first; a POST without the confirmation shows it again and sends nothing.
+        Rule("GET", "/generations/{gen}/rerun/", signed_in(page("Run it for 1.00 units"))),
+        Rule("POST", "/generations/{gen}/rerun/", signed_in(page("Confirm the cost to run it"))),
+        Rule("POST", "/generations/{gen}/rerun/", signed_in(redirect("/generations/")), data={"confirm": "on"}, effect=added("videos.generation", EVENTS, owner_id=ACTOR, parent_id="{gen}", prompt="a red fox running through snow")),
+        Rule("POST", "/generations/{fx}/rerun/", signed_in(redirect("/generations/")), data={"confirm": "on"}, effect=added("videos.generation", EVENTS, "videos.generationinput", owner_id=ACTOR, parent_id="{fx}", kind="effects")),
     ],
     "generations/<int:pk>/cancel/": [
         Rule("POST", "/generations/{queued}/cancel/", owner_or_admin(redirect("/generations/{queued}/")), effect=changed("videos.generation", "queued", EVENTS, status="cancelled"))
     ],
     "generations/<int:pk>/delete/": [
-        Rule("POST", "/generations/{gen}/delete/", owner_or_admin(redirect("/")), effect=GENERATION_GONE)
+        # To the trash: the row stays (restorable) until purged.
+        Rule("POST", "/generations/{gen}/delete/", owner_or_admin(redirect("/")), effect=changed("videos.generation", "gen", EVENTS, deleted_at=SET))
+    ],
+    "generations/<int:pk>/restore/": [
+        Rule("POST", "/generations/{trashed}/restore/", owner_or_admin(redirect("/generations/{trashed}/")), effect=changed("videos.generation", "trashed", EVENTS, deleted_at=None)),
+        Rule("POST", "/generations/{gen}/restore/", owner_or_admin(NOT_FOUND)),  # not in the trash
+    ],
+    "trash/": [
+        Rule("GET", "/trash/", {
+            **signed_in(page("<title>Trash · Studio</title>", absent="a trashed owl")),
+            "owner": page("a trashed owl"),
+            "admin": page("a trashed owl"),
+        })  # fmt: skip
     ],
     "generations/<int:pk>/media/<str:variant>/": [
         Rule("GET", "/generations/{gen}/media/video/", signed_in(page("ftypmp42"))),
         Rule("GET", "/generations/{i2v}/media/image/", signed_in(page("first frame bytes"))),
         Rule("GET", "/generations/{gen}/media/secrets/", signed_in(NOT_FOUND)),
+    ],
+    "generations/<int:pk>/inputs/<str:field>/": [
+        Rule("GET", "/generations/{fx}/inputs/image.0/", signed_in(page("first frame bytes"))),
+        Rule("GET", "/generations/{fx}/inputs/image.1/", signed_in(NOT_FOUND)),
+        Rule("GET", "/generations/{fx}/inputs/image.x/", signed_in(NOT_FOUND)),
     ],
     "media/s/<str:token>/": [
         # The signed token is the credential: API clients download without a session.
@@ -253,12 +280,22 @@ RULES: dict[str, list[Rule]] = {
     "kling/v1/videos/<kind:kind>": [
         Rule("GET", "/kling/v1/videos/text2video", key_only(page('"task_id": "{gen}"'), page('"data": []', absent='"{gen}"'))),
         Rule("POST", "/kling/v1/videos/text2video", key_only(page('"code": 0'), page('"code": 0')), json=T2V_BODY, effect=added("videos.generation", EVENTS, "api.apitask", owner_id=ACTOR, prompt="a fox", status="queued")),
+        Rule("POST", "/kling/v1/videos/multi-image2video", key_only(page('"code": 0'), page('"code": 0')), json=MULTI_BODY, effect=added("videos.generation", EVENTS, "api.apitask", "videos.generationinput", owner_id=ACTOR, kind="multi-image2video", status="queued")),
+        Rule("POST", "/kling/v1/videos/omni-video", key_only(page('"code": 0'), page('"code": 0')), json=OMNI_BODY, effect=added("videos.generation", EVENTS, "api.apitask", "videos.generationinput", owner_id=ACTOR, kind="omni-video", status="queued")),
     ],
     "kling/v1/videos/<kind:kind>/<str:task_id>": [
         Rule("GET", "/kling/v1/videos/text2video/{gen}", key_only(page('"task_id": "{gen}"'), TASK_NOT_FOUND))
     ],
+    "kling/account/costs": [
+        Rule("GET", "/kling/account/costs?start_time=0&end_time=1", key_only(page('"resource_pack_subscribe_infos": []'), page('"resource_pack_subscribe_infos": []', absent="alice-script")))
+    ],
+    "account/costs": [
+        Rule("GET", "/account/costs?start_time=0&end_time=1", key_only(page('"resource_pack_subscribe_infos": []'), page('"resource_pack_subscribe_infos": []', absent="alice-script")))
+    ],
     "v1/videos/<kind:kind>": [
-        Rule("GET", "/v1/videos/text2video", key_only(page('"task_id": "{gen}"'), page('"data": []', absent='"{gen}"')))
+        Rule("GET", "/v1/videos/text2video", key_only(page('"task_id": "{gen}"'), page('"data": []', absent='"{gen}"'))),
+        Rule("GET", "/v1/videos/multi-image2video", key_only(page('"data": []'), page('"data": []'))),
+        Rule("GET", "/v1/videos/omni-video", key_only(page('"data": []'), page('"data": []'))),
     ],
     "v1/videos/<kind:kind>/<str:task_id>": [
         Rule("GET", "/v1/videos/text2video/{gen}", key_only(page('"task_id": "{gen}"'), TASK_NOT_FOUND))
@@ -276,7 +313,7 @@ RULES: dict[str, list[Rule]] = {
     ],
     "v1/videos/<str:video_id>": [
         Rule("GET", "/v1/videos/{gen}", key_only(page('"status": "completed"'), VIDEO_NOT_FOUND, NO_KEY_OPENAI)),
-        Rule("DELETE", "/v1/videos/{gen}", key_only(page('"deleted": true'), VIDEO_NOT_FOUND, NO_KEY_OPENAI), effect=GENERATION_GONE),
+        Rule("DELETE", "/v1/videos/{gen}", key_only(page('"deleted": true'), VIDEO_NOT_FOUND, NO_KEY_OPENAI), effect=changed("videos.generation", "gen", EVENTS, deleted_at=SET)),
     ],
     "v1/videos/<str:video_id>/content": [
         Rule("GET", "/v1/videos/{gen}/content", key_only(page("ftypmp42"), VIDEO_NOT_FOUND, NO_KEY_OPENAI))
@@ -349,7 +386,9 @@ RULES: dict[str, list[Rule]] = {
     "review/tags/": [Rule("GET", "/review/tags/?name=fav", signed_in(page('<option value="favourite">')))],
     "recipes/": [Rule("GET", "/recipes/", signed_in(page("<title>Recipes · Studio</title>")))],
     "recipes/<int:pk>/run/": [
-        Rule("POST", "/recipes/{recipe}/run/", signed_in(redirect("/generations/")), effect=added("videos.generation", EVENTS, "review.reciperun", owner_id=ACTOR, prompt="a red fox running through snow"))
+        Rule("GET", "/recipes/{recipe}/run/", signed_in(page("Run it for 1.00 units"))),
+        Rule("POST", "/recipes/{recipe}/run/", signed_in(page("Confirm the cost to run it"))),
+        Rule("POST", "/recipes/{recipe}/run/", signed_in(redirect("/generations/")), data={"confirm": "on"}, effect=added("videos.generation", EVENTS, "review.reciperun", owner_id=ACTOR, prompt="a red fox running through snow")),
     ],
     "recipes/<int:pk>/delete/": [
         Rule("POST", "/recipes/{recipe}/delete/", owner_or_admin(redirect("/recipes/"), FORBIDDEN), effect=gone("review.recipe", "recipe"))
@@ -440,6 +479,18 @@ def build_world(alice: User, bob: User) -> dict[str, Any]:
     i2v = Generation.objects.create(owner=alice, kind="image2video", status="failed")
     i2v.image.save("image.png", ContentFile(IMAGE_BYTES), save=True)
     queued = Generation.objects.create(owner=alice, prompt="a slow snail", status="queued")
+    fx = Generation.objects.create(
+        owner=alice,
+        kind="effects",
+        model_name="kling-effects",
+        status="failed",
+        params={"effect_scene": "bullet_time", "dual": False},
+    )
+    photo = GenerationInput(generation=fx, role="image", position=0)
+    photo.file.save("image.png", ContentFile(IMAGE_BYTES), save=True)
+    trashed = Generation.objects.create(
+        owner=alice, prompt="a trashed owl", status="failed", deleted_at=timezone.now()
+    )
     alice_key, alice_secret = issue(alice, "alice-script")
     _bob_key, bob_secret = issue(bob, "bob-script")
     tagging = Tagging.add(gen, "favourite", alice)
@@ -450,7 +501,9 @@ def build_world(alice: User, bob: User) -> dict[str, Any]:
         "alice": alice.pk,
         "gen": gen.pk,
         "queued": queued.pk,
+        "trashed": trashed.pk,
         "i2v": i2v.pk,
+        "fx": fx.pk,
         "alice_key": alice_key.pk,
         "alice_secret": alice_secret,
         "bob_secret": bob_secret,

@@ -18,6 +18,8 @@ from videos.models import Generation, VideoModel
 
 pytestmark = pytest.mark.django_db
 
+CONFIRM = {"confirm": "on"}  # a paid run is sent only once its cost is confirmed
+
 
 def numbers(html: str) -> list[str]:
     """The numeric cells of a recipes table row, in order."""
@@ -76,7 +78,7 @@ def test_it_requires_a_recipe_name(alice_client: Client, source: Generation) -> 
 
 
 def test_it_starts_a_new_job_from_a_recipe(bob_client: Client, recipe: Recipe) -> None:
-    response = bob_client.post(f"/recipes/{recipe.pk}/run/")
+    response = bob_client.post(f"/recipes/{recipe.pk}/run/", CONFIRM)
     generation = Generation.objects.exclude(pk=700).get()
     assert response["Location"] == f"/generations/{generation.pk}/"
     assert generation.owner.username == "bob" and generation.status == "queued"
@@ -87,7 +89,7 @@ def test_it_starts_a_new_job_from_a_recipe(bob_client: Client, recipe: Recipe) -
 
 def test_it_explains_when_a_recipe_can_no_longer_run(alice_client: Client, recipe: Recipe) -> None:
     VideoModel.objects.filter(name="kling-v1-6").update(enabled=False)
-    response = alice_client.post(f"/recipes/{recipe.pk}/run/", follow=True)
+    response = alice_client.post(f"/recipes/{recipe.pk}/run/", CONFIRM, follow=True)
     assert (
         "can no longer run" in response.content.decode()
         and "Unknown model" in response.content.decode()
@@ -144,7 +146,7 @@ def test_it_lets_only_the_author_or_an_admin_delete_a_recipe(
 
 def test_it_needs_a_login_for_recipes(client: Client, recipe: Recipe) -> None:
     assert "/login/" in client.get("/recipes/")["Location"]
-    assert "/login/" in client.post(f"/recipes/{recipe.pk}/run/")["Location"]
+    assert "/login/" in client.post(f"/recipes/{recipe.pk}/run/", CONFIRM)["Location"]
     assert Generation.objects.count() == 1
 
 
@@ -161,7 +163,7 @@ def test_it_runs_a_recipe_with_its_stored_first_frame(
 ) -> None:
     source = Generation.objects.get(pk=710)
     assert framed_recipe.parameters["image_file"] == source.image.name
-    response = bob_client.post(f"/recipes/{framed_recipe.pk}/run/")
+    response = bob_client.post(f"/recipes/{framed_recipe.pk}/run/", CONFIRM)
     run = Generation.objects.exclude(pk=710).get()
     assert response["Location"] == f"/generations/{run.pk}/"
     assert run.kind == "image2video" and run.image.name != source.image.name
@@ -176,7 +178,7 @@ def test_it_explains_a_recipe_whose_stored_frame_is_gone(
     alice_client: Client, framed_recipe: Recipe
 ) -> None:
     Generation.objects.get(pk=710).delete_with_files()
-    response = alice_client.post(f"/recipes/{framed_recipe.pk}/run/", follow=True)
+    response = alice_client.post(f"/recipes/{framed_recipe.pk}/run/", CONFIRM, follow=True)
     html = response.content.decode()
     assert response.redirect_chain == [("/recipes/", 302)]
     assert "can no longer run" in html and "first frame" in html

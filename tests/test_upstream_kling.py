@@ -131,7 +131,8 @@ def test_it_runs_a_job_on_a_gateway_answering_in_any_shape(user, shape: str) -> 
     with Simulator(gateway=True, api_key="gw-secret-key", shape=shape) as gateway:
         provider = provider_for(gateway, name=f"gw-{shape}")
         assert provider.path_prefix == "/kling"
-        generation = run_to_end(queued_generation(user, model_name="doubao-seedance-2-0-fast-480p"))
+        # A Kling model: Seedance-mapped routes take no external id (tests/test_gateway_seedance).
+        generation = run_to_end(queued_generation(user, model_name="kling-v1"))
         assert generation.status == Status.SUCCEEDED, generation.status_message
         assert default_storage.exists(generation.video.name)
         [task] = gateway.tasks_for(str(generation.pk))

@@ -17,6 +17,7 @@ from videos.models import Generation, Status
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
+CONFIRM = {"confirm": "on"}  # a paid re-run is sent only once its cost is confirmed
 
 
 @pytest.mark.parametrize(
@@ -193,21 +194,21 @@ def test_a_teammate_cannot_delete_or_cancel_someone_elses_job(bob_client, make_g
     assert Generation.objects.get(pk=generation.pk).status == Status.QUEUED
 
 
-def test_the_owner_deletes_a_finished_job_and_its_files(alice_client, make_generation) -> None:
+def test_the_owner_deletes_a_finished_job_to_the_trash(alice_client, make_generation) -> None:
     generation = make_generation(status=Status.SUCCEEDED)
     name = default_storage.save(f"videos/{generation.pk}/video.mp4", ContentFile(b"x" * 10))
     Generation.objects.filter(pk=generation.pk).update(video=name)
     response = alice_client.post(f"/generations/{generation.pk}/delete/")
     assert response.status_code == 302
-    assert not Generation.objects.filter(pk=generation.pk).exists() and not default_storage.exists(
-        name
-    )
+    # In the trash (tests/test_trash.py): kept, with its file, until purged.
+    assert Generation.objects.get(pk=generation.pk).deleted_at is not None
+    assert default_storage.exists(name)
 
 
 def test_an_admin_may_delete_anyones_job(staff_client, make_generation) -> None:
     generation = make_generation(status=Status.FAILED)
     staff_client.post(f"/generations/{generation.pk}/delete/")
-    assert not Generation.objects.filter(pk=generation.pk).exists()
+    assert Generation.objects.get(pk=generation.pk).deleted_at is not None
 
 
 def test_the_owner_cancels_a_queued_job(alice_client, make_generation) -> None:
@@ -266,7 +267,7 @@ def test_remixing_an_image2video_keeps_the_parents_frame(
 
 def test_rerun_creates_a_copy_linked_to_the_original(alice_client, make_generation) -> None:
     parent = make_generation(prompt="same again", status=Status.FAILED)
-    response = alice_client.post(f"/generations/{parent.pk}/rerun/")
+    response = alice_client.post(f"/generations/{parent.pk}/rerun/", CONFIRM)
     child = Generation.objects.exclude(pk=parent.pk).get()
     assert response["Location"] == f"/generations/{child.pk}/"
     assert (child.prompt, child.parent, child.status) == ("same again", parent, Status.QUEUED)
@@ -295,13 +296,13 @@ def test_rerun_keeps_the_camera_move_and_motion_masks(alice_client, make_generat
         "config": {"horizontal": 0, "vertical": 0, "pan": 0, "tilt": 3, "roll": 0, "zoom": 0},
     }
     parent = make_generation(prompt="tilt up", camera_control=camera)
-    alice_client.post(f"/generations/{parent.pk}/rerun/")
+    alice_client.post(f"/generations/{parent.pk}/rerun/", CONFIRM)
     child = Generation.objects.exclude(pk=parent.pk).get()
     assert child.camera_control == camera
     masked = make_generation(
         kind="image2video", prompt="", image_url="https://x.example/a.jpg", dynamic_masks=masks
     )
-    alice_client.post(f"/generations/{masked.pk}/rerun/")
+    alice_client.post(f"/generations/{masked.pk}/rerun/", CONFIRM)
     assert Generation.objects.get(parent=masked).dynamic_masks == masks
 
 

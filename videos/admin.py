@@ -9,10 +9,17 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from .models import Generation, GenerationEvent, Provider, VideoModel
+from .models import (
+    Generation,
+    GenerationEvent,
+    Provider,
+    ProviderBalance,
+    VideoModel,
+    balance_summary,
+)
 from .tasks import probe_and_audit
 
 
@@ -119,6 +126,14 @@ class ProviderForm(forms.ModelForm):
                 self.add_error("secret_key", "Give both the access key and the secret key.")
             elif not (has_pair or data.get("api_key") or stored):
                 self.add_error("api_key", "Give an access key and secret key, or an API key.")
+        if kind in Provider.GATEWAY_KINDS:
+            # kling-kinds.md §8a/§8b: a gateway key (Bearer); no AK/SK pair exists there.
+            if not data.get("base_url"):
+                self.add_error("base_url", "A gateway provider needs a base URL.")
+            if data.get("access_key") or data.get("secret_key"):
+                self.add_error("access_key", "This gateway takes an API key, not an AK/SK pair.")
+            elif not (data.get("api_key") or stored):
+                self.add_error("api_key", "Give the gateway's API key.")
         return data
 
     def save(self, commit: bool = True) -> Provider:
@@ -131,6 +146,77 @@ class ProviderForm(forms.ModelForm):
         if commit:
             provider.save()
         return provider
+
+
+class ProviderBalanceForm(forms.ModelForm):
+    """The admin picks the packs the alert counts from those last listed (default: online)."""
+
+    counted_packs = forms.MultipleChoiceField(
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="none ticked: every online pack counts",
+    )
+
+    class Meta:
+        model = ProviderBalance
+        fields = ["counted_packs", "low_threshold", "used_up_at"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        listed = [(p["pack_id"], f"{p['name']} ({p['status']})") for p in self.instance.packs]
+        ids = {pack_id for pack_id, _label in listed}
+        # A ticked pack the upstream no longer lists stays ticked until the admin unticks it.
+        gone = [(i, f"{i} (no longer listed)") for i in self.instance.counted_packs if i not in ids]
+        self.fields["counted_packs"].choices = listed + gone
+
+
+class ProviderBalanceInline(admin.StackedInline):
+    """A Kling provider's resource packs (refreshed by the due loop) and its alert settings."""
+
+    model = ProviderBalance
+    form = ProviderBalanceForm
+    extra = 0
+    max_num = 1
+    can_delete = False
+    fields = [
+        "pack_table",
+        "alert_list",
+        "refreshed_at",
+        "message",
+        "counted_packs",
+        "low_threshold",
+        "used_up_at",
+    ]
+    readonly_fields = ["pack_table", "alert_list", "refreshed_at", "message"]
+    verbose_name = verbose_name_plural = "balance (resource packs, kling-kinds.md §7.8)"
+
+    @admin.display(description="resource packs")
+    def pack_table(self, obj: ProviderBalance) -> str:
+        if not obj.packs:
+            return "none listed yet"
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} of {}</td><td>{}</td>"
+            "<td>{}</td></tr>",
+            (
+                (
+                    p["name"], p["pack_id"], p["pack_type"], p["status"], p["remaining"],
+                    p["total"], f"{p['invalid_time']:%Y-%m-%d %H:%M}" if p["invalid_time"] else "—",
+                    "yes" if p["counted"] else "no",
+                )
+                for p in obj.pack_rows()
+            ),
+        )  # fmt: skip
+        return format_html(
+            "<table><thead><tr><th>Name</th><th>Id</th><th>Type</th><th>Status</th>"
+            "<th>Remaining</th><th>Expires (UTC)</th><th>Counted</th></tr></thead>"
+            "<tbody>{}</tbody></table>",
+            rows,
+        )
+
+    @admin.display(description="alerts")
+    def alert_list(self, obj: ProviderBalance) -> str:
+        return "; ".join(obj.alerts()) or "none"
 
 
 @admin.register(Provider)
@@ -146,6 +232,7 @@ class ProviderAdmin(admin.ModelAdmin):
         "consecutive_failures",
         "priority",
         "max_concurrent",
+        "balance_left",
     ]
     list_filter = ["kind", "enabled", "healthy"]
     readonly_fields = [
@@ -157,6 +244,18 @@ class ProviderAdmin(admin.ModelAdmin):
         "test_button",
     ]
     actions = ["test_providers"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Provider]:
+        return super().get_queryset(request).select_related("balance")
+
+    def get_inlines(self, request: HttpRequest, obj: Provider | None) -> list[Any]:
+        # Only the official Kling API reports packs; the local renderer is not metered.
+        return [ProviderBalanceInline] if obj and obj.kind == Provider.Kind.KLING else []
+
+    # Not named "balance": a model's own attribute (here the reverse one-to-one) wins there.
+    @admin.display(description=_("balance"))
+    def balance_left(self, obj: Provider) -> str:
+        return balance_summary(obj)
 
     @admin.display(description=_("stored credentials"))
     def stored_credentials(self, obj: Provider) -> str:
@@ -194,8 +293,24 @@ class GenerationEventInline(admin.TabularInline):
 @admin.register(Generation)
 class GenerationAdmin(admin.ModelAdmin):
     list_display = ["id", "owner", "kind", "model_name", "status", "provider", "created_at"]
-    list_filter = ["status", "kind", "model_name", "provider"]
+    # "deleted_at: not empty" is the trash (hidden from the studio's pages until purged).
+    list_filter = [
+        "status",
+        "kind",
+        "model_name",
+        "provider",
+        ("deleted_at", admin.EmptyFieldListFilter),
+    ]
     search_fields = ["id", "prompt", "upstream_task_id"]
     raw_id_fields = ["owner", "parent", "api_key"]
     inlines = [GenerationEventInline]
-    readonly_fields = ["status", "upstream_task_id", "submitted_at", "finished_at"]
+    readonly_fields = [
+        "status",
+        "upstream_task_id",
+        "submitted_at",
+        "finished_at",
+        "batch_id",
+        "batch_index",
+        "batch_size",
+        "deleted_at",
+    ]

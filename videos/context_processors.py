@@ -7,7 +7,7 @@ from typing import Any
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
-from .models import Provider
+from .models import Provider, ProviderBalance
 
 
 def unhealthy_providers(request: HttpRequest) -> dict[str, Any]:
@@ -24,6 +24,21 @@ def unhealthy_providers(request: HttpRequest) -> dict[str, Any]:
             )
         )
     }
+
+
+def low_balances(request: HttpRequest) -> dict[str, Any]:
+    """For staff: enabled Kling providers whose packs run low, expire soon or answered 1102."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_staff:
+        return {}
+
+    def load() -> list[tuple[Provider, list[str]]]:
+        rows = ProviderBalance.objects.filter(
+            provider__enabled=True, provider__kind=Provider.Kind.KLING
+        ).select_related("provider")
+        return [(row.provider, alerts) for row in rows if (alerts := row.alerts())]
+
+    return {"low_balances": SimpleLazyObject(load)}
 
 
 def running_jobs(request: HttpRequest) -> dict[str, Any]:

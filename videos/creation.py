@@ -9,6 +9,7 @@ error nothing is left: no row, no staged file.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.db.models import FileField
 
 from .limits import Limit
 from .models import Generation
@@ -49,25 +51,67 @@ class Origin:
 
 def create_generation(form: GenerationForm, origin: Origin) -> Generation:
     """Stage the inputs, then insert and queue the generation within every limit; all or nothing."""
-    generation = form.stage_generation(
+    return create_generations(form, origin)[0]
+
+
+def create_generations(
+    form: GenerationForm, origin: Origin, prompts: Sequence[str] = ()
+) -> list[Generation]:
+    """One job per prompt (a web batch), or the form's one job; all in one transaction.
+
+    The inputs are staged once and shared by the batch's rows (delete_with_files keeps a
+    file while another row uses it). Every row passes every limit inside the same
+    transaction, each seeing the rows before it, so a budget that covers three of four
+    jobs refuses the submission: none is created, nothing is queued, no file is left.
+    """
+    first = form.stage_generation(
         origin.owner,
         api_key=origin.api_key,
         parent=origin.parent,
         client_callback_url=origin.client_callback_url,
         extra=origin.extra,
     )
-    estimate = generation.estimated_units or Decimal(0)
-    with discard_staged_on_error(generation), transaction.atomic():
-        for limit in origin.limits:
-            limit.check(generation.model_name, estimate)
-        generation.save(force_insert=True)
-        form.save_inputs(generation)
-        parent = generation.parent_id
-        generation.record("info", "created" + (f" as a remix of {parent}" if parent else ""))
-        if origin.record is not None:
-            origin.record(generation)
-        enqueue_submit(generation.pk)
-    return generation
+    if len(prompts) == 1:
+        first.prompt = prompts[0]  # its escapes resolved: \{ is sent as {
+    rows = [first] if len(prompts) < 2 else _batch_rows(first, prompts)
+    estimate = first.estimated_units or Decimal(0)
+    with discard_staged_on_error(first), transaction.atomic():
+        for generation in rows:
+            for limit in origin.limits:
+                limit.check(generation.model_name, estimate)
+            generation.save(force_insert=True)
+            form.save_inputs(generation)
+            parent = generation.parent_id
+            generation.record("info", "created" + (f" as a remix of {parent}" if parent else ""))
+            if origin.record is not None:
+                origin.record(generation)
+            enqueue_submit(generation.pk)
+    return rows
+
+
+def _batch_rows(first: Generation, prompts: Sequence[str]) -> list[Generation]:
+    """The unsaved rows of a batch: the staged one's values, each with its prompt and place."""
+    batch_id = uuid.uuid4()
+    values = {
+        f.attname: (
+            getattr(first, f.attname).name
+            if isinstance(f, FileField)
+            else getattr(first, f.attname)
+        )
+        for f in Generation._meta.concrete_fields
+        if not f.primary_key
+    }
+    rows = []
+    for index, prompt in enumerate(prompts):
+        row = first if index == 0 else Generation(**values)
+        row.prompt, row.batch_id, row.batch_index, row.batch_size = (
+            prompt,
+            batch_id,
+            index,
+            len(prompts),
+        )
+        rows.append(row)
+    return rows
 
 
 @contextmanager
@@ -88,9 +132,16 @@ def rerun(parent: Generation, owner: AbstractBaseUser) -> Generation:
     rule since tightened is refused (ValidationError) rather than sent upstream.
     """
     from .forms import GenerationForm, initial_from
+    from .kinds import KINDS
 
-    data = {k: v for k, v in initial_from(parent).items() if v is not None}
-    form = GenerationForm(data, inherit_frames_from=parent)
+    spec = KINDS.get(parent.kind)
+    form: Any
+    if spec is not None and spec.form_class is not None:
+        # A kind with its own form: its values, and every stored input kept (shared).
+        form = spec.form_class(spec.form_class.initial_from(parent), remix_of=parent)
+    else:
+        data = {k: v for k, v in initial_from(parent).items() if v is not None}
+        form = GenerationForm(data, inherit_frames_from=parent)
     if not form.is_valid():
         raise ValidationError(form.errors.as_text())
     return create_generation(form, Origin(owner=owner, parent=parent, extra=parent.extra))

@@ -10,12 +10,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
+from .batches import MAX_VARIANTS, job_count_error, parse_prompt
 from .images import check_frame, check_mask, same_aspect
 from .models import (
     ASPECT_RATIOS,
@@ -28,6 +30,7 @@ from .models import (
     VideoModel,
 )
 from .rendering.spec import nearest_aspect
+from .sound_shots import SoundShotsForm, sound_shots_initial
 
 PROMPT_MAX = 2500
 MAX_DYNAMIC_MASKS = 6
@@ -171,8 +174,11 @@ def visible(text: str) -> bool:
     return any(unicodedata.category(c) not in ("Cc", "Cf", "Zs", "Zl", "Zp") for c in text)
 
 
-class GenerationForm(forms.Form):
-    """Every field of a text2video or image2video create, validated against the model catalogue."""
+class GenerationForm(SoundShotsForm):
+    """Every field of a text2video or image2video create, validated against the model catalogue.
+
+    sound, voice_list and the multi-shot fields come from SoundShotsForm (kling-kinds.md §7.2).
+    """
 
     kind = forms.ChoiceField(
         choices=[
@@ -371,7 +377,14 @@ class GenerationForm(forms.Form):
         data["mode"] = data.get("mode") or Mode.STD
         data["aspect_ratio"] = data.get("aspect_ratio") or "16:9"
         data["duration"] = data.get("duration") or 5
-        if kind == Kind.TEXT2VIDEO and not data.get("prompt") and "prompt" not in self.errors:
+        # With shots the user writes, each shot has its prompt: the clip's may be empty (§7.2).
+        own_shots = data.get("multi_shot") and data.get("shot_type") == "customize"
+        if (
+            kind == Kind.TEXT2VIDEO
+            and not own_shots
+            and not data.get("prompt")
+            and "prompt" not in self.errors
+        ):
             self.add_error("prompt", ValidationError(_("A prompt is required."), code="required"))
         self._clean_camera(data, entry)
         if kind == Kind.IMAGE2VIDEO:
@@ -382,6 +395,7 @@ class GenerationForm(forms.Form):
                     self.add_error(
                         field, gettext("Images belong to image-to-video; this is text-to-video.")
                     )
+        self.clean_sound_shots(data, entry, kind)
         if entry is None:
             return data
         if kind not in entry.kinds:
@@ -424,6 +438,15 @@ class GenerationForm(forms.Form):
                 gettext("%(provider)s does not serve %(model)s.")
                 % {"provider": provider.name, "model": entry.name},
             )
+        if provider and provider.kind in Provider.GATEWAY_KINDS:
+            # kling-kinds.md §8: these gateways take no motion masks: refused, never dropped.
+            for field in ("static_mask", "dynamic_masks"):
+                if data.get(field) and field not in self.errors:
+                    self.add_error(
+                        field,
+                        _("%(name)s (%(kind)s) cannot do motion masks.")
+                        % {"name": provider.name, "kind": provider.kind},
+                    )
         return data
 
     def _clean_camera(self, data: dict[str, Any], entry: VideoModel | None) -> None:
@@ -575,6 +598,8 @@ class GenerationForm(forms.Form):
             image_url=data.get("image_url") or "",
             image_tail_url=data.get("image_tail_url") or "",
             dynamic_masks=data.get("dynamic_masks") or [],
+            sound=bool(data.get("sound")),
+            params=self.sound_shots_params(),
             client_callback_url=client_callback_url,
             extra=extra or {},
             estimated_units=self.estimated_units(),
@@ -595,6 +620,100 @@ class GenerationForm(forms.Form):
         """Write the inputs kept beside the row (the newer kinds' lists); frames need none."""
 
 
+VARIANT_CHOICES = [(n, str(n)) for n in range(1, MAX_VARIANTS + 1)]
+
+
+class BatchForm(GenerationForm):
+    """The web create form: 1-4 variants of each `{red|blue} kite` alternative, one job each.
+
+    Only the web UI takes a batch; the API's families keep their one job per request
+    (they bind GenerationForm itself). The cost of the whole submission is known here, so
+    one above STUDIO_CONFIRM_UNITS is refused until confirmed: the check is on the server,
+    whatever the page's script showed.
+    """
+
+    variants = forms.TypedChoiceField(
+        choices=VARIANT_CHOICES,
+        coerce=int,
+        initial=1,
+        required=False,
+        empty_value=1,
+        label=_("Variants"),
+        help_text=_("jobs per prompt; write {red|blue} kite in the prompt for alternatives"),
+    )
+    confirm_cost = forms.BooleanField(required=False, label=_("Yes, spend this"))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.prompts: list[str] = []
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        variants = data.get("variants") or 1
+        prompts = self._expanded_prompts(data)
+        if prompts is None:
+            return data
+        self.prompts = [prompt for prompt in prompts for _copy in range(variants)]
+        total = self.total_units()
+        if (
+            total is not None
+            and total > settings.STUDIO_CONFIRM_UNITS
+            and not data.get("confirm_cost")
+        ):
+            self.add_error(
+                "confirm_cost",
+                ValidationError(
+                    _(
+                        "This submission costs %(total)s units (%(jobs)d jobs), more than "
+                        "%(limit)s: tick “Yes, spend this” to send it."
+                    )
+                    % {
+                        "total": total,
+                        "jobs": len(self.prompts),
+                        "limit": settings.STUDIO_CONFIRM_UNITS,
+                    },
+                    code="confirm_cost",
+                ),
+            )
+        return data
+
+    def _expanded_prompts(self, data: dict[str, Any]) -> list[str] | None:
+        """The prompts of the alternatives (the prompt itself without any); None on an error."""
+        if "prompt" in self.errors:
+            return None
+        try:
+            template = parse_prompt(data.get("prompt") or "")
+        except ValidationError as exc:
+            self.add_error("prompt", exc)
+            return None
+        if error := job_count_error(template.count, data.get("variants") or 1):
+            self.add_error("prompt", error)
+            return None
+        prompts = template.expand()
+        if template.has_alternatives:
+            if data.get("kind") != Kind.IMAGE2VIDEO and not all(map(visible, prompts)):
+                self.add_error(
+                    "prompt", _("An alternative leaves the prompt empty; every job needs one.")
+                )
+                return None
+        return prompts
+
+    def total_units(self) -> Decimal | None:
+        """The estimate of every job of the submission together (None while unpriceable)."""
+        if not {"mode", "duration"} <= set(self.cleaned_data):
+            return None  # refused (add_error drops a field): its own error says why
+        each = self.estimated_units()
+        return None if each is None else each * len(self.prompts or [""])
+
+
+class ConfirmForm(forms.Form):
+    """The confirmation of a paid run (re-run, recipe): the server refuses one without it."""
+
+    confirm = forms.BooleanField(
+        error_messages={"required": _("Confirm the cost to run it; nothing was sent.")}
+    )
+
+
 def initial_from(generation: Generation) -> dict[str, Any]:
     """A form's initial data copying a generation's parameters (re-run and remix)."""
     initial: dict[str, Any] = {
@@ -613,6 +732,7 @@ def initial_from(generation: Generation) -> dict[str, Any]:
     camera = camera_fields_from_json(generation.camera_control)
     camera.pop("_camera_has_config", None)
     initial.update(camera)
+    initial.update(sound_shots_initial(generation))
     return initial
 
 
@@ -681,3 +801,7 @@ class EstimateForm(forms.Form):
     model_name = forms.CharField(max_length=100, required=False)
     mode = forms.ChoiceField(choices=Mode.choices, required=False)
     duration = QueryIntegerField(min_value=1, max_value=60, required=False)
+    # The batch: how many jobs the prompt's alternatives and the variants make.
+    prompt = forms.CharField(max_length=PROMPT_MAX, required=False, strip=False)
+    variants = QueryIntegerField(min_value=1, max_value=MAX_VARIANTS, required=False)
+    confirm_cost = forms.BooleanField(required=False)

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import IO
 from urllib.parse import urlsplit
 
+import av
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.storage import default_storage
@@ -76,6 +78,31 @@ ROW_RULES = {
 }
 
 
+# kling-kinds.md §7.3: what Kling takes as an omni-video reference video, checked once fetched
+# so the job fails with a clear message instead of an upstream 1201 (or a render error).
+REFERENCE_VIDEO = {"min_seconds": 3.0, "sides": (720, 2160), "fps": (24.0, 60.0)}
+
+
+def check_reference_video(stream: IO[bytes], label: str) -> None:
+    """Raise ValidationError unless the video lasts ≥ 3 s, with sides and frame rate in range."""
+    stream.seek(0)
+    try:
+        with av.open(stream) as container:
+            video = container.streams.video[0]
+            width, height = video.codec_context.width, video.codec_context.height
+            fps = float(video.average_rate or 0)
+            seconds = (container.duration or 0) / av.time_base
+    except (av.error.FFmpegError, IndexError, ValueError) as exc:
+        raise ValidationError(f"The {label} is not a readable video.", code="video") from exc
+    low, high = REFERENCE_VIDEO["sides"]
+    if seconds < REFERENCE_VIDEO["min_seconds"]:
+        raise ValidationError(f"The {label} lasts {seconds:.1f} s; at least 3 s is needed.")
+    if not (low <= width <= high and low <= height <= high):
+        raise ValidationError(f"The {label} is {width}×{height}; sides must be {low}..{high} px.")
+    if not REFERENCE_VIDEO["fps"][0] <= fps <= REFERENCE_VIDEO["fps"][1]:
+        raise ValidationError(f"The {label} runs at {fps:.0f} fps; 24..60 fps is needed.")
+
+
 def ensure_row_stored(row: GenerationInput) -> str:
     """The storage name of a listed input, fetching it from its URL the first time."""
     if row.file:
@@ -94,6 +121,8 @@ def ensure_row_stored(row: GenerationInput) -> str:
                 _w, _h, extension = check_frame(tmp, size, label)
             else:
                 extension = Path(urlsplit(row.url).path).suffix.lstrip(".").lower()[:5] or "bin"
+            if row.role == "video" and "refer_type" in row.meta:
+                check_reference_video(tmp, label)  # an omni-video reference (§7.3)
         except FetchError as exc:
             raise InputFetchError(f"The {label} could not be fetched: {exc}") from exc
         except ValidationError as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -21,12 +21,11 @@ from django_q.tasks import async_task
 
 from .crypto import decrypt_json, encrypt_json, mask
 from .ids import new_task_id
-from .providers.base import ProviderConfig, Upstream, upstream_for
+from .providers import ProviderConfig, Upstream, upstream_for
 from .rendering.spec import ASPECT_RATIOS as RENDER_ASPECT_RATIOS
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
-    from datetime import datetime
 
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
@@ -149,6 +148,16 @@ UNHEALTHY_AFTER_FAILURES = 3
 
 
 class ProviderQuerySet(models.QuerySet["Provider"]):
+    def balance_due(self, now: datetime) -> ProviderQuerySet:
+        """Enabled Kling providers whose packs were last asked for a minute or more ago.
+
+        One cheap query: the due loop checks every second, and asks only these.
+        """
+        cutoff = now - timedelta(seconds=BALANCE_REFRESH_SECONDS)
+        return self.filter(enabled=True, kind=Provider.Kind.KLING).exclude(
+            balance__checked_at__gt=cutoff
+        )
+
     def serving(self, model_name: str) -> list[Provider]:
         """Usable providers that serve a model, in priority order.
 
@@ -184,6 +193,11 @@ class Provider(models.Model):
         LOCAL = "local", _("Local renderer")
         KLING = "kling", _("Kling (official API)")
         GATEWAY = "kling-gateway", _("Kling-compatible gateway")
+        # kling-kinds.md §8a/§8b: gateways spoken in their own shape (videos/providers/).
+        OPENAI_VIDEO = "openai-video", _("OpenAI-style video gateway (/v1/videos)")
+        VIDEO_GENERATIONS = "video-generations", _("new-api-style gateway (/v1/video/generations)")
+
+    GATEWAY_KINDS = (Kind.OPENAI_VIDEO, Kind.VIDEO_GENERATIONS)
 
     name = models.SlugField(max_length=64, unique=True)
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.LOCAL)
@@ -359,10 +373,26 @@ class Status(models.TextChoices):
 
 class GenerationQuerySet(models.QuerySet["Generation"]):
     def visible_to(self, user: AbstractBaseUser | AnonymousUser) -> GenerationQuerySet:
-        """The studio is a team's shared space: every signed-in member sees every generation."""
+        """The studio is a team's shared space: every signed-in member sees every generation
+        that is not in the trash."""
         if not user.is_authenticated:
             return self.none()
-        return self.all()
+        return self.live()
+
+    def live(self) -> GenerationQuerySet:
+        """Not in the trash: what the gallery, history, compare and the API lists show."""
+        return self.filter(deleted_at__isnull=True)
+
+    def trashed(self) -> GenerationQuerySet:
+        return self.filter(deleted_at__isnull=False).order_by("-deleted_at", "-id")
+
+    def trash_expired(self, now: datetime | None = None) -> GenerationQuerySet:
+        """Trashed longer than STUDIO_TRASH_DAYS: purged with their files."""
+        cutoff = (now or timezone.now()) - timedelta(days=settings.STUDIO_TRASH_DAYS)
+        return self.filter(deleted_at__lt=cutoff)
+
+    def of_batches(self, batch_ids: list[Any]) -> GenerationQuerySet:
+        return self.filter(batch_id__in=[b for b in batch_ids if b])
 
     def editable_by(self, user: AbstractBaseUser | AnonymousUser) -> GenerationQuerySet:
         """Only the owner and admins may change or delete a generation."""
@@ -495,6 +525,14 @@ class Generation(models.Model):
     create_attempted_at = models.DateTimeField(null=True, blank=True, editable=False)
     download_attempts = models.PositiveSmallIntegerField(default=0, editable=False)
 
+    # The jobs of one web submission (variants, prompt alternatives) share a batch id;
+    # batch_index counts from 0 and batch_size is the submission's job count ("2 of 4").
+    batch_id = models.UUIDField(null=True, blank=True, db_index=True, editable=False)
+    batch_index = models.PositiveSmallIntegerField(default=0, editable=False)
+    batch_size = models.PositiveSmallIntegerField(default=1, editable=False)
+    # In the trash since then (hidden from every list; restorable until purged).
+    deleted_at = models.DateTimeField(null=True, blank=True, db_index=True, editable=False)
+
     # What a pending job is held up by ("kling-sg: connection refused"), since when, and
     # after how many failed tries: its card, page and API task say it (waiting_message).
     waiting_reason = models.CharField(max_length=1000, blank=True, editable=False)
@@ -564,7 +602,31 @@ class Generation(models.Model):
             "camera_control": self.camera_control,
             "image": self.image_url or (self.image.name if self.image else ""),
             "image_tail": self.image_tail_url or (self.image_tail.name if self.image_tail else ""),
+            "sound": "on" if self.sound else "off",
+            "shots": self.shots(),
+            "effect_scene": (self.params or {}).get("effect_scene", ""),
+            # Everything else the kind keeps (voices, shot prompts, watermark...), verbatim.
+            "params": self.params or {},
         }
+
+    def shots(self) -> str:
+        """The storyboard in a few words (kling-kinds.md §7.2): "3 shots", "intelligence", ""."""
+        params = self.params or {}
+        if not params.get("multi_shot"):
+            return ""
+        prompts = params.get("multi_prompt") or []
+        if params.get("shot_type") == "customize" and isinstance(prompts, list) and prompts:
+            return f"{len(prompts)} shot{'s' if len(prompts) != 1 else ''}"
+        return str(params.get("shot_type") or "multi-shot")
+
+    def key_params(self) -> dict[str, str]:
+        """What sets a kind's job apart at a glance: sound, shots, effect scene (only when set)."""
+        found = {
+            "sound": "on" if self.sound else "",
+            "shots": self.shots(),
+            "scene": str((self.params or {}).get("effect_scene") or ""),
+        }
+        return {name: value for name, value in found.items() if value}
 
     def ensure_callback_token(self) -> str:
         if not self.callback_token:
@@ -679,6 +741,45 @@ class Generation(models.Model):
             finished_at=timezone.now(),
             next_poll_at=None,
         )
+
+    def trash(self) -> bool:
+        """Move a finished or queued job to the trash (restorable until purged).
+
+        A queued job is cancelled first: nothing was spent, and a trashed job must not run.
+        One that reached an upstream meanwhile stays out (False): it is still spending.
+        The UPDATE is conditional on a terminal status, so a worker that submits the job
+        between the cancel and this line cannot have it trashed while it runs.
+        """
+        if self.status == Status.QUEUED:
+            self.cancel()
+        now = timezone.now()
+        won = Generation.objects.filter(
+            pk=self.pk, deleted_at__isnull=True, status__in=self.TERMINAL
+        ).update(deleted_at=now)
+        if won:
+            self.deleted_at = now
+            self.record("info", "moved to the trash")
+        return bool(won)
+
+    def restore(self) -> bool:
+        """Take a job out of the trash; False if it was not there (restored or purged)."""
+        won = Generation.objects.filter(pk=self.pk, deleted_at__isnull=False).update(
+            deleted_at=None
+        )
+        if won:
+            self.deleted_at = None
+            self.record("info", "restored from the trash")
+        return bool(won)
+
+    @property
+    def purge_at(self) -> datetime | None:
+        if self.deleted_at is None:
+            return None
+        return self.deleted_at + timedelta(days=settings.STUDIO_TRASH_DAYS)
+
+    @property
+    def in_batch(self) -> bool:
+        return self.batch_id is not None and self.batch_size > 1
 
     def delete_with_files(self) -> None:
         """Delete the row and the files only it uses (remixes may share input frames)."""
@@ -963,3 +1064,181 @@ class GenerationEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%H:%M:%S} {self.kind}: {self.message}"
+
+
+# ---- upstream balance (kling-kinds.md §7.8) ---------------------------------------------------
+BALANCE_REFRESH_SECONDS = 60  # /account/costs is free but ≤ 1 QPS: once a minute is plenty
+BALANCE_LAG = timedelta(hours=12)  # how far the upstream's remaining may lag its spend
+EXPIRY_WARNING = timedelta(days=7)  # a counted pack expiring within this is worth a banner
+DEFAULT_LOW_BALANCE_UNITS = Decimal(100)
+
+
+def _units_text(units: Decimal) -> str:
+    """Units as people read them: 1000, 12.5 (no exponent, no trailing zeros)."""
+    return format(units.normalize(), "f") if units else "0"
+
+
+def _iso(value: datetime | None) -> str:
+    return value.isoformat() if value else ""
+
+
+class ProviderBalance(models.Model):
+    """The last known resource packs of a Kling provider's account, and its alert settings.
+
+    Written by the due loop (tasks.refresh_balances) at most once a minute; the usage page,
+    the admin and the staff banner read it. A separate row, not Provider columns: the
+    packs change every minute, the provider's settings rarely.
+    """
+
+    provider = models.OneToOneField(
+        Provider, on_delete=models.CASCADE, primary_key=True, related_name="balance"
+    )
+    # Each pack as stored: name, pack_id, pack_type, total, remaining, status and ISO times.
+    packs = models.JSONField(default=list, blank=True, editable=False)
+    checked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    refreshed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    message = models.CharField(max_length=500, blank=True, editable=False)
+    counted_packs = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="resource pack ids the alert counts; empty means every online pack",
+    )
+    low_threshold = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        default=DEFAULT_LOW_BALANCE_UNITS,
+        help_text="alert when the counted units left, minus the last 12 h of spend, fall below",
+    )
+    used_up_at = models.DateTimeField(
+        null=True, blank=True, help_text="when the upstream last answered 1102 (packs used up)"
+    )
+
+    def __str__(self) -> str:
+        return f"balance of {self.provider_id}"
+
+    @classmethod
+    def claim_refresh(cls, provider: Provider, now: datetime) -> bool:
+        """Take the right to ask the upstream now; False if it was asked less than a minute ago.
+
+        A conditional UPDATE: two workers running the due loop at once ask once between them.
+        """
+        cls.objects.get_or_create(provider=provider)
+        cutoff = now - timedelta(seconds=BALANCE_REFRESH_SECONDS)
+        return bool(
+            cls.objects.filter(provider=provider)
+            .filter(Q(checked_at__isnull=True) | Q(checked_at__lte=cutoff))
+            .update(checked_at=now)
+        )
+
+    @classmethod
+    def store(cls, provider: Provider, packs: list[Any], now: datetime) -> None:
+        """Keep the packs an upstream listed (ResourcePack objects)."""
+        rows = [
+            {
+                "name": p.name,
+                "pack_id": p.pack_id,
+                "pack_type": p.pack_type,
+                "total": str(p.total),
+                "remaining": str(p.remaining),
+                "status": p.status,
+                "purchase_time": _iso(p.purchase_time),
+                "effective_time": _iso(p.effective_time),
+                "invalid_time": _iso(p.invalid_time),
+            }
+            for p in packs
+        ]
+        cls.objects.filter(provider=provider).update(packs=rows, refreshed_at=now, message="")
+
+    @classmethod
+    def store_failure(cls, provider: Provider, message: str) -> None:
+        """Keep the last packs (stale is better than none) and say why they were not renewed."""
+        cls.objects.filter(provider=provider).update(message=message[:500])
+
+    @classmethod
+    def note_used_up(cls, provider: Provider, now: datetime | None = None) -> None:
+        """The upstream answered 1102: alert at once (§7.8), whatever the last packs said."""
+        row, _ = cls.objects.get_or_create(provider=provider)
+        cls.objects.filter(pk=row.pk).update(used_up_at=now or timezone.now())
+
+    # ---- what the admin reads -----------------------------------------------------------------
+    def pack_rows(self) -> list[dict[str, Any]]:
+        """The packs with their times as datetimes and whether the alert counts each."""
+        out = []
+        for pack in self.packs:
+            row = dict(pack)
+            for name in ("purchase_time", "effective_time", "invalid_time"):
+                row[name] = datetime.fromisoformat(pack[name]) if pack.get(name) else None
+            row["total"], row["remaining"] = Decimal(pack["total"]), Decimal(pack["remaining"])
+            row["counted"] = (
+                pack["pack_id"] in self.counted_packs
+                if self.counted_packs
+                else pack["status"] == "online"
+            )
+            out.append(row)
+        return out
+
+    def counted_remaining(self) -> Decimal:
+        return sum((p["remaining"] for p in self.pack_rows() if p["counted"]), Decimal(0))
+
+    def recent_spend(self, now: datetime) -> Decimal:
+        """Σ final_unit_deduction of the provider's tasks finished in the last 12 hours."""
+        total = Generation.objects.filter(
+            provider_id=self.provider_id, finished_at__gte=now - BALANCE_LAG
+        ).aggregate(n=models.Sum("units"))["n"]
+        return total or Decimal(0)
+
+    def alerts(self, now: datetime | None = None) -> list[str]:
+        """Why an admin should look now (kling-kinds.md §7.8); empty when all is well.
+
+        Upstream's remaining lags its spend by up to 12 h, so the spend of the last 12 h is
+        taken off it: the figure may then be low, never falsely high. A 1102 alerts at once
+        and for those 12 h (no refresh can disprove it sooner); an admin may clear it.
+        """
+        now = now or timezone.now()
+        alerts = []
+        if self.used_up_at and now - self.used_up_at < BALANCE_LAG:
+            alerts.append(gettext("the upstream answered 1102: resource packs used up"))
+        if self.refreshed_at is None:
+            return alerts
+        left = self.counted_remaining() - self.recent_spend(now)
+        if left < self.low_threshold:
+            alerts.append(
+                gettext("%(left)s units left after the last 12 h of spend (alert below %(low)s)")
+                % {"left": _units_text(left), "low": _units_text(self.low_threshold)}
+            )
+        for pack in self.pack_rows():
+            expires = pack["invalid_time"]
+            if pack["counted"] and expires and now <= expires < now + EXPIRY_WARNING:
+                alerts.append(
+                    gettext("pack %(name)s expires on %(when)s UTC with %(left)s units left")
+                    % {
+                        "name": pack["name"],
+                        "when": f"{expires:%Y-%m-%d %H:%M}",
+                        "left": _units_text(pack["remaining"]),
+                    }
+                )
+        return alerts
+
+    def summary(self) -> str:
+        """One line for lists: units left in counted packs, or why there are no figures."""
+        if self.refreshed_at is None:
+            return self.message or gettext("not checked yet")
+        text = gettext("%(left)s units left in %(count)s counted packs") % {
+            "left": _units_text(self.counted_remaining()),
+            "count": sum(p["counted"] for p in self.pack_rows()),
+        }
+        if self.message:
+            text += " " + gettext("(last refresh failed: %(why)s)") % {"why": self.message}
+        return text
+
+
+def balance_summary(provider: Provider) -> str:
+    """What the admin lists for a provider's balance: the local renderer is not metered."""
+    if provider.kind == Provider.Kind.LOCAL:
+        return gettext("not metered")
+    if provider.kind != Provider.Kind.KLING:
+        return gettext("not asked (gateways have no /account/costs)")
+    try:
+        return provider.balance.summary()
+    except ProviderBalance.DoesNotExist:
+        return gettext("not checked yet")

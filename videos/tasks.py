@@ -14,7 +14,7 @@ import random
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -30,7 +30,7 @@ from django_q.tasks import async_task
 
 from .inputs import InputFetchError, stage_inputs
 from .kinds import kind_spec
-from .models import Generation, GenerationQuerySet, Provider, Status
+from .models import Generation, GenerationQuerySet, Provider, ProviderBalance, Status
 from .providers import TaskState, UpstreamError, UpstreamRequest
 from .providers.fetch import FetchError, open_url
 from .rendering import RenderError, make_poster, probe_video
@@ -139,6 +139,7 @@ def prepare_request(
         files=files,
         workdir=workdir,
         estimated_units=generation.estimated_units,
+        aspect_ratio=generation.aspect_ratio,
     )
 
 
@@ -181,6 +182,9 @@ def _wait_for_a_provider(generation: Generation) -> None:
 
 def note_health(provider: Provider, exc: UpstreamError | None = None) -> None:
     """Count an upstream call toward the provider's health: no answer counts, an answer resets."""
+    if exc is not None and exc.code == 1102:
+        # Resource packs used up (kling-kinds.md §7.8): the admins' banner says so at once.
+        ProviderBalance.note_used_up(provider)
     if exc is not None and exc.unreachable:
         if provider.note_unreachable(exc.message):
             log.warning("provider %s marked unhealthy: %s", provider.name, provider.health_message)
@@ -200,6 +204,11 @@ def _submit_to(generation: Generation, provider: Provider, request: UpstreamRequ
     except UpstreamError as exc:
         generation.record("error", f"{provider.name}: {exc.message}", exc.raw)
         note_health(provider, exc)
+        if exc.ambiguous and not upstream.takes_external_id(_upstream_model(generation, provider)):
+            # Nothing to look the task up by (kling-kinds.md §8): sending it again could pay
+            # twice, so the job ends here and the admin checks the gateway's own log.
+            fail_outcome_unknown(generation, provider, exc.message)
+            return "done"
         if exc.ambiguous:
             # The create may have reached the upstream: keep the attempt recorded so the
             # next try looks it up first (never a blind re-create, §6.10).
@@ -221,12 +230,29 @@ def _submit_to(generation: Generation, provider: Provider, request: UpstreamRequ
         return f"{provider.name}: {exc.message}"
     note_health(provider)
     generation.record("upstream", f"{provider.name} accepted task {state.task_id}", state.raw)
+    for note in state.notes:
+        generation.record("info", note)
     # hold: this worker still acts on the answer; apply_state gives the lease back.
     generation.mark_submitted(
         provider, state.task_id, next_poll_in=next_poll_delay(generation), hold=True
     )
     apply_state(generation, state)
     return "done"
+
+
+def _upstream_model(generation: Generation, provider: Provider) -> str:
+    return provider.upstream_model_name(generation.model_name)
+
+
+def fail_outcome_unknown(generation: Generation, provider: Provider, error: str) -> None:
+    """End a job whose create may or may not have reached an upstream without external ids."""
+    attempted = generation.create_attempted_at or timezone.now()
+    generation.mark_failed(
+        f"outcome unknown, not retried: {provider.name} may or may not have accepted this job "
+        f"({error}). It takes no external task id, so the studio cannot look the task up and "
+        f"did not send it again, so as not to pay twice. Check {provider.name}'s own log for "
+        f"a task created around {attempted:%Y-%m-%d %H:%M:%S} UTC."
+    )
 
 
 def _resolve_earlier_create(generation: Generation) -> bool:
@@ -236,6 +262,10 @@ def _resolve_earlier_create(generation: Generation) -> bool:
         generation.clear_create_attempt()  # the provider is gone: nothing can be looked up
         return True
     upstream = provider.upstream()
+    if not upstream.takes_external_id(_upstream_model(generation, provider)):
+        # The worker died mid-create (or an ambiguous create left its mark): unresolvable.
+        fail_outcome_unknown(generation, provider, "the create was interrupted")
+        return False
     attempted = generation.create_attempted_at
     age = (timezone.now() - attempted).total_seconds()
     # Longer than the upstream timeout: a create the upstream was still processing when
@@ -372,6 +402,11 @@ def _poll_provider(provider: Provider) -> None:
 def apply_state(generation: Generation, state: TaskState, *, download_inline: bool = True) -> None:
     """Move a generation along after an upstream answer; schedule the next poll if still running."""
     generation.stop_waiting()  # an answer came: nothing holds the job up any more
+    if state.tokens is not None and state.status in (Status.SUCCEEDED, Status.FAILED):
+        # Seedance gateways bill in tokens, not units (kling-kinds.md §8c): keep what they said.
+        generation.record(
+            "info", f"the upstream reports usage.completion_tokens = {state.tokens} (no units)"
+        )
     generation.note_answer(
         status_word=state.status or "unknown",
         units=state.units,
@@ -413,7 +448,9 @@ def apply_state(generation: Generation, state: TaskState, *, download_inline: bo
         generation.record(
             "upstream", state.message or "unrecognised answer; polling again", state.raw
         )
-    generation.release(next_poll_in=next_poll_delay(generation))
+    # openai-poll-after-ms (kling-kinds.md §8a): the upstream says when to ask again.
+    delay = state.poll_after * poll_scale() if state.poll_after else next_poll_delay(generation)
+    generation.release(next_poll_in=delay)
 
 
 def download_result(pk: int) -> None:
@@ -463,7 +500,7 @@ def copy_result(generation: Generation, source: Path | None = None, poster: str 
         video_path, poster_path = Path(tmp) / "video.mp4", Path(tmp) / "poster.jpg"
         try:
             if source is None:
-                _download(generation.upstream_video_url, video_path)
+                _download(generation.upstream_video_url, video_path, generation.provider)
             else:
                 video_path = source
             meta = probe_video(str(video_path))
@@ -486,9 +523,16 @@ def copy_result(generation: Generation, source: Path | None = None, poster: str 
         default_storage.delete(poster_name)
 
 
-def _download(url: str, target: Path) -> None:
-    """Stream a result to a file (never whole in memory): a size cap, a type check, a deadline."""
+def _download(url: str, target: Path, provider: Provider | None = None) -> None:
+    """Stream a result to a file (never whole in memory): a size cap, a type check, a deadline.
+
+    A URL on the provider itself (an OpenAI-style content endpoint) is fetched by its adapter,
+    with its key; any other URL through the guarded public download."""
     deadline = time.monotonic() + settings.STUDIO_DOWNLOAD_TIMEOUT
+    if provider is not None and provider.upstream().download(
+        url, str(target), max_bytes=settings.STUDIO_MAX_DOWNLOAD_BYTES, deadline=deadline
+    ):
+        return
     with (
         open_url(
             url,
@@ -610,7 +654,16 @@ def run_due_once() -> int:
     other paid job.
     """
     steps = 0
-    for step in (fail_stuck, probe_unhealthy_providers, _submit_due, _poll_due, *DUE_ELSEWHERE):
+    steps_in_order = (
+        fail_stuck,
+        probe_unhealthy_providers,
+        _submit_due,
+        _poll_due,
+        purge_trash,
+        refresh_balances,
+        *DUE_ELSEWHERE,
+    )
+    for step in steps_in_order:
         try:
             steps += (import_string(step) if isinstance(step, str) else step)() or 0
         except Exception:
@@ -669,6 +722,42 @@ def _run_guarded(job: Callable[[int], object], pk: int) -> None:
             )
         except Exception:
             log.exception("run_due: recording the failure of %s(%s) failed", job.__name__, pk)
+
+
+PURGE_BATCH = 100
+
+
+def purge_trash() -> int:
+    """Delete for good, with their files, generations trashed longer than STUDIO_TRASH_DAYS.
+
+    A few rows per pass: the loop runs every second, and a large trash empties over a
+    few passes rather than holding one pass for minutes.
+    """
+    expired = list(Generation.objects.trash_expired().order_by("deleted_at")[:PURGE_BATCH])
+    for generation in expired:
+        generation.delete_with_files()
+    return len(expired)
+
+
+def refresh_balances(now: datetime | None = None) -> int:
+    """Ask each enabled Kling provider for its resource packs, each at most once a minute (§7.8).
+
+    now is injectable so tests step the clock instead of sleeping. Gateways are not asked:
+    /account/costs is the official API's (a gateway's packs are its operator's business).
+    """
+    now = now or timezone.now()
+    asked = 0
+    for provider in Provider.objects.balance_due(now):
+        if not ProviderBalance.claim_refresh(provider, now):
+            continue
+        asked += 1
+        try:
+            packs = provider.upstream().balance()
+        except UpstreamError as exc:
+            ProviderBalance.store_failure(provider, exc.message)
+            continue
+        ProviderBalance.store(provider, packs or [], now)
+    return asked
 
 
 def fail_stuck() -> None:

@@ -32,8 +32,13 @@ urlpatterns = [
     path("generations/<int:pk>/rerun/", views.generation_rerun, name="generation_rerun"),
     path("generations/<int:pk>/cancel/", views.generation_cancel, name="generation_cancel"),
     path("generations/<int:pk>/delete/", views.generation_delete, name="generation_delete"),
+    path("generations/<int:pk>/restore/", views.generation_restore, name="generation_restore"),
+    path("trash/", views.trash, name="trash"),
     path(
         "generations/<int:pk>/media/<str:variant>/", views.generation_media, name="generation_media"
+    ),
+    path(
+        "generations/<int:pk>/inputs/<str:field>/", views.generation_input, name="generation_input"
     ),
     path("media/s/<str:token>/", views.signed_media, name="signed_media"),
     path(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from . import effects, video
+from . import effects, multi_image, omni, video
 from .common import ModelNotFound
 
 Check = Callable[..., "str | None"]
@@ -15,6 +15,8 @@ CHECKS: dict[str, Check] = {
     "text2video": video.check,
     "image2video": video.check,
     "effects": effects.check,
+    "multi-image2video": multi_image.check,
+    "omni-video": omni.check,
 }
 KINDS = tuple(CHECKS)
 

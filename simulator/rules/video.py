@@ -41,7 +41,16 @@ KNOWN_FIELDS = {
     "image_tail",
     "static_mask",
     "dynamic_masks",
+    "sound",
+    "voice_list",
+    "multi_shot",
+    "shot_type",
+    "multi_prompt",
 }
+# kling-kinds.md §7.1: the models with native sound (in which modes), voices and shots.
+SOUND_MODES = {"kling-v2-6": {"pro"}, "kling-v3": {"std", "pro"}}
+VOICE_MODES = {"kling-v2-6": {"pro"}}
+MULTI_SHOT_MODELS = {"kling-v3"}
 
 
 def check(kind: str, body: Any, *, gateway: bool) -> str | None:
@@ -56,7 +65,16 @@ def check(kind: str, body: Any, *, gateway: bool) -> str | None:
         return "model_name must be a non-empty string"
     if not gateway and model not in KLING_MODELS[kind]:
         raise ModelNotFound(f"model_name {model!r} does not exist for {kind}")
-    for check in (_check_prompts, _check_cfg, _check_mode_duration, check_camera, check_misc):
+    checks = (
+        _check_prompts,
+        _check_cfg,
+        _check_mode_duration,
+        _check_sound,
+        _check_shots,
+        check_camera,
+        check_misc,
+    )
+    for check in checks:
         if message := check(kind, body, model):
             return message
     if kind == "image2video":
@@ -70,7 +88,13 @@ def check(kind: str, body: Any, *, gateway: bool) -> str | None:
 
 def _check_prompts(kind: str, body: dict[str, Any], model: str) -> str | None:
     prompt = body.get("prompt")
-    if kind == "text2video" and (not isinstance(prompt, str) or not prompt.strip()):
+    # §7.2: with multi_shot the prompt is ignored; it may be "" when the shots are written.
+    own_shots = body.get("multi_shot") is True and body.get("shot_type") == "customize"
+    if (
+        kind == "text2video"
+        and not own_shots
+        and (not isinstance(prompt, str) or not prompt.strip())
+    ):
         return "prompt is required"
     if prompt is not None and (not isinstance(prompt, str) or len(prompt) > 2500):
         return "prompt must be a string of at most 2500 characters"
@@ -138,4 +162,81 @@ def _check_image2video(body: dict[str, Any]) -> str | None:
         return f"use at most one of image_tail, masks and camera_control (got {', '.join(used)})"
     if "aspect_ratio" in body:
         return "aspect_ratio is not accepted for image2video: the image decides it"
+    return None
+
+
+def _check_sound(kind: str, body: dict[str, Any], model: str) -> str | None:
+    """§7.2: sound "on"/"off" only to models that have it; voices need sound and pro v2-6."""
+    mode = body.get("mode", "std")
+    if "sound" in body:
+        sound = body["sound"]
+        if sound not in ("on", "off"):
+            return "sound must be 'on' or 'off'"
+        if model not in SOUND_MODES:
+            return f"sound is not supported by {model}"
+        if sound == "on" and mode not in SOUND_MODES[model]:
+            return f"sound is not supported by {model} in {mode} mode"
+    if "voice_list" not in body:
+        return None
+    voices = body["voice_list"]
+    if not isinstance(voices, list) or not 1 <= len(voices) <= 2:
+        return "voice_list must be a list of 1 to 2 voices"
+    for i, voice in enumerate(voices):
+        if not isinstance(voice, dict) or set(voice) != {"voice_id"}:
+            return f"voice_list[{i}] must be {{voice_id}}"
+        if not isinstance(voice["voice_id"], str) or not voice["voice_id"]:
+            return f"voice_list[{i}].voice_id must be a non-empty string"
+    if mode not in VOICE_MODES.get(model, ()):
+        return f"voice_list is not supported by {model} in {mode} mode"
+    if body.get("sound") != "on":
+        return "voice_list needs sound 'on'"
+    return None
+
+
+def _check_shots(kind: str, body: dict[str, Any], model: str) -> str | None:
+    """§7.2: multi_shot a bool (the studio must send one), shot_type, multi_prompt summing up."""
+    multi_shot = body.get("multi_shot", False)
+    if not isinstance(multi_shot, bool):
+        return "multi_shot must be a boolean"
+    if not multi_shot:
+        # Ignored upstream; a client that sends them believes they do something.
+        for field in ("shot_type", "multi_prompt"):
+            if field in body:
+                return f"{field} is only read with multi_shot true: do not send it"
+        return None
+    if model not in MULTI_SHOT_MODELS:
+        return f"multi_shot is not supported by {model}"
+    if "image_tail" in body:
+        return "image_tail cannot be combined with multi_shot"
+    shot_type = body.get("shot_type")
+    if shot_type not in ("customize", "intelligence"):
+        return "shot_type must be 'customize' or 'intelligence' with multi_shot"
+    if shot_type == "intelligence":
+        prompt = body.get("prompt")
+        if not isinstance(prompt, str) or not prompt.strip():
+            return "prompt is required with shot_type intelligence"
+        if "multi_prompt" in body:
+            return "multi_prompt is only read with shot_type customize"
+        return None
+    shots = body.get("multi_prompt")
+    if not isinstance(shots, list) or not 1 <= len(shots) <= 6:
+        return "multi_prompt must be a list of 1 to 6 shots"
+    total = int(body.get("duration", "5"))
+    summed = 0
+    for i, shot in enumerate(shots):
+        if not isinstance(shot, dict) or set(shot) != {"index", "prompt", "duration"}:
+            return f"multi_prompt[{i}] must be {{index, prompt, duration}}"
+        if type(shot["index"]) is not int or shot["index"] != i + 1:
+            return f"multi_prompt[{i}].index must be {i + 1}"
+        prompt = shot["prompt"]
+        if not isinstance(prompt, str) or not prompt.strip() or len(prompt) > 512:
+            return f"multi_prompt[{i}].prompt must be 1 to 512 characters"
+        duration = shot["duration"]
+        if not isinstance(duration, str) or not duration.isdigit():
+            return f'multi_prompt[{i}].duration must be a string such as "5"'
+        if not 1 <= int(duration) <= total:
+            return f"multi_prompt[{i}].duration must be 1 to {total}"
+        summed += int(duration)
+    if summed != total:
+        return f"multi_prompt: durations sum to {summed}, duration is {total}"
     return None

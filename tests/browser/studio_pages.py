@@ -64,6 +64,8 @@ class World:
     pending: Any
     failed: Any
     key: Any
+    trashed: Any = None
+    recipe: Any = None
 
 
 def build_world() -> World:
@@ -92,8 +94,41 @@ def build_world() -> World:
         Rating.set(member, generation, 4)
         Comment.post(generation, admin, "the light flickers nicely", 1.0)
     Star.toggle(member, first)
-    Recipe.from_generation(first, member, "dusk lanterns", "works best in pro mode")
-    return World(member, admin, first, second, remix, pending, failed, key)
+    recipe = Recipe.from_generation(first, member, "dusk lanterns", "works best in pro mode")
+    trashed = finished(member, "a paper lantern nobody liked")
+    trashed.trash()
+    _low_kling_balance()
+    return World(member, admin, first, second, remix, pending, failed, key, trashed, recipe)
+
+
+def _low_kling_balance() -> None:
+    """A Kling account running low: the admins' banner and the usage page's pack table show.
+
+    It serves no model and sits behind the local renderer: no job ever goes to it.
+    """
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from videos.models import Provider, ProviderBalance
+
+    kling = Provider.objects.create(
+        name="kling-singapore-main-account", kind=Provider.Kind.KLING,
+        base_url="http://127.0.0.1:9", priority=5000, allowed_models=["no-such-model"],
+    )  # fmt: skip
+    now = timezone.now()
+    pack = {"pack_type": "decreasing_total", "purchase_time": "2026-01-01T00:00:00+00:00",
+            "effective_time": "2026-01-01T00:00:00+00:00"}  # fmt: skip
+    ProviderBalance.objects.create(
+        provider=kling, checked_at=now, refreshed_at=now,
+        packs=[
+            {**pack, "name": "Video Generation - 1000 units, annual plan", "pack_id": "p-1",
+             "total": "1000", "remaining": "12.5", "status": "online",
+             "invalid_time": (now + timedelta(days=3)).isoformat()},
+            {**pack, "name": "Trial", "pack_id": "p-0", "total": "66", "remaining": "0",
+             "status": "runOut", "invalid_time": ""},
+        ],
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -125,6 +160,9 @@ PAGES = [
     ),
     Page("lineage", "/review/{w.remix.pk}/lineage/", main=".lineage-chain"),
     Page("recipes", "/recipes/", main=".recipes-table"),
+    Page("recipe-run", "/recipes/{w.recipe.pk}/run/", main="#confirm-cost"),
+    Page("rerun", "/generations/{w.first.pk}/rerun/", main="#confirm-cost"),
+    Page("trash", "/trash/", main=".trash-row"),
     Page("usage", "/usage/", who="admin", main=".usage-totals"),
     Page("keys", "/keys/", main="#key-create"),
     Page("deliveries", "/keys/{w.key.pk}/deliveries/"),

@@ -202,10 +202,11 @@ def test_the_form_is_filled_and_sent_from_the_keyboard(
     page = open_page(keyboard_context, live_server, world, Page("form", "/generations/new/"))
     seen = tab_through(page, stop="button[type=submit].big")
     names = page.evaluate(
+        # Only what shows: the form hides what the chosen model does not take (shots.js).
         "Array.from(document.querySelectorAll('#generation-form [name]:not([type=hidden])'))"
-        ".map(el => el.name)"
+        ".filter(el => el.checkVisibility()).map(el => el.name)"
     )
-    assert len(names) >= 10
+    assert len(names) >= 9  # the six camera axes show only for a simple move
     reached = " ".join(s["what"] for s in seen)
     for name in names:
         assert f'"{name}"' in reached or name in reached, (name, reached)

@@ -2,18 +2,26 @@
 
 Generation.kind is the kind's Kling path segment (kling-kinds.md §7), so an upstream builds
 /v1/videos/{kind} for every kind alike. Adding a kind touches: a module here (its form with
-its rules, its body) and its entry in KINDS; its local rendering in
+its rules, its body, and how a generation maps back onto the form for remix and re-run:
+KindForm.remix_params/remix_slots) and its entry in KINDS; its local rendering in
 videos/rendering/requests.py; its simulator rules in simulator/rules/; its published body in
 api/bodies.py; its catalogue rows (a data migration); its page in templates/videos/kinds/.
 """
 
 from typing import Any
 
-from . import effects, image2video, text2video
+from . import effects, image2video, multi_image2video, omni_video, text2video
 from .base import KindSpec
 
 KINDS: dict[str, KindSpec] = {
-    spec.name: spec for spec in (text2video.SPEC, image2video.SPEC, effects.SPEC)
+    spec.name: spec
+    for spec in (
+        text2video.SPEC,
+        image2video.SPEC,
+        effects.SPEC,
+        multi_image2video.SPEC,
+        omni_video.SPEC,
+    )
 }
 
 

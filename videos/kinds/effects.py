@@ -33,6 +33,8 @@ class EffectsForm(KindForm):
     default_model = "kling-effects"
     takes_duration = False
     takes_watermark = False
+    remix_params = {"effect_scene": "effect_scene"}
+    remix_slots = {("image", 0): "image", ("image", 1): "image_2"}
 
     effect_scene = TextField(max_length=64, label=_("Effect"))
     # The wire's {"image": …} or {"images": [left, right]}; an older "duration" is dropped.

@@ -16,6 +16,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.files.base import File
 from django.core.files.uploadedfile import UploadedFile
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -42,10 +43,21 @@ class SecondsField(forms.Field):
         return int(whole)
 
 
+class SwitchInput(forms.CheckboxInput):
+    """A checkbox whose submitted value reaches the field as given.
+
+    CheckboxInput turns any string but "true"/"false" into True, so an API body's
+    "sound": "off" read as on; the field decides instead (an unticked box sends nothing).
+    """
+
+    def value_from_datadict(self, data: Any, files: Any, name: str) -> Any:
+        return data.get(name, False)
+
+
 class SoundField(forms.Field):
     """Kling's sound switch: "on"/"off" (kling-kinds.md §7.2); a checkbox's "1" or a bool too."""
 
-    widget = forms.CheckboxInput
+    widget = SwitchInput
 
     def to_python(self, value: Any) -> bool:
         if value in (None, "", False, "off", "false", "0"):
@@ -84,7 +96,8 @@ class JSONListField(forms.JSONField):
 
 @dataclass
 class PendingInput:
-    """An input read from the request: an upload (validated), or a URL the worker fetches."""
+    """An input read from the request: an upload (validated), a URL the worker fetches, or a
+    remixed generation's stored file (stored: its storage name, shared)."""
 
     role: str
     position: int
@@ -92,6 +105,45 @@ class PendingInput:
     extension: str = ""
     url: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
+    stored: str = ""
+
+
+@dataclass(frozen=True)
+class KeptInput:
+    """A stored input of the generation being remixed or re-run, kept as it is: its file is
+    shared with the new row (checked when it was stored, never fetched again); one given by
+    URL and never fetched keeps its URL."""
+
+    role: str
+    position: int
+    name: str
+    url: str
+
+    @classmethod
+    def of(cls, row: GenerationInput) -> KeptInput:
+        return cls(row.role, row.position, row.file.name if row.file else "", row.url)
+
+
+class StoredInput:
+    """A kept input as its upload field's initial value: ClearableFileInput shows it as
+    "Currently: <link>" with a Clear box (ticked: the input is dropped)."""
+
+    def __init__(self, row: GenerationInput) -> None:
+        self.row = row
+
+    @property
+    def url(self) -> str:
+        if not self.row.file:
+            return self.row.url
+        return reverse("generation_input", args=[self.row.generation_id, self.row.field])
+
+    def __str__(self) -> str:
+        return f"{self.row.role} {self.row.position + 1} of #{self.row.generation_id}"
+
+
+def _keep_initial_when_empty(data: Any, initial: Any) -> Any:
+    """A remix's upload field left empty still shows the stored input it keeps."""
+    return initial if data is None else data
 
 
 def image_input(value: Any, label: str) -> tuple[UploadedFile | None, str, str]:
@@ -121,11 +173,17 @@ class KindForm(forms.Form):
     """The model (from the catalogue, for this kind), mode, duration, sound and the provider.
 
     Subclasses set kind and default_model, add their fields and rules, add inputs with
-    add_input while cleaning, and put their settings in params().
+    add_input while cleaning, and put their settings in params(). For remix and re-run they
+    declare how a generation maps back: remix_params (form field <- params key) and
+    remix_slots (upload field <- stored input), or override initial_from / input_slots.
     """
 
     kind: ClassVar[str]
     default_model: ClassVar[str]
+    # Remix and re-run (initial_from, input_slots): the form field each Generation.params key
+    # fills, and the upload field each stored input (role, position) goes back to.
+    remix_params: ClassVar[dict[str, str]] = {}
+    remix_slots: ClassVar[dict[tuple[str, int], str]] = {}
     # Fields of this kind whose value comes from the chosen model when left out.
     takes_duration: ClassVar[bool] = True
     takes_sound: ClassVar[bool] = False
@@ -156,7 +214,9 @@ class KindForm(forms.Form):
         empty_label=_("automatic (by priority)"),
     )
 
-    def __init__(self, *args: Any, api: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, api: bool = False, remix_of: Generation | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.catalogue_entry: VideoModel | None = None
         self.pending_inputs: list[PendingInput] = []
@@ -165,6 +225,43 @@ class KindForm(forms.Form):
             self.fields.pop("provider")
         if not self.takes_watermark:
             self.fields.pop("watermark_info")
+        # Remix and re-run: each stored input of remix_of sits in its upload field, kept
+        # unless a new file replaces it or its Clear box is ticked.
+        self.remix_rows: list[GenerationInput] = list(remix_of.inputs.all()) if remix_of else []
+        self.kept_slots = self.input_slots(self.remix_rows)
+        for slot, row in self.kept_slots.items():
+            self.initial[slot] = StoredInput(row)
+            self.fields[slot].bound_data = _keep_initial_when_empty
+
+    # ---- remix and re-run: how a generation of this kind maps back onto the form ------------
+    @classmethod
+    def initial_from(cls, generation: Generation) -> dict[str, Any]:
+        """The form's values for a generation of this kind (its stored inputs: input_slots)."""
+        initial: dict[str, Any] = {
+            "model_name": generation.model_name,
+            "prompt": generation.prompt,
+            "negative_prompt": generation.negative_prompt,
+            "mode": generation.mode,
+            "duration": generation.duration,
+            "sound": generation.sound,
+            "watermark_info": generation.params.get("watermark_info"),
+        }
+        for name, key in cls.remix_params.items():
+            initial[name] = generation.params.get(key)
+        return {k: v for k, v in initial.items() if k in cls.base_fields and v is not None}
+
+    def input_slots(self, rows: list[GenerationInput]) -> dict[str, GenerationInput]:
+        """The upload field each stored input goes back to (remix_slots; a kind may compute it)."""
+        slots = {self.remix_slots.get((row.role, row.position)): row for row in rows}
+        slots.pop(None, None)
+        return slots
+
+    def _clean_fields(self) -> None:
+        super()._clean_fields()
+        for slot, row in self.kept_slots.items():
+            # Empty: keep the stored input; False: its Clear box was ticked (dropped).
+            if self[slot].data is None and slot not in self.errors:
+                self.cleaned_data[slot] = KeptInput.of(row)
 
     def clean_watermark_info(self) -> dict[str, bool] | None:
         value = self.cleaned_data.get("watermark_info")
@@ -181,6 +278,13 @@ class KindForm(forms.Form):
         self, role: str, position: int, value: Any, *, label: str, meta: dict | None = None
     ) -> None:
         """Read an image input (upload, URL or Base64) into pending_inputs; errors raise."""
+        if isinstance(value, KeptInput):
+            self.pending_inputs.append(
+                PendingInput(
+                    role, position, url=value.url, meta=dict(meta or {}), stored=value.name
+                )
+            )
+            return
         upload, extension, url = image_input(value, label)
         self.pending_inputs.append(
             PendingInput(role, position, upload, extension, url, dict(meta or {}))
@@ -315,8 +419,19 @@ class KindForm(forms.Form):
                 name = f"{pending.role}.{pending.extension}"
                 row.file.save(name, File(pending.upload), save=False)
                 generation.staged_files.append(row.file.name)
+            elif stored := pending.stored or self._stored_for(pending):
+                # Shared with the remixed row (delete_with_files keeps a shared file).
+                row.file.name = stored
             generation.staged_inputs.append(row)
         return generation
+
+    def _stored_for(self, pending: PendingInput) -> str:
+        """The remixed row's stored file for an input given again by the same URL (a kept
+        omni-video reference video): shared, not fetched a second time."""
+        for row in self.remix_rows:
+            if row.file and pending.url and (row.role, row.url) == (pending.role, pending.url):
+                return row.file.name
+        return ""
 
     def save_inputs(self, generation: Generation) -> None:
         """Insert the input rows staged with the generation (inside the create's transaction)."""

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import gettext_lazy as _
 
+from ..sound_shots import sound_shot_fields
 from .base import KindSpec, base64_of, prompt_body
 
 if TYPE_CHECKING:
@@ -20,6 +21,7 @@ def build_body(generation: Generation, files: dict[str, str], model_name: str) -
             body[field] = value
     if generation.dynamic_masks:
         body["dynamic_masks"] = generation.dynamic_masks
+    body.update(sound_shot_fields(generation, model_name))
     return body
 
 

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import gettext_lazy as _
 
+from ..sound_shots import sound_shot_fields
 from .base import KindSpec, prompt_body
 
 if TYPE_CHECKING:
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
 def build_body(generation: Generation, files: dict[str, str], model_name: str) -> dict[str, Any]:
     body = prompt_body(generation, model_name)
     body["aspect_ratio"] = generation.aspect_ratio
+    body.update(sound_shot_fields(generation, model_name))
     return body
 
 

@@ -9,9 +9,9 @@ acting on the answer are the jobs' work (videos/tasks.py).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -58,6 +58,9 @@ class UpstreamRequest:
     files: dict[str, str] = field(default_factory=dict)
     workdir: str = ""
     estimated_units: Decimal | None = None
+    # The generation's aspect ratio: image2video's Kling body has none (the frame decides),
+    # but the gateways' sizes need one (kling-kinds.md §8a: always send it).
+    aspect_ratio: str = ""
 
 
 @dataclass
@@ -76,7 +79,31 @@ class TaskState:
     external_task_id: str = ""
     # task_result.videos[0].id: the upstream's id of the video (video-extend, lip-sync need it).
     video_id: str = ""
+    # Gateways that bill in tokens (Seedance, kling-kinds.md §8c) report usage.completion_tokens.
+    tokens: int | None = None
+    # Seconds the upstream asks us to wait before the next poll (openai-poll-after-ms, §8a).
+    poll_after: float | None = None
+    # Things the job's timeline should say about this create (fields a gateway likely ignores).
+    notes: list[str] = field(default_factory=list)
     raw: Any = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class ResourcePack:
+    """One resource pack of an upstream account, as /account/costs lists it (kling-kinds.md §7.8).
+
+    Quantities are units; remaining lags the account's real spend by up to 12 hours.
+    """
+
+    name: str
+    pack_id: str
+    pack_type: str  # decreasing_total | constant_period
+    total: Decimal
+    remaining: Decimal
+    status: str  # toBeOnline | online | expired | runOut
+    purchase_time: datetime | None = None
+    effective_time: datetime | None = None
+    invalid_time: datetime | None = None
 
 
 class UpstreamError(Exception):
@@ -121,6 +148,11 @@ class Upstream(Protocol):
     lookup_grace: seconds after an ambiguous create before find_by_external_id is believed
       (longer than the upstream's own timeout, so a create it was still processing is listed).
     submit_seconds: how long one submit may take (the job's lease must outlast it).
+    takes_external_id(model): whether a create of this upstream model carries our external
+      task id, so an ambiguous create can be looked up (§4.3). Where it cannot (the gateways
+      of kling-kinds.md §8), an ambiguous create is never retried: its outcome is unknown.
+    download(url, target, ...): fetch a result the upstream itself serves (its content
+      endpoint, behind its key) into target; False when the URL is not the upstream's own.
     """
 
     config: ProviderConfig
@@ -142,33 +174,10 @@ class Upstream(Protocol):
 
     def probe(self) -> str: ...
 
+    def takes_external_id(self, model: str) -> bool: ...
 
-_clients: dict[int, tuple[tuple[Any, ...], Upstream]] = {}
-_clients_lock = threading.Lock()
+    def balance(self) -> list[ResourcePack] | None:
+        """The account's resource packs (§7.8); None when the upstream is not metered."""
+        ...
 
-
-def upstream_for(config: ProviderConfig) -> Upstream:
-    """The adapter that speaks this provider's protocol, reused while its settings stay the same.
-
-    Reuse keeps HTTP connections (and a Kling JWT) alive between jobs in one worker.
-    """
-    key = config.cache_key()
-    with _clients_lock:
-        cached = _clients.get(config.pk)
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        if cached is not None:
-            close = getattr(cached[1], "close", None)
-            if close is not None:
-                close()
-        upstream = _make(config)
-        _clients[config.pk] = (key, upstream)
-        return upstream
-
-
-def _make(config: ProviderConfig) -> Upstream:
-    from . import kling, local  # they import this module's types
-
-    if config.kind == "local":
-        return local.LocalUpstream(config)
-    return kling.KlingClient(config)
+    def download(self, url: str, target: str, *, max_bytes: int, deadline: float) -> bool: ...

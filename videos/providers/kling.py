@@ -12,13 +12,14 @@ import socket
 import threading
 import time
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import httpx
 import jwt
 
-from .base import ProviderConfig, TaskState, UpstreamError, UpstreamRequest
+from .base import ProviderConfig, ResourcePack, TaskState, UpstreamError, UpstreamRequest
 from .fetch import USER_AGENT
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ STATUS_WORDS = {
     "failure": "failed",
     "error": "failed",
     "cancelled": "failed",
+    "timeout": "failed",  # kling-kinds.md §8: a gateway's task that ran out of time
 }
 
 # kling-api.md §4.2, by what the studio does about them.
@@ -50,6 +52,11 @@ SERVER_CODES = {5000, 5001, 5002}
 HTTP_STATUS_FOR_CODE = {1103: 403, 1202: 404, 1203: 404}
 
 PAGE_SIZE = 500  # the list endpoint's maximum (§1.2)
+# /account/costs (kling-kinds.md §7.8): what a window means is unconfirmed, so ask for a year.
+COSTS_PATH = "/account/costs"
+COSTS_WINDOW_SECONDS = 365 * 24 * 3600
+# The due loop asks inline: a slow account route may hold up the jobs' polls this long at most.
+COSTS_TIMEOUT_SECONDS = 10.0
 JWT_LIFETIME = 1800
 JWT_RENEW_BEFORE = 300
 
@@ -143,6 +150,8 @@ def parse_task(body: Any) -> TaskState:
                 "task_result.videos.url",
                 "result_url",
                 "video_url",
+                "output.video_url",
+                "content.video_url",
                 "metadata.url",
                 "url",
                 "output.url",
@@ -154,8 +163,27 @@ def parse_task(body: Any) -> TaskState:
         video_id=str(_first(task, "task_result.videos.id") or ""),
         progress=_progress(_first(task, "progress")),
         external_task_id=str(_first(task, "task_info.external_task_id", "external_task_id") or ""),
+        tokens=_tokens(_first(task, "usage.completion_tokens")),
         raw=body,
     )
+
+
+def _tokens(value: Any) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def is_seedance(model: str) -> bool:
+    """A Kling route a gateway maps onto Seedance 2.0 (kling-kinds.md §8c): the model says so."""
+    return "seedance" in model.lower()
+
+
+# §8c: what the Seedance-mapped routes likely ignore (unconfirmed): the timeline warns.
+SEEDANCE_LIKELY_IGNORED = ("camera_control", "negative_prompt")
+# What they do not take at all: no external id, no callbacks (no envelope, no Kling task).
+SEEDANCE_DROPPED = ("external_task_id", "callback_url", "watermark_info")
 
 
 def parse_list(body: Any) -> list[TaskState]:
@@ -168,6 +196,52 @@ def parse_list(body: Any) -> list[TaskState]:
     if not isinstance(items, list):
         raise UpstreamError("the list answer has no task array", raw=body, retry_after=10)
     return [parse_task(item) for item in items if isinstance(item, dict)]
+
+
+def _moment(value: Any) -> datetime | None:
+    """A Kling time in milliseconds as an aware datetime (0 or missing: none)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        ms = float(value)
+    except ValueError:
+        return None
+    if not ms or ms != ms or not -(10**15) < ms < 10**15:  # 0, NaN, absurd: no time
+        return None
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def parse_packs(body: Any) -> list[ResourcePack]:
+    """The resource packs of an /account/costs answer (kling-kinds.md §7.8)."""
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, dict):
+        raise UpstreamError("the account costs answer has no data object", raw=body)
+    inner = data.get("code")
+    if inner not in (None, 0, "0"):
+        raise UpstreamError(
+            f"account costs refused: {data.get('msg') or 'no message'} (code {inner})", raw=body
+        )
+    infos = data.get("resource_pack_subscribe_infos")
+    if not isinstance(infos, list):
+        raise UpstreamError("the account costs answer lists no resource packs", raw=body)
+    packs = []
+    for info in infos:
+        if not isinstance(info, dict):
+            continue
+        packs.append(
+            ResourcePack(
+                name=str(info.get("resource_pack_name") or ""),
+                pack_id=str(info.get("resource_pack_id") or ""),
+                pack_type=str(info.get("resource_pack_type") or ""),
+                total=_units(info.get("total_quantity")) or Decimal(0),
+                remaining=_units(info.get("remaining_quantity")) or Decimal(0),
+                status=str(info.get("status") or ""),
+                purchase_time=_moment(info.get("purchase_time")),
+                effective_time=_moment(info.get("effective_time")),
+                invalid_time=_moment(info.get("invalid_time")),
+            )
+        )
+    return packs
 
 
 def _created_ms(state: TaskState) -> int | None:
@@ -195,7 +269,8 @@ def error_for(
         else (f"{message or 'upstream error'} (HTTP {http_status})")
     )
     common: dict[str, Any] = {"code": code, "http_status": http_status, "raw": raw}
-    if code in PROVIDER_CODES or (code is None and http_status in (401, 402)):
+    quota = "insufficient_quota" in str(raw)[:2000]  # §8c: Seedance gateways' 402, as 1102
+    if code in PROVIDER_CODES or (code is None and http_status in (401, 402)) or quota:
         return UpstreamError(text, provider_problem=True, **common)
     if code in PERMANENT_CODES:
         return UpstreamError(text, permanent=True, **common)
@@ -319,12 +394,22 @@ class KlingClient:
 
     # ---- transport -----------------------------------------------------------------------
     def _call(
-        self, method: str, path: str, *, json: Any = None, params: Any = None, create: bool = False
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Any = None,
+        create: bool = False,
+        timeout: float | None = None,
     ) -> Any:
         """One request; returns the parsed body of a success or raises UpstreamError."""
         headers = {"Authorization": self._authorization()}
+        extra: dict[str, Any] = {"timeout": timeout} if timeout is not None else {}
         try:
-            response = self.http.request(method, path, json=json, params=params, headers=headers)
+            response = self.http.request(
+                method, path, json=json, params=params, headers=headers, **extra
+            )
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             # Nothing was sent: safe to retry, even a create. Several in a row mean the
             # upstream is down (or its address wrong): the jobs count them toward health.
@@ -338,7 +423,7 @@ class KlingClient:
             raise UpstreamError(f"no free connection to {self.name}", retry_after=5) from exc
         except httpx.TimeoutException as exc:
             raise UpstreamError(
-                f"no answer within {self.http.timeout.read:g} s",
+                f"no answer within {timeout or self.http.timeout.read:g} s",
                 retry_after=5,
                 ambiguous=create,
                 unreachable=True,
@@ -363,7 +448,13 @@ class KlingClient:
                 create=create,
                 retry_after=_retry_after(response),
             )
-        if body is None or (isinstance(body, dict) and isinstance(body.get("error"), dict)):
+        # A failed task's query may carry its reason in "error" (Seedance gateways, §8c):
+        # only an error without a task status is an unreadable answer.
+        if body is None or (
+            isinstance(body, dict)
+            and isinstance(body.get("error"), dict)
+            and not _first(body, "status", "task_status")
+        ):
             raise UpstreamError(
                 f"{self.name} sent an unreadable answer (HTTP {response.status_code})",
                 retry_after=10,
@@ -373,10 +464,37 @@ class KlingClient:
         return body
 
     # ---- use cases -------------------------------------------------------------------
+    def takes_external_id(self, model: str) -> bool:
+        """Kling takes external_task_id; a Seedance-mapped gateway route does not (§8c)."""
+        return not (self.config.kind == "kling-gateway" and is_seedance(model))
+
+    def download(self, url: str, target: str, *, max_bytes: int, deadline: float) -> bool:
+        return False  # Kling's results are public CDN links: the guarded download fetches them
+
+    def _seedance_body(self, request: UpstreamRequest) -> tuple[dict[str, Any], list[str]]:
+        """The body a Seedance-mapped route gets (§8c) and what the timeline should warn."""
+        body = {k: v for k, v in request.body.items() if k not in SEEDANCE_DROPPED}
+        # The duration stays Kling's string (§8d: "string to Kling"); the route takes both.
+        notes = [
+            f"{field} is likely ignored by {self.name}'s Seedance route (kling-kinds.md §8c)"
+            for field in SEEDANCE_LIKELY_IGNORED
+            if body.get(field)
+        ]
+        if body.get("mode") == "pro":
+            notes.append(f"mode pro is likely ignored by {self.name}: the model name sets quality")
+        if body.get("aspect_ratio") not in (None, "16:9"):
+            notes.append(f"aspect_ratio is likely ignored by {self.name}'s Seedance route")
+        return body, notes
+
     def submit(self, request: UpstreamRequest) -> TaskState:
         """Send a prepared create (external_task_id = the generation's id)."""
-        answer = self._call("POST", path_for(request.kind), json=request.body, create=True)
+        body, notes = request.body, []
+        model = str(body.get("model_name") or body.get("model") or "")
+        if not self.takes_external_id(model):
+            body, notes = self._seedance_body(request)
+        answer = self._call("POST", path_for(request.kind), json=body, create=True)
         state = parse_task(answer)
+        state.notes = notes
         if not state.task_id:
             # Accepted but unreadable: the task may exist; resolve by lookup, never re-create.
             raise UpstreamError(
@@ -404,7 +522,15 @@ class KlingClient:
         missing = set(wanted)
         found: dict[str, TaskState] = {}
         for page in range(1, max_pages + 1):
-            states = self.list_page(kind, page)
+            try:
+                states = self.list_page(kind, page)
+            except UpstreamError as exc:
+                if exc.http_status == 404 and self.config.kind == "kling-gateway":
+                    # A gateway without a list (the Seedance-mapped routes, §8c): stop
+                    # listing; the jobs then query each task by its id.
+                    self.lists_tasks = False
+                    return found
+                raise
             for state in states:
                 if state.task_id in missing:
                     found[state.task_id] = state
@@ -440,8 +566,43 @@ class KlingClient:
             retry_after=30,
         )
 
+    def balance(self) -> list[ResourcePack] | None:
+        """The account's resource packs: GET /account/costs over the last year (§7.8).
+
+        Free upstream but limited to 1 QPS: the jobs call it at most once a minute.
+        A 404/1202 (a gateway without the route) reads "balance not available".
+        """
+        now_ms = int(time.time() * 1000)
+        params = {"start_time": now_ms - COSTS_WINDOW_SECONDS * 1000, "end_time": now_ms}
+        try:
+            answer = self._call(
+                "GET",
+                COSTS_PATH,
+                params=params,
+                timeout=min(self.config.timeout, COSTS_TIMEOUT_SECONDS),
+            )
+        except UpstreamError as exc:
+            if exc.code == 1202 or exc.http_status == 404:
+                raise UpstreamError(
+                    f"balance not available: {exc.message}", code=exc.code,
+                    http_status=exc.http_status, permanent=True, raw=exc.raw,
+                ) from exc  # fmt: skip
+            raise
+        return parse_packs(answer)
+
     def probe(self) -> str:
-        """A cheap real call (a list query with pageSize=1) that proves the credentials work."""
-        answer = self._call("GET", path_for("text2video"), params={"pageNum": 1, "pageSize": 1})
+        """A cheap real call (a list query with pageSize=1) that proves the credentials work.
+
+        A gateway without a list (the Seedance-mapped routes, kling-kinds.md §8c) is asked
+        for its /v1/models at the root instead: free, and it needs a valid key too."""
+        try:
+            answer = self._call("GET", path_for("text2video"), params={"pageNum": 1, "pageSize": 1})
+        except UpstreamError as exc:
+            if exc.http_status != 404 or self.config.kind != "kling-gateway":
+                raise
+            models = self._call("GET", self.config.base_url.rstrip("/") + "/v1/models")
+            listed = models.get("data") if isinstance(models, dict) else None
+            count = len(listed) if isinstance(listed, list) else 0
+            return f"no task list here; the key works: /v1/models lists {count} models"
         count = len(parse_list(answer))
         return f"answered a list query ({count} task{'s' if count != 1 else ''} on the first page)"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ..rendering import RenderError, render_request
-from .base import ProviderConfig, TaskState, UpstreamError, UpstreamRequest
+from .base import ProviderConfig, ResourcePack, TaskState, UpstreamError, UpstreamRequest
 
 # A render takes seconds (bench/render_speed.py: well under half real time for 15 s clips);
 # three minutes leaves room for a loaded machine before another worker may take the job over.
@@ -69,3 +69,13 @@ class LocalUpstream:
 
     def probe(self) -> str:
         return "the built-in renderer is always available"
+
+    def takes_external_id(self, model: str) -> bool:
+        return True  # nothing is in flight elsewhere: find_by_external_id answers at once
+
+    def download(self, url: str, target: str, *, max_bytes: int, deadline: float) -> bool:
+        return False  # results are local files, never URLs
+
+    def balance(self) -> list[ResourcePack] | None:
+        """The built-in renderer spends no account: not metered (kling-kinds.md §7.8)."""
+        return None

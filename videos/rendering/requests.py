@@ -7,11 +7,14 @@ renderer. One function per kind, in KINDS: a new kind adds its entry here.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from typing import Any
 
 from .effects import render_effect
+from .multi_image import render_multi_image
+from .omni import Reference, ReferenceVideo, render_omni
 from .render import render_video
 from .spec import RenderError, RenderSpec
 
@@ -26,11 +29,13 @@ def _whole_seconds(value: Any) -> int:
 
 
 def _video_spec(body: dict[str, Any], files: dict[str, str]) -> RenderSpec:
-    """text2video and image2video: the body's parameters, the frames as files."""
+    """text2video and image2video: the body's parameters, the frames as files (§7.2: with
+    sound, voices and shots as omni-video has them)."""
+    duration = _whole_seconds(body.get("duration", "5"))
     return RenderSpec(
         prompt=str(body.get("prompt", "")),
         negative_prompt=str(body.get("negative_prompt", "")),
-        duration=_whole_seconds(body.get("duration", "5")),
+        duration=duration,
         aspect_ratio=str(body.get("aspect_ratio", "16:9")),
         mode=str(body.get("mode", "std")),
         camera_control=body.get("camera_control"),
@@ -38,6 +43,9 @@ def _video_spec(body: dict[str, Any], files: dict[str, str]) -> RenderSpec:
         model_name=str(body.get("model_name", "kling-v1")),
         first_frame=files.get("image"),
         last_frame=files.get("image_tail"),
+        sound=body.get("sound") == "on",
+        voices=[str(v.get("voice_id", "")) for v in body.get("voice_list") or []],
+        shots=_shots(body, duration),
     )
 
 
@@ -58,10 +66,84 @@ def _render_effect(body: dict[str, Any], files: dict[str, str], video: str, post
     render_effect(str(body.get("effect_scene", "")), _listed(files, "image"), video, poster)
 
 
+def _render_multi_image(
+    body: dict[str, Any], files: dict[str, str], video: str, poster: str
+) -> None:
+    """kling-kinds.md §7.4: image_list in turn over the duration, pushed in on, crossfading."""
+    spec = RenderSpec(
+        prompt=str(body.get("prompt", "")),
+        negative_prompt=str(body.get("negative_prompt", "")),
+        duration=_whole_seconds(body.get("duration", "5")),
+        aspect_ratio=str(body.get("aspect_ratio", "16:9")),
+        mode=str(body.get("mode", "std")),
+        model_name=str(body.get("model_name", "kling-v1-6")),
+    )
+    render_multi_image(_listed(files, "image"), spec, video, poster)
+
+
+def _shots(body: dict[str, Any], duration: int) -> list[tuple[str, int]]:
+    """multi_prompt as (prompt, seconds); intelligence: ceil(duration / 5) near-equal shots."""
+    if not body.get("multi_shot"):
+        return []
+    if body.get("shot_type") == "customize":
+        return [
+            (str(s.get("prompt", "")), _whole_seconds(s.get("duration")))
+            for s in body.get("multi_prompt") or []
+        ]
+    count = math.ceil(duration / 5)
+    prompt = str(body.get("prompt", ""))
+    return [(prompt, duration // count + (1 if k < duration % count else 0)) for k in range(count)]
+
+
+def _render_omni(body: dict[str, Any], files: dict[str, str], video: str, poster: str) -> None:
+    """kling-kinds.md §7.3: references as labelled tiles, first -> end frame, the video's use.
+
+    image_list[n] is the staged "image.n"; a reference is labelled image_<n+1> as the prompt
+    cites it; element_list entries are grey tiles labelled element_<n>.
+    """
+    frames: dict[str, str] = {}
+    references: list[Reference] = []
+    for n, item in enumerate(body.get("image_list") or []):
+        path = files.get(f"image.{n}")
+        if path is None:
+            raise RenderError(f"image_list[{n}] was not staged")
+        if item.get("type") in ("first_frame", "end_frame"):
+            frames[item["type"]] = path
+        else:
+            references.append(Reference(f"image_{n + 1}", path))
+    for n, _element in enumerate(body.get("element_list") or [], 1):
+        references.append(Reference(f"element_{n}"))
+    reference_video = None
+    if listed := body.get("video_list"):
+        if "video.0" not in files:
+            raise RenderError("video_list[0] was not staged")
+        reference_video = ReferenceVideo(
+            files["video.0"],
+            str(listed[0].get("refer_type", "base")),
+            listed[0].get("keep_original_sound") == "yes",
+        )
+    # A base video keeps its own length (no duration is sent); 5 only satisfies the spec.
+    duration = _whole_seconds(body.get("duration", "5"))
+    spec = RenderSpec(
+        prompt=str(body.get("prompt", "")),
+        duration=duration,
+        aspect_ratio=str(body.get("aspect_ratio", "16:9")),
+        mode=str(body.get("mode", "pro")),
+        model_name=str(body.get("model_name", "kling-video-o1")),
+        first_frame=frames.get("first_frame"),
+        last_frame=frames.get("end_frame"),
+        sound=body.get("sound") == "on",
+        shots=_shots(body, duration),
+    )
+    render_omni(spec, video, poster, references, reference_video)
+
+
 KINDS: dict[str, Renderer] = {
     "text2video": _render_video,
     "image2video": _render_video,
     "effects": _render_effect,
+    "multi-image2video": _render_multi_image,
+    "omni-video": _render_omni,
 }
 
 

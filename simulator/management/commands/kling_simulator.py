@@ -9,7 +9,8 @@ from typing import Any
 from django.core.management.base import BaseCommand
 
 from simulator import Simulator
-from simulator.server import SHAPES
+from simulator.server import GATEWAY_SHAPES, SHAPES
+from simulator.testing import provider_kind_for
 
 
 class Command(BaseCommand):
@@ -26,7 +27,19 @@ class Command(BaseCommand):
         parser.add_argument(
             "--gateway", action="store_true", help="gateway mode: Bearer key, /kling"
         )
-        parser.add_argument("--shape", choices=SHAPES, default="kling", help="gateway answer shape")
+        parser.add_argument(
+            "--shape",
+            choices=SHAPES,
+            default="kling",
+            help="kling (official), a Kling gateway's answer shape (flat, openai, record), or a "
+            "gateway family of kling-kinds.md §8: openai-video, video-generations, seedance-kling",
+        )
+        parser.add_argument(
+            "--answers",
+            choices=("flat", "code", "seedance"),
+            default="flat",
+            help="video-generations: which §8b query answer shape to send",
+        )
         parser.add_argument("--fault-rate", type=float, default=0.0, help="0..1 of requests fail")
         parser.add_argument("--min-seconds", type=float, default=5.0)
         parser.add_argument("--max-seconds", type=float, default=20.0)
@@ -47,11 +60,12 @@ class Command(BaseCommand):
             max_seconds=options["max_seconds"],
             max_concurrent=options["max_concurrent"],
             webhook_secret=options["webhook_secret"],
+            generations_answer=options["answers"],
         )
-        kind = "kling-gateway" if options["gateway"] else "kling"
+        kind = provider_kind_for(sim)
         creds = (
             f"--api-key {sim.api_key}"
-            if options["gateway"]
+            if sim.gateway or options["shape"] in GATEWAY_SHAPES
             else f"--access-key {options['access_key']} --secret-key <the secret key>"
         )
         self.stdout.write(

@@ -37,6 +37,12 @@ class Command(BaseCommand):
         add.add_argument("--priority", type=int, default=100)
         add.add_argument("--max-concurrent", type=int, default=5)
         add.add_argument("--models", default="", help="comma-separated model names it serves")
+        add.add_argument(
+            "--model-map",
+            default=None,
+            help="studio=upstream model names where they differ, comma-separated "
+            '(e.g. "MiniMax-Hailuo-02=minimax/hailuo-02")',
+        )
         sub.add_parser("list", help="list providers with masked credentials and health")
         for name, text in (
             ("test", "make a cheap real call"),
@@ -80,6 +86,7 @@ class Command(BaseCommand):
             prefix = "/kling" if options["kind"] == Provider.Kind.GATEWAY else ""
         instance = Provider.objects.filter(name=options["name"]).first()
         models = [m.strip() for m in options["models"].split(",") if m.strip()]
+        model_map = _model_map(options.get("model_map"))
         form = ProviderForm(
             {
                 "name": options["name"],
@@ -92,7 +99,9 @@ class Command(BaseCommand):
                 # Names, as the admin's checkboxes send them (the form checks the catalogue).
                 "allowed_models": models or (instance.allowed_models if instance else []),
                 # JSON text: the form's JSONField reads {} and [] as "no value".
-                "model_map": json.dumps(instance.model_map if instance else {}),
+                "model_map": json.dumps(
+                    model_map if model_map is not None else (instance.model_map if instance else {})
+                ),
                 **{key: options[key] for key in SECRET_OPTIONS},
             },
             instance=instance,
@@ -147,3 +156,16 @@ class Command(BaseCommand):
             change_message=message[:500],
             single_object=True,
         )
+
+
+def _model_map(text: str | None) -> dict[str, str] | None:
+    """--model-map "a=b,c=d" as {a: b, c: d}; None when the option was not given."""
+    if text is None:
+        return None
+    pairs = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        studio, sep, upstream = item.partition("=")
+        if not sep or not studio.strip() or not upstream.strip():
+            raise CommandError(f"--model-map: {item!r} is not studio=upstream")
+        pairs[studio.strip()] = upstream.strip()
+    return pairs
