@@ -299,6 +299,73 @@ KLING_OMNI_VIDEO = {
     },
     "additionalProperties": False,
 }
+KLING_VIDEO_EXTEND = {
+    "type": "object",
+    "description": "kling-kinds.md §7.5: video_id is the studio's id of a finished kling-v1, "
+    "v1-5 or v1-6 video of yours (the videos[].id of its task), at most 175 s long and 30 days "
+    "old; model and mode are the source's; adds 4-5 s. negative_prompt and cfg_scale are not "
+    "for kling-v1 sources. " + NULL_MEANS_ABSENT,
+    "properties": {
+        "video_id": {"type": "string", "minLength": 1, "maxLength": 32},
+        "prompt": PROMPT,
+        "negative_prompt": {"type": "string", "maxLength": 2500},
+        "cfg_scale": {"type": "number", "minimum": 0, "maximum": 1},
+        "watermark_info": WATERMARK,
+        "callback_url": CALLBACK_URL,
+        "external_task_id": EXTERNAL_TASK_ID,
+    },
+    "required": ["video_id"],
+    "additionalProperties": False,
+}
+KLING_IDENTIFY_FACE = {
+    "type": "object",
+    "description": "kling-kinds.md §7.6, synchronous, exactly one of: video_id, the studio's "
+    "id of a finished video of yours (at most 60 s, under 30 days old), or video_url (mp4/mov, "
+    "≤ 100 MB, 2..60 s, sides 512..2160 px). The answer's session_id is the studio's, valid for "
+    "24 hours; face_data times are in ms. " + NULL_MEANS_ABSENT,
+    "properties": {
+        "video_id": {"type": "string", "minLength": 1, "maxLength": 32},
+        "video_url": {**CALLBACK_URL, "description": "http(s), public host, no credentials"},
+    },
+    "additionalProperties": False,
+}
+MILLISECONDS = {"type": "integer", "minimum": 0}
+VOLUME = {"type": "number", "minimum": 0, "maximum": 2}
+KLING_ADVANCED_LIP_SYNC = {
+    "type": "object",
+    "description": "kling-kinds.md §7.6: session_id from identify-face (the studio's) and "
+    "exactly one face_choose entry; sound_file: a URL or raw Base64 mp3/wav/m4a/aac, 2..60 s, "
+    "≤ 5 MB (or audio_id); end - start ≥ 2000 ms; the span fits the video and overlaps the "
+    "face by ≥ 2000 ms. " + NULL_MEANS_ABSENT,
+    "properties": {
+        "session_id": {"type": "string", "minLength": 1, "maxLength": 32},
+        "face_choose": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 1,
+            "items": {
+                "type": "object",
+                "properties": {
+                    "face_id": {"type": "string", "minLength": 1, "maxLength": 64},
+                    "audio_id": {"type": "string", "maxLength": 128},
+                    "sound_file": {"type": "string", "minLength": 1},
+                    "sound_start_time": MILLISECONDS,
+                    "sound_end_time": MILLISECONDS,
+                    "sound_insert_time": MILLISECONDS,
+                    "sound_volume": VOLUME,
+                    "original_audio_volume": VOLUME,
+                },
+                "required": ["face_id", "sound_start_time", "sound_end_time", "sound_insert_time"],
+                "additionalProperties": False,
+            },
+        },
+        "watermark_info": WATERMARK,
+        "callback_url": CALLBACK_URL,
+        "external_task_id": EXTERNAL_TASK_ID,
+    },
+    "required": ["session_id", "face_choose"],
+    "additionalProperties": False,
+}
 GENERIC_CREATE = {
     "type": "object",
     "description": "A prompt, an image, or both. " + NULL_MEANS_ABSENT,
@@ -346,6 +413,8 @@ KIND_BODIES: dict[str, tuple[str, dict[str, Any]]] = {
     "effects": ("KlingEffects", KLING_EFFECTS),
     "multi-image2video": ("KlingMultiImage2Video", KLING_MULTI_IMAGE2VIDEO),
     "omni-video": ("KlingOmniVideo", KLING_OMNI_VIDEO),
+    "video-extend": ("KlingVideoExtend", KLING_VIDEO_EXTEND),
+    "advanced-lip-sync": ("KlingAdvancedLipSync", KLING_ADVANCED_LIP_SYNC),
 }
 OPENAI_CREATE_MULTIPART = {
     "type": "object",

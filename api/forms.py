@@ -37,6 +37,7 @@ from .bodies import (
     DEFAULT_MODEL,
     GENERIC_CREATE,
     KIND_BODIES,
+    KLING_IDENTIFY_FACE,
     KLING_IMAGE2VIDEO,
     KLING_TEXT2VIDEO,
     OPENAI_CREATE,
@@ -256,10 +257,11 @@ class KlingCreateForm(ApiCreateForm):
         "multi_prompt",
     )
 
-    def __init__(self, body: dict[str, Any], kind: str) -> None:
+    def __init__(self, body: dict[str, Any], kind: str, owner: Any = None) -> None:
         super().__init__(body)
         self.body = body
         self.kind = kind
+        self.owner = owner
         self.schema = KLING_IMAGE2VIDEO if kind == Kind.IMAGE2VIDEO else KLING_TEXT2VIDEO
         if body.get("model") and not body.get("model_name"):
             self.names = {**KLING_NAMES, "model_name": "model"}
@@ -317,10 +319,11 @@ class KindCreateForm(ApiOnlyFields):
 
     API_ONLY = ("callback_url", "external_task_id")
 
-    def __init__(self, body: dict[str, Any], kind: str) -> None:
+    def __init__(self, body: dict[str, Any], kind: str, owner: Any = None) -> None:
         super().__init__(body)
         self.body = body
         self.kind = kind
+        self.owner = owner
 
     def kind_form(self) -> forms.Form:
         """The kind's bound form, already validated; raises ApiError on any problem."""
@@ -330,10 +333,41 @@ class KindCreateForm(ApiOnlyFields):
         if not self.is_valid():
             raise_for_own_errors(self)
         fields = {k: v for k, v in self.body.items() if k not in self.API_ONLY and v is not None}
-        form = kind_spec(self.kind).form_class(fields, api=True)
+        form = kind_spec(self.kind).form_class(fields, api=True, owner=self.owner)
         if not form.is_valid():
             raise_for_generation_errors(form, getattr(form, "api_names", {}))
         return form
+
+
+class IdentifyFaceForm(forms.Form):
+    """identify-face's body (kling-kinds.md §7.6): the studio id of one of the caller's videos."""
+
+    video_id = TextField(max_length=32, required=False)
+    video_url = PublicUrlField(max_length=2000, required=False)
+
+    def __init__(self, body: dict[str, Any]) -> None:
+        super().__init__(body)
+        self.body = body
+
+    def full_clean(self) -> None:
+        problem = json_type_error(self.body, KLING_IDENTIFY_FACE)
+        if problem is not None:
+            raise bad_field(*problem)
+        super().full_clean()
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        given = [name for name in ("video_id", "video_url") if self.body.get(name) is not None]
+        if len(given) != 1:
+            self.add_error(
+                given[1] if len(given) == 2 else "video_id",
+                "Give exactly one of video_id and video_url.",
+            )
+        return data
+
+    def video_pk(self) -> int | None:
+        ref = self.cleaned_data["video_id"].strip()
+        return int(ref) if ref.isascii() and ref.isdigit() and len(ref) <= 18 else None
 
 
 GENERIC_NAMES = {

@@ -50,6 +50,7 @@ TASK_FIELDS = (
     "status", "status_message", "progress", "created_at", "updated_at", "submitted_at",
     "finished_at", "video", "poster", "video_duration", "video_width", "video_height",
     "video_fps", "units", "parent_id", "api_task__external_task_id", "api_task__base_url",
+    "parent__video", "parent__video_duration",
 )  # fmt: skip
 TaskRow = dict[str, Any]
 

@@ -7,17 +7,30 @@ from typing import Any
 
 from django.http import HttpRequest, JsonResponse
 
+from videos.limits import LimitExceeded
+from videos.lip_sync import LIP_SYNC_MODEL, FaceError, identify_faces, identify_faces_at
 from videos.models import Generation, Status, waiting_message_of
 
 from .auth import api_endpoint
+from .errors import ApiError, bad_field
 from .forms import (
     AccountCostsForm,
+    IdentifyFaceForm,
     KindCreateForm,
     KlingCreateForm,
     KlingListForm,
     raise_for_own_errors,
 )
-from .http import TaskRow, json_body, media_url, millis, own_task, own_tasks, public_base_url
+from .http import (
+    TaskRow,
+    json_body,
+    media_url,
+    millis,
+    own_generations,
+    own_task,
+    own_tasks,
+    public_base_url,
+)
 
 # Outbound words of the Kling family (kling-api.md §4.1): note the spelling "succeed".
 KLING_STATUS = {
@@ -42,7 +55,10 @@ KLING_FIELDS = (
     "id", "status", "status_message", "created_at", "updated_at", "video", "poster",
     "video_duration", "duration", "units", "api_task__external_task_id", "api_task__base_url",
     "waiting_reason", "waiting_attempts", "next_poll_at",
+    "kind", "parent_id", "parent__video", "parent__video_duration",
 )  # fmt: skip
+# Kinds whose task names the video they continue (kling-kinds.md §7.5, §7.6).
+PARENT_KINDS = ("video-extend", "advanced-lip-sync")
 
 
 def kling_task(row: TaskRow, base_url: str, status: str | None = None) -> dict[str, Any]:
@@ -58,6 +74,14 @@ def kling_task(row: TaskRow, base_url: str, status: str | None = None) -> dict[s
         "created_at": millis(row["created_at"]),
         "updated_at": millis(row["updated_at"]),
     }
+    if row.get("kind") in PARENT_KINDS and row.get("parent_id"):
+        # Studio ids and our copy's URL: the upstream's ids never cross our API.
+        parent_duration = row["parent__video_duration"] or 0
+        task["task_info"]["parent_video"] = {
+            "id": str(row["parent_id"]),
+            "url": media_url(base_url, row["parent__video"]) if row["parent__video"] else "",
+            "duration": f"{parent_duration:.1f}".rstrip("0").rstrip("."),
+        }
     if status == Status.SUCCEEDED and row["video"]:
         duration = row["video_duration"] or row["duration"]
         task["task_result"] = {
@@ -108,7 +132,7 @@ def create(request: HttpRequest, kind: str) -> JsonResponse:
         api_form = KlingCreateForm(json_body(request), kind)
         form = api_form.generation_form()
     else:
-        api_form = KindCreateForm(json_body(request), kind)
+        api_form = KindCreateForm(json_body(request), kind, owner=request.api_key.owner)
         form = api_form.kind_form()
     generation = request.api_key.start_generation(
         form,
@@ -149,4 +173,49 @@ def account_costs(request: HttpRequest) -> JsonResponse:
     wanted = form.cleaned_data["resource_pack_name"]
     packs = [pack] if pack and (not wanted or wanted == pack["resource_pack_name"]) else []
     data = {"code": 0, "msg": "SUCCEED", "resource_pack_subscribe_infos": packs}
+    return envelope(request, data)
+
+
+@api_endpoint("kling", "POST")
+def identify_face(request: HttpRequest) -> JsonResponse:
+    """identify-face (kling-kinds.md §7.6), synchronous: faces of one of the caller's videos.
+
+    The answer's session_id is ours (expires after 24 h); face_image is our stored copy.
+    """
+    form = IdentifyFaceForm(json_body(request))
+    if not form.is_valid():
+        raise_for_own_errors(form)
+    owner, key = request.api_key.owner, request.api_key
+    if not key.allows_model(LIP_SYNC_MODEL):
+        # identify-face spends units upstream: a key kept off lip-sync may not start one.
+        raise LimitExceeded(
+            "model", f"this key may not use the model {LIP_SYNC_MODEL!r}", field="model"
+        )
+    try:
+        if url := form.cleaned_data.get("video_url"):
+            session = identify_faces_at(url, owner, key)
+        else:
+            ref = form.cleaned_data["video_id"]
+            source = own_generations(request).filter(pk=form.video_pk()).first()
+            if source is None:
+                raise bad_field("video_id", f"No video {ref} of yours exists.")
+            session = identify_faces(source, owner, key)
+    except FaceError as exc:
+        if exc.unavailable:
+            raise ApiError(503, 5001, exc.message) from exc
+        raise bad_field(exc.field, exc.message) from exc
+    base = public_base_url(request)
+    data = {
+        "session_id": str(session.pk),
+        "final_unit_deduction": units_text(session.units),
+        "face_data": [
+            {
+                "face_id": face["face_id"],
+                "face_image": media_url(base, face["image"]) or "",
+                "start_time": face["start_time"],
+                "end_time": face["end_time"],
+            }
+            for face in session.faces
+        ],
+    }
     return envelope(request, data)

@@ -5,7 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from .auth import JWT_MAX_LIFETIME_SECONDS
-from .bodies import GENERIC_CREATE, KIND_BODIES, OPENAI_CREATE, OPENAI_CREATE_MULTIPART
+from .bodies import (
+    GENERIC_CREATE,
+    KIND_BODIES,
+    KLING_IDENTIFY_FACE,
+    OPENAI_CREATE,
+    OPENAI_CREATE_MULTIPART,
+)
 from .errors import OPENAI_CODES
 from .kling import KLING_STATUS
 from .openai import OPENAI_STATUS
@@ -207,7 +213,35 @@ def _kling_paths(prefix: str) -> dict[str, Any]:
             "responses": {"200": _json(_kling_envelope(ACCOUNT_COSTS)), **KLING_ERRORS},
         }
     }
+    paths[f"{prefix}/v1/videos/identify-face"] = {
+        "post": {
+            "summary": "Identify the faces of one of your videos (synchronous, §7.6)",
+            "requestBody": _body(_ref("KlingIdentifyFace")),
+            "responses": {"200": _json(_kling_envelope(FACE_SESSION)), **KLING_ERRORS},
+        }
+    }
     return paths
+
+
+FACE_SESSION = {
+    "type": "object",
+    "properties": {
+        "session_id": {"type": "string", "description": "the studio's; expires after 24 h"},
+        "final_unit_deduction": {"type": "string"},
+        "face_data": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "face_id": {"type": "string"},
+                    "face_image": {"type": "string", "format": "uri"},
+                    "start_time": {"type": "integer", "description": "ms"},
+                    "end_time": {"type": "integer", "description": "ms"},
+                },
+            },
+        },
+    },
+}
 
 
 def openapi_document(base_url: str) -> dict[str, Any]:
@@ -231,6 +265,7 @@ def openapi_document(base_url: str) -> dict[str, Any]:
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {
                 **dict(KIND_BODIES.values()),
+                "KlingIdentifyFace": KLING_IDENTIFY_FACE,
                 "KlingTask": KLING_TASK,
                 "ResourcePack": RESOURCE_PACK,
                 "KlingError": {

@@ -30,12 +30,15 @@ register_converter(KindConverter, "kind")
 # Kling-native routes, mounted twice: under /kling (the gateways' layout) and at the
 # root, so an official Kling SDK works by changing its base URL only.
 kling_routes = [
+    # Synchronous, not a kind (kling-kinds.md §7.6): ahead of OpenAI's /v1/videos/<video_id>.
+    path("v1/videos/identify-face", kling.identify_face),
     path("v1/videos/<kind:kind>", kling.tasks),
     path("v1/videos/<kind:kind>/<str:task_id>", kling.task),
     path("account/costs", kling.account_costs),
 ]
 
 urlpatterns = [
+    path("kling/v1/videos/identify-face", kling.identify_face, name="kling_identify_face"),
     path("kling/v1/videos/<kind:kind>", kling.tasks, name="kling_tasks"),
     path("kling/v1/videos/<kind:kind>/<str:task_id>", kling.task, name="kling_task"),
     path("kling/account/costs", kling.account_costs, name="kling_account_costs"),

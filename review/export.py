@@ -28,7 +28,7 @@ COLUMNS = [
     "sound", "shots", "effect_scene", "params", "model_name", "mode", "duration",
     "aspect_ratio", "cfg_scale", "camera_control", "prompt",
     "negative_prompt", "status", "status_message", "units", "video_duration", "tags",
-    "rating_average", "rating_count", "comment_count", "parent_id",
+    "rating_average", "rating_count", "comment_count", "parent_id", "project",
 ]  # fmt: skip
 
 
@@ -66,6 +66,7 @@ def row(generation: Generation) -> dict[str, Any]:
         "rating_count": generation.rating_count,
         "comment_count": generation.comment_count,
         "parent_id": str(generation.parent_id) if generation.parent_id else None,
+        "project": generation.project.name if generation.project else None,
     }
 
 

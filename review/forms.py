@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from api.models import ApiKey
-from videos.models import ASPECT_RATIOS, Generation, Kind, Mode, Status, VideoModel
+from videos.models import ASPECT_RATIOS, Generation, Kind, Mode, Project, Status, VideoModel
 
 from . import search
 from .models import Rating, SavedSearch, Star, Tagging, normalise_tag
@@ -42,6 +42,10 @@ class HistoryFilterForm(forms.Form):
     author = forms.ModelChoiceField(
         queryset=get_user_model().objects.filter(is_active=True).order_by("username"),
         to_field_name="username", required=False, empty_label=_("anyone"), label=_("Author"),
+    )  # fmt: skip
+    project = forms.ModelChoiceField(
+        queryset=Project.objects.all(), required=False, empty_label=_("any project"),
+        label=_("Project"),
     )  # fmt: skip
     model = forms.ChoiceField(required=False, label=_("Model"))
     kind = forms.ChoiceField(choices=_choices(Kind.choices), required=False, label=_("Kind"))
@@ -111,6 +115,7 @@ class HistoryFilterForm(forms.Form):
             "duration": data.get("duration"),
             "aspect_ratio": data.get("aspect_ratio"),
             "owner": data.get("author"),
+            "project": data.get("project"),
         }
         queryset = queryset.filter(**{k: v for k, v in exact.items() if v not in (None, "")})
         if data.get("mine"):

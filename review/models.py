@@ -454,7 +454,7 @@ def with_review(queryset: QuerySet[Generation], user: AbstractBaseUser) -> Query
     comments = Comment.objects.filter(generation=OuterRef("pk")).values("generation")
     mine = Rating.objects.filter(generation=OuterRef("pk"), user=user).values("value")[:1]
     return (
-        queryset.select_related("owner", "provider", "api_key")
+        queryset.select_related("owner", "provider", "api_key", "project")
         .annotate(
             rating_average=Subquery(ratings.annotate(a=Avg("value")).values("a")),
             rating_count=Coalesce(Subquery(ratings.annotate(n=Count("pk")).values("n")), 0),

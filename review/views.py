@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
@@ -20,7 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from studio.typing import HtmxHttpRequest
 from videos.creation import Origin, create_generation
-from videos.forms import ConfirmForm
+from videos.forms import ConfirmForm, ProjectChoiceForm
 from videos.models import Generation, VideoModel
 from videos.views import confirm_run_page
 
@@ -218,9 +219,26 @@ def _invalid(
 @require_GET
 def compare(request: HttpRequest) -> HttpResponse:
     """2 to 4 generations side by side: synchronised players and a parameter diff."""
+    if "ids" not in request.GET and "project" in request.GET:
+        return _compare_project(request)
     form = CompareForm(request.GET, visible=_visible(request))
     comparison = compare_generations(form.cleaned_data["ids"]) if form.is_valid() else None
     return render(request, "review/compare.html", {"form": form, "comparison": comparison})
+
+
+def _compare_project(request: HttpRequest) -> HttpResponse:
+    """A project's newest finished clips (up to 4), as the URL of their comparison."""
+    chosen = ProjectChoiceForm(request.GET)
+    project = chosen.cleaned_data["project"] if chosen.is_valid() else None
+    if project is None:
+        return render(request, "review/compare.html", {"form": chosen, "comparison": None})
+    newest = (
+        _visible(request)
+        .filter(project=project, status="succeeded")
+        .order_by("-pk")
+        .values_list("pk", flat=True)[:4]
+    )
+    return redirect(f"{reverse('compare')}?{urlencode([('ids', pk) for pk in newest])}")
 
 
 @require_GET

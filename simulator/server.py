@@ -47,7 +47,7 @@ from videos.providers.webhooks import sign
 
 from . import costs
 from .clip import clip_bytes
-from .rules import KINDS, ModelNotFound, check_create
+from .rules import KINDS, ModelNotFound, check_create, check_identify
 from .rules.common import image_size
 from .rules.gateways import check_openai_video, check_seedance, check_video_generations
 
@@ -96,6 +96,9 @@ KLING_TASK_BASE = 831922345719271433
 ROUTE = re.compile(r"^/v1/videos/(" + "|".join(map(re.escape, KINDS)) + r")(?:/([^/]+))?/?$")
 COSTS_ROUTE = "/account/costs"  # not under /v1 (kling-kinds.md §7.8)
 VIDEO_ROUTE = re.compile(r"^/sim/videos/([^/]+)\.mp4$")
+FACE_ROUTE = re.compile(r"^/sim/faces/([^/]+)\.jpg$")
+IDENTIFY_PATH = "/v1/videos/identify-face"
+SESSION_SECONDS = 24 * 3600  # kling-kinds.md §7.6: unconfirmed upstream; tests shorten it
 
 
 @dataclass
@@ -113,6 +116,39 @@ class SimTask:
     callback_url: str = ""
     posted: str = ""
     held: list[dict[str, Any]] = field(default_factory=list)
+    # The model that made its video (an extension inherits its parent's) and the video's
+    # length; parent: the task whose video this one continues (video-extend, lip-sync).
+    model: str = "kling-v1"
+    seconds: float = 3.0
+    parent: SimTask | None = None
+
+
+@dataclass
+class SimSession:
+    """An identify-face session: its video (a task, or None for a video_url) and faces."""
+
+    session_id: str
+    task: SimTask | None
+    video_ms: int
+    faces: dict[str, tuple[int, int]]
+    created: float
+    lifetime: float
+    now: Any = None
+
+    @property
+    def expired(self) -> bool:
+        return self.now() - self.created >= self.lifetime
+
+
+@dataclass(frozen=True)
+class SimVideo:
+    """A finished video this account issued (task_result.videos[0]), as its rules see it."""
+
+    video_id: str
+    model: str
+    seconds: float
+    age_seconds: float
+    task: SimTask
 
 
 class Simulator:
@@ -180,6 +216,8 @@ class Simulator:
         self.callback_log: list[tuple[str, int | str, dict[str, Any]]] = []
         self._faults: list[list[Any]] = []  # [fault, endpoint, times_left]
         self._next_id = KLING_TASK_BASE
+        self.sessions: dict[str, SimSession] = {}
+        self.session_seconds = SESSION_SECONDS
         self._stop = threading.Event()
         self.server = _Server((host, port), _Handler)
         self.server.daemon_threads = True
@@ -303,6 +341,7 @@ class Simulator:
                     else ""
                 ),
                 callback_url=str(body.get("callback_url", "")),
+                model=str(body.get("model_name") or body.get("model") or "kling-v1"),
             )
             self.tasks.append(task)
             self.by_id[task_id] = task
@@ -321,6 +360,35 @@ class Simulator:
         if elapsed >= 0.3 * task.run_seconds:
             return "processing", "", progress
         return "submitted", "", progress
+
+    def video(self, video_id: str) -> SimVideo | None:
+        """A succeeded task's video by the id this account gave it ("v" + task id), or None."""
+        with self.lock:
+            task = self.by_id.get(video_id[1:]) if video_id.startswith("v") else None
+            if task is None or self.status_of(task)[0] != "succeed":
+                return None
+            return SimVideo(video_id, task.model, task.seconds, self.now() - task.created, task)
+
+    def session(self, session_id: str) -> SimSession | None:
+        with self.lock:
+            return self.sessions.get(session_id)
+
+    def identify(self, video: SimVideo | None) -> SimSession:
+        """A new session: one face ("0") over the whole video, as the local renderer says."""
+        with self.lock:
+            session_id = uuid.uuid4().hex
+            video_ms = round((video.seconds if video else 5.0) * 1000)
+            session = SimSession(
+                session_id,
+                video.task if video else None,
+                video_ms,
+                {"0": (0, video_ms)},
+                self.now(),
+                self.session_seconds,
+                self.now,
+            )
+            self.sessions[session_id] = session
+            return session
 
     def running(self) -> int:
         return sum(1 for t in self.tasks if self.status_of(t)[0] in ("submitted", "processing"))
@@ -342,10 +410,21 @@ class Simulator:
             "created_at": created_ms,
             "updated_at": int(self.now() * 1000) if not fresh else created_ms,
         }
+        if task.parent is not None:
+            # kling-kinds.md §7.5, §7.6: the task names the video it continues.
+            obj["task_info"]["parent_video"] = {
+                "id": f"v{task.parent.task_id}",
+                "url": self.video_url(task.parent),
+                "duration": f"{task.parent.seconds:.1f}",
+            }
         if status == "succeed":
             obj["task_result"] = {
                 "videos": [
-                    {"id": f"v{task.task_id}", "url": self.video_url(task), "duration": "3.0"}
+                    {
+                        "id": f"v{task.task_id}",
+                        "url": self.video_url(task),
+                        "duration": f"{task.seconds:.1f}",
+                    }
                     if task.kind != "effects"
                     # kling-kinds.md §7.7: effects results carry no duration.
                     else {"id": f"v{task.task_id}", "url": self.video_url(task)}
@@ -625,6 +704,18 @@ def without_task_id(answer: Any) -> Any:
     return answer
 
 
+@functools.cache
+def face_jpeg() -> bytes:
+    """The picture every simulated face has: a small skin-coloured square."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (96, 96), (224, 178, 142)).save(out, "JPEG")
+    return out.getvalue()
+
+
 def parse_multipart(ctype: str, raw: bytes) -> tuple[dict[str, str], dict[str, bytes]]:
     """(text fields, file parts) of a multipart/form-data body; ValueError when broken."""
     message = BytesParser(policy=email.policy.HTTP).parsebytes(
@@ -736,6 +827,9 @@ class _Handler(BaseHTTPRequestHandler):
         if video:
             self._video(video.group(1))
             return
+        if FACE_ROUTE.match(parts.path):
+            self._send(200, face_jpeg(), "image/jpeg")
+            return
         self._api("GET", parts.path, parse_qs(parts.query))
 
     def do_POST(self) -> None:  # noqa: N802
@@ -762,6 +856,12 @@ class _Handler(BaseHTTPRequestHandler):
         sim = self.sim
         if path.startswith(sim.prefix) and path.removeprefix(sim.prefix) == COSTS_ROUTE:
             self._costs(method, query)
+            return
+        if method == "POST" and path == sim.prefix + IDENTIFY_PATH:
+            with sim.lock:
+                sim.counts["identify"] += 1
+                sim.counts["total"] += 1
+            self._identify(raw)
             return
         if sim.shape in GATEWAY_SHAPES and (method, path) == ("GET", "/v1/models"):
             with sim.lock:
@@ -885,7 +985,7 @@ class _Handler(BaseHTTPRequestHandler):
             elif sim.shape == "seedance-kling":
                 problem = check_seedance(kind, body)
             else:
-                problem = check_create(kind, body, gateway=sim.gateway)
+                problem = check_create(kind, body, gateway=sim.gateway, account=sim)
         except ModelNotFound as exc:
             self._error(1203, str(exc))
             return
@@ -910,6 +1010,16 @@ class _Handler(BaseHTTPRequestHandler):
                 self._error(1303, "parallel task count over resource pack limit")
                 return
             task = sim._new_task(kind, body)
+            if kind == "advanced-lip-sync":
+                session = sim.sessions[body["session_id"]]
+                task.parent = session.task
+                task.seconds = session.video_ms / 1000
+                task.model = session.task.model if session.task else "kling-v1"
+            if kind == "video-extend":
+                parent = sim.by_id[str(body["video_id"])[1:]]
+                # Model inherited; the result is the whole video, 4-5 s longer (§7.5).
+                task.model, task.parent = parent.model, parent
+                task.seconds = round(parent.seconds + sim.random.uniform(4, 5), 1)
         if fault == "drop_after_accept":
             self._drop()
         elif fault == "accept_then_500":
@@ -918,6 +1028,37 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(200, without_task_id(sim.shaped(task, fresh=True)))
         else:
             self._json(200, sim.shaped(task, fresh=True))
+
+    def _identify(self, raw: bytes) -> None:
+        """identify-face (kling-kinds.md §7.6): synchronous, face_data in ms."""
+        sim = self.sim
+        if self._apply_fault(sim.take_fault("identify")):
+            return
+        denied = sim.check_auth(self.headers.get("Authorization", ""))
+        if denied:
+            self._error(denied[0], denied[1], 401)
+            return
+        try:
+            body = json.loads(raw or b"null")
+        except ValueError:
+            self._error(1200, "the request body is not valid JSON")
+            return
+        problem, video = check_identify(body, sim)
+        if problem:
+            self._error(1201, f"invalid parameter: {problem}")
+            return
+        session = sim.identify(video)
+        faces = [
+            {
+                "face_id": face_id,
+                "face_image": f"{sim.url}/sim/faces/{session.session_id}-{face_id}.jpg",
+                "start_time": start,
+                "end_time": end,
+            }
+            for face_id, (start, end) in session.faces.items()
+        ]
+        data = {"session_id": session.session_id, "final_unit_deduction": "0.2", "face_data": faces}
+        self._json(200, envelope(data))
 
     def _query(self, kind: str, task_ref: str) -> None:
         with self.sim.lock:

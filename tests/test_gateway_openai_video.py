@@ -187,7 +187,7 @@ def test_effects_are_refused_by_name_not_sent(sim: Simulator, user) -> None:
     tasks.submit_generation(generation.pk)
     generation.refresh_from_db()
     assert generation.status == Status.FAILED
-    assert "does only text2video and image2video, not effects" in generation.status_message
+    assert "oa cannot do effects" in generation.status_message
     assert sim.counts["create"] == 0
 
 

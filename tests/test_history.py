@@ -363,9 +363,9 @@ def test_it_uses_a_constant_number_of_queries_whatever_the_page_size(
     assert len(searched) == EXPECTED_QUERIES
 
 
-# session, user, model choices, key choices, the page, its tags, author choices, saved searches,
-# and the running-jobs badge every page shows
-EXPECTED_QUERIES = 9
+# session, user, model choices, key choices, the page, its tags, author choices, project
+# choices, saved searches, and the running-jobs badge every page shows
+EXPECTED_QUERIES = 10
 
 
 def test_it_saves_and_lists_searches_per_user(

@@ -349,9 +349,7 @@ def test_a_gateway_chosen_by_hand_is_refused_for_sound_and_shots() -> None:
 
     gateway = Provider.objects.create(name="seedance", kind=Provider.Kind.GATEWAY)
     loud = form(sound="on", provider=gateway.pk)
-    assert loud.errors["provider"] == [
-        "seedance is a gateway: sound, voices and shots need Kling or the local renderer."
-    ]
+    assert loud.errors["sound"] == ["seedance (kling-gateway) cannot do sound."]
     assert form(provider=gateway.pk).is_valid()
 
 

@@ -36,7 +36,7 @@ from review.models import Comment, Rating, Recipe, RecipeRun, SavedSearch, Star,
 from tests.api_helpers import issue
 from tests.images import image_bytes
 from videos.media import signed_media_path
-from videos.models import Generation, GenerationEvent, GenerationInput, Provider
+from videos.models import Generation, GenerationEvent, GenerationInput, Project, Provider
 
 ACTORS = ("anonymous", "member", "owner", "admin", "other_key")
 VIDEO_BYTES = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40
@@ -198,6 +198,8 @@ RULES: dict[str, list[Rule]] = {
     ],
     "generations/new/<pagekind:kind>/": [
         Rule("GET", "/generations/new/effects/", signed_in(page("<title>Effect · Studio</title>"))),
+        Rule("GET", "/generations/new/video-extend/?video_id={gen}", signed_in(page("<title>Extend · Studio</title>"))),
+        Rule("GET", "/generations/new/advanced-lip-sync/", signed_in(page("<title>Lip-sync · Studio</title>"))),
         Rule("POST", "/generations/new/effects/", signed_in(redirect("/")), data={"effect_scene": "bullet_time", "input": EFFECT_INPUT}, effect=added("videos.generation", EVENTS, "videos.generationinput", owner_id=ACTOR, kind="effects", status="queued")),
         Rule("GET", "/generations/new/multi-image2video/", signed_in(page("<title>Multi-image to video · Studio</title>"))),
         Rule("POST", "/generations/new/multi-image2video/", signed_in(redirect("/")), data={**MULTI_BODY, "image_list": json.dumps(MULTI_IMAGES)}, effect=added("videos.generation", EVENTS, "videos.generationinput", owner_id=ACTOR, kind="multi-image2video", status="queued")),
@@ -224,6 +226,10 @@ RULES: dict[str, list[Rule]] = {
         Rule("POST", "/generations/{gen}/rerun/", signed_in(redirect("/generations/")), data={"confirm": "on"}, effect=added("videos.generation", EVENTS, owner_id=ACTOR, parent_id="{gen}", prompt="a red fox running through snow")),
         Rule("POST", "/generations/{fx}/rerun/", signed_in(redirect("/generations/")), data={"confirm": "on"}, effect=added("videos.generation", EVENTS, "videos.generationinput", owner_id=ACTOR, parent_id="{fx}", kind="effects")),
     ],
+    "generations/<int:pk>/lip-sync/": [
+        # identify-face runs on the clip's own provider: the world's clip has no upstream id.
+        Rule("POST", "/generations/{gen}/lip-sync/", signed_in(redirect("/generations/{gen}/")))
+    ],
     "generations/<int:pk>/cancel/": [
         Rule("POST", "/generations/{queued}/cancel/", owner_or_admin(redirect("/generations/{queued}/")), effect=changed("videos.generation", "queued", EVENTS, status="cancelled"))
     ],
@@ -242,6 +248,21 @@ RULES: dict[str, list[Rule]] = {
             "admin": page("a trashed owl"),
         })  # fmt: skip
     ],
+    "generations/<int:pk>/move/": [
+        Rule("POST", "/generations/{gen}/move/", owner_or_admin(redirect("/generations/{gen}/")), data={"project": "{project}"}, effect=changed("videos.generation", "gen", EVENTS, project_id="{project}"))
+    ],
+    # -- projects: the team's boards; their creator (or an admin) edits one
+    "projects/": [Rule("GET", "/projects/", signed_in(page("alice-board")))],
+    "projects/new/": [
+        Rule("GET", "/projects/new/", signed_in(page("<title>New project · Studio</title>"))),
+        Rule("POST", "/projects/new/", signed_in(redirect("/projects/")), data={"name": "new board"}, effect=added("videos.project", created_by_id=ACTOR, name="new board")),
+    ],
+    "projects/<int:pk>/": [Rule("GET", "/projects/{project}/", signed_in(page("<title>alice-board · Studio</title>")))],
+    "projects/<int:pk>/edit/": [
+        Rule("GET", "/projects/{project}/edit/", owner_or_admin(page("<title>Edit alice-board · Studio</title>"))),
+        Rule("POST", "/projects/{project}/edit/", owner_or_admin(redirect("/projects/{project}/")), data={"name": "renamed board", "budget_units": "50"}, effect=changed("videos.project", "project", name="renamed board", budget_units="50.00")),
+    ],
+    "projects/<int:pk>/cover/": [Rule("GET", "/projects/{project}/cover/", signed_in(page("PNG")))],
     "generations/<int:pk>/media/<str:variant>/": [
         Rule("GET", "/generations/{gen}/media/video/", signed_in(page("ftypmp42"))),
         Rule("GET", "/generations/{i2v}/media/image/", signed_in(page("first frame bytes"))),
@@ -277,6 +298,12 @@ RULES: dict[str, list[Rule]] = {
         Rule("POST", "/providers/{provider}/test/", admins_only(redirect("/admin/videos/provider/{provider}/change/")), effect=changed("videos.provider", "provider", "admin.logentry", healthy=True, health_checked_at=SET))
     ],
     # -- the studio API: Kling-native, under /kling and at the root
+    "kling/v1/videos/identify-face": [
+        Rule("POST", "/kling/v1/videos/identify-face", key_only(Expect(400, marker="No video 1 of yours exists", kling=1201), Expect(400, kling=1201)), json={"video_id": "1"})
+    ],
+    "v1/videos/identify-face": [
+        Rule("POST", "/v1/videos/identify-face", key_only(Expect(400, marker="No video 1 of yours exists", kling=1201), Expect(400, kling=1201)), json={"video_id": "1"})
+    ],
     "kling/v1/videos/<kind:kind>": [
         Rule("GET", "/kling/v1/videos/text2video", key_only(page('"task_id": "{gen}"'), page('"data": []', absent='"{gen}"'))),
         Rule("POST", "/kling/v1/videos/text2video", key_only(page('"code": 0'), page('"code": 0')), json=T2V_BODY, effect=added("videos.generation", EVENTS, "api.apitask", owner_id=ACTOR, prompt="a fox", status="queued")),
@@ -497,6 +524,8 @@ def build_world(alice: User, bob: User) -> dict[str, Any]:
     comment = Comment.post(gen, alice, "the light is lovely", 1.5)
     recipe = Recipe.from_generation(gen, alice, name="fox recipe")
     saved = SavedSearch.objects.create(owner=alice, name="mine", query="q=fox")
+    project = Project.objects.create(name="alice-board", created_by=alice)
+    project.cover.save("cover.png", ContentFile(image_bytes(fmt="PNG")), save=True)
     return {
         "alice": alice.pk,
         "gen": gen.pk,
@@ -512,6 +541,7 @@ def build_world(alice: User, bob: User) -> dict[str, Any]:
         "comment": comment.pk,
         "recipe": recipe.pk,
         "saved": saved.pk,
+        "project": project.pk,
         "provider": Provider.objects.get(name="local").pk,
         "signed_video": signed_media_path(gen.video.name),
         "callback_token": gen.callback_token,
@@ -525,7 +555,12 @@ def send(client: Client, rule: Rule, world: dict[str, Any], key: str | None) -> 
         body = json.dumps(rule.json)
         return client.generic(rule.method, url, body, content_type="application/json", **headers)
     if rule.method == "POST":
-        return client.post(url, rule.data, **headers)
+        # A form value that is exactly "{name}" is the world's id of that name (a project's pk).
+        data = {
+            k: world[v[1:-1]] if isinstance(v, str) and v[1:-1] in world and v[0] == "{" else v
+            for k, v in rule.data.items()
+        }
+        return client.post(url, data, **headers)
     return client.generic(rule.method, url, **headers)
 
 
@@ -561,6 +596,7 @@ def check(response: Any, expect: Expect, world: dict[str, Any], where: str) -> N
 
 # Every table a request of the matrix could write (sessions and request counts aside).
 WORLD_MODELS: list[type[Model]] = [
+    Project,
     Generation,
     GenerationEvent,
     GenerationInput,

@@ -54,12 +54,13 @@ def test_the_gallery_polls_while_something_is_pending(alice_client, make_generat
     assert "1 running" in html
 
 
-def test_the_gallery_does_not_poll_when_nothing_is_pending(alice_client, make_generation) -> None:
+def test_the_gallery_polls_calmly_when_nothing_is_pending(alice_client, make_generation) -> None:
+    # Teammates' new jobs must still arrive (tests/test_live_gallery.py): a calm poll, not none.
     make_generation(status=Status.SUCCEEDED)
     poll = re.search(r'<div id="gallery-poll"[^>]*>', alice_client.get("/").content.decode()).group(
         0
     )
-    assert "data-poll" not in poll and "hx-get" not in poll
+    assert 'data-poll="5000"' in poll and "watch=&" in poll and "data-poll-hidden" not in poll
 
 
 def test_a_poll_returns_changed_and_new_cards_in_one_response(
@@ -85,13 +86,13 @@ def test_a_poll_returns_changed_and_new_cards_in_one_response(
     assert 'id="running-badge"' in html
 
 
-def test_polling_stops_once_nothing_is_pending(alice_client, make_generation) -> None:
+def test_polling_calms_down_once_nothing_is_pending(alice_client, make_generation) -> None:
     done = make_generation(status=Status.SUCCEEDED)
     html = alice_client.get(
         f"/?watch={done.pk}&newest={done.pk}", HTTP_HX_TARGET="gallery-poll", **HTMX
     ).content.decode()
     poll = re.search(r'<div id="gallery-poll"[^>]*>', html).group(0)
-    assert "data-poll" not in poll
+    assert 'data-poll="5000"' in poll and "watch=&" in poll
 
 
 def test_a_poll_costs_the_same_queries_for_one_card_or_forty(alice_client, make_generation) -> None:

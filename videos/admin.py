@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from .models import (
     Generation,
     GenerationEvent,
+    Project,
     Provider,
     ProviderBalance,
     VideoModel,
@@ -314,3 +315,12 @@ class GenerationAdmin(admin.ModelAdmin):
         "batch_size",
         "deleted_at",
     ]
+
+
+@admin.register(Project)
+class ProjectAdmin(admin.ModelAdmin):
+    """Projects are made on their own pages; here admins see them all and adjust budgets."""
+
+    list_display = ("name", "created_by", "budget_units", "created_at")
+    search_fields = ("name", "description")
+    raw_id_fields = ("created_by",)

@@ -21,8 +21,8 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import FileField
 
-from .limits import Limit
-from .models import Generation
+from .limits import Limit, LimitExceeded, ProjectLimit
+from .models import Generation, Project
 from .tasks import enqueue_submit
 
 if TYPE_CHECKING:
@@ -35,7 +35,9 @@ if TYPE_CHECKING:
 class Origin:
     """Who creates, and what comes with the row.
 
-    limits: checked in the create's transaction (an API key's, a project's).
+    limits: checked in the create's transaction (an API key's); a project's budget is added
+      by create_generation itself, so no caller can forget it.
+    project: the board the new generation goes on.
     record: writes what the caller keeps beside the row (the API's task record), in the same
       transaction, so a refused record (a duplicate external_task_id) leaves no row behind.
     """
@@ -46,6 +48,7 @@ class Origin:
     extra: dict[str, Any] = field(default_factory=dict)
     client_callback_url: str = ""
     limits: Sequence[Limit] = ()
+    project: Project | None = None
     record: Callable[[Generation], None] | None = None
 
 
@@ -73,11 +76,15 @@ def create_generations(
     )
     if len(prompts) == 1:
         first.prompt = prompts[0]  # its escapes resolved: \{ is sent as {
+    limits = list(origin.limits)
+    if origin.project is not None:
+        first.project = origin.project  # before the batch copies the row's values
+        limits.append(ProjectLimit(origin.project))
     rows = [first] if len(prompts) < 2 else _batch_rows(first, prompts)
     estimate = first.estimated_units or Decimal(0)
     with discard_staged_on_error(first), transaction.atomic():
         for generation in rows:
-            for limit in origin.limits:
+            for limit in limits:
                 limit.check(generation.model_name, estimate)
             generation.save(force_insert=True)
             form.save_inputs(generation)
@@ -129,7 +136,8 @@ def rerun(parent: Generation, owner: AbstractBaseUser) -> Generation:
     """Queue a generation's parameters again, linked to it as its parent.
 
     The parameters go through the form as new input, so a model since disabled or a
-    rule since tightened is refused (ValidationError) rather than sent upstream.
+    rule since tightened is refused (ValidationError) rather than sent upstream; so is a
+    copy its project's budget no longer covers.
     """
     from .forms import GenerationForm, initial_from
     from .kinds import KINDS
@@ -144,4 +152,9 @@ def rerun(parent: Generation, owner: AbstractBaseUser) -> Generation:
         form = GenerationForm(data, inherit_frames_from=parent)
     if not form.is_valid():
         raise ValidationError(form.errors.as_text())
-    return create_generation(form, Origin(owner=owner, parent=parent, extra=parent.extra))
+    # The copy goes on the original's board, within that board's budget.
+    origin = Origin(owner=owner, parent=parent, extra=parent.extra, project=parent.project)
+    try:
+        return create_generation(form, origin)
+    except LimitExceeded as exc:
+        raise ValidationError(exc.message) from exc

@@ -7,7 +7,7 @@ import math
 import unicodedata
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from django import forms
 from django.conf import settings
@@ -26,9 +26,13 @@ from .models import (
     Generation,
     Kind,
     Mode,
+    Project,
     Provider,
+    Status,
     VideoModel,
 )
+from .provider_checks import refuse_what_no_provider_can_do
+from .providers import wanted_features
 from .rendering.spec import nearest_aspect
 from .sound_shots import SoundShotsForm, sound_shots_initial
 
@@ -438,15 +442,17 @@ class GenerationForm(SoundShotsForm):
                 gettext("%(provider)s does not serve %(model)s.")
                 % {"provider": provider.name, "model": entry.name},
             )
-        if provider and provider.kind in Provider.GATEWAY_KINDS:
-            # kling-kinds.md §8: these gateways take no motion masks: refused, never dropped.
-            for field in ("static_mask", "dynamic_masks"):
-                if data.get(field) and field not in self.errors:
-                    self.add_error(
-                        field,
-                        _("%(name)s (%(kind)s) cannot do motion masks.")
-                        % {"name": provider.name, "kind": provider.kind},
-                    )
+        # kling-kinds.md §8: what the providers that could take it cannot do is refused here,
+        # naming the field, never dropped on the way.
+        wanted = wanted_features(
+            camera_control=data.get("camera_control"),
+            sound=data.get("sound"),
+            voice_list=data.get("voice_list"),
+            multi_shot=data.get("multi_shot"),
+            static_mask=data.get("static_mask"),
+            dynamic_masks=data.get("dynamic_masks"),
+        )
+        refuse_what_no_provider_can_do(self, data, kind, entry.name, wanted)
         return data
 
     def _clean_camera(self, data: dict[str, Any], entry: VideoModel | None) -> None:
@@ -788,11 +794,111 @@ class IdListField(forms.CharField):
         return ids[:MAX_WATCHED]
 
 
+# The poll's `since` is microseconds since 1970 (no "+" of a time zone to mangle in a URL);
+# a year past 9999 is no datetime, so the largest is refused by name rather than a 500.
+MAX_SINCE = 253_402_300_799_000_000
+ANY = [("", _("any"))]
+
+
 class GalleryPollForm(forms.Form):
-    """The gallery poll's query: the pending cards it watches and the newest card it has."""
+    """The gallery poll's query: the pending cards it watches, the newest card it has, the
+    oldest card it keeps up to date and the time of the previous poll."""
 
     watch = IdListField(required=False)
     newest = QueryIntegerField(min_value=0, max_value=MAX_ID, required=False)
+    oldest = QueryIntegerField(min_value=0, max_value=MAX_ID, required=False)
+    since = QueryIntegerField(min_value=0, max_value=MAX_SINCE, required=False)
+
+
+class GalleryFilterForm(forms.Form):
+    """The gallery's filters, in the query string so a filtered gallery can be shared."""
+
+    SCOPES = [("all", _("Everyone's")), ("mine", _("Mine"))]
+
+    scope = forms.ChoiceField(choices=SCOPES, required=False, label=_("Whose"))
+    project = forms.ModelChoiceField(
+        queryset=Project.objects.all(), required=False, empty_label=_("any project"),
+        label=_("Project"),
+    )  # fmt: skip
+    status = forms.ChoiceField(
+        choices=ANY + list(Status.choices), required=False, label=_("Status")
+    )
+    model = forms.ChoiceField(required=False, label=_("Model"))
+    before = QueryIntegerField(
+        min_value=0, max_value=MAX_ID, required=False, widget=forms.HiddenInput
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        names = VideoModel.objects.values_list("name", flat=True)
+        self.fields["model"].choices = ANY + [(name, name) for name in names]
+
+    def filter(self, generations: Any, user: AbstractBaseUser) -> Any:
+        """The generations the filters keep (every filter but the page)."""
+        data = self.cleaned_data
+        if data.get("scope") == "mine":
+            generations = generations.filter(owner=user)
+        if data.get("project"):
+            generations = generations.filter(project=data["project"])
+        if data.get("status"):
+            generations = generations.filter(status=data["status"])
+        if data.get("model"):
+            generations = generations.filter(model_name=data["model"])
+        return generations
+
+    def query(self) -> str:
+        """The filters as a query string, for the poll and "load more" URLs (no page)."""
+        data = self.cleaned_data
+        pairs = {
+            "scope": data.get("scope") or "",
+            "project": data["project"].pk if data.get("project") else "",
+            "status": data.get("status") or "",
+            "model": data.get("model") or "",
+        }
+        return urlencode({k: v for k, v in pairs.items() if v})
+
+
+class ProjectField(forms.ModelChoiceField):
+    """A project picker whose options say what is left of a budget ("Trailer (12.00 left)")."""
+
+    def label_from_instance(self, obj: Project) -> str:
+        remaining = obj.units_remaining()
+        if remaining is None:
+            return obj.name
+        return _("%(name)s (%(left)s units left)") % {"name": obj.name, "left": remaining}
+
+
+class ProjectChoiceForm(forms.Form):
+    """The project a new job goes on (or a card is moved to); none leaves it off any board."""
+
+    project = ProjectField(
+        queryset=Project.objects.all(), required=False, empty_label=_("no project"),
+        label=_("Project"),
+    )  # fmt: skip
+
+
+class ProjectForm(forms.ModelForm):
+    """A project's name, description, cover and budget, on its create and edit pages."""
+
+    class Meta:
+        model = Project
+        fields = ["name", "description", "cover", "budget_units"]
+        labels = {"budget_units": _("Budget (units)")}
+
+    def clean_budget_units(self) -> Decimal | None:
+        budget = self.cleaned_data.get("budget_units")
+        if budget is not None and budget <= 0:
+            raise ValidationError(_("A budget is a positive number of units, or empty."))
+        return budget
+
+    def clean_cover(self) -> Any:
+        cover = self.cleaned_data.get("cover")
+        if cover and getattr(cover, "size", 0) > MAX_COVER_BYTES:
+            raise ValidationError(_("The cover image is larger than 5 MB."))
+        return cover
+
+
+MAX_COVER_BYTES = 5 * 1024 * 1024
 
 
 class EstimateForm(forms.Form):

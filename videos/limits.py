@@ -5,7 +5,10 @@ budget, a key's requests per minute) says so here; who checks is the create path
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from .models import Project
 
 
 class LimitExceeded(Exception):
@@ -34,3 +37,27 @@ class Limit(Protocol):
     """
 
     def check(self, model_name: str, estimate: Decimal) -> None: ...
+
+
+class ProjectLimit:
+    """A project's unit budget: a job whose estimate would take it past is refused."""
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+
+    def check(self, model_name: str, estimate: Decimal) -> None:
+        """Lock the project row, then count: two creates racing for its last units queue up."""
+        from .models import Project
+
+        project = Project.objects.select_for_update().get(pk=self.project.pk)
+        if project.budget_units is None:
+            return
+        spent = project.units_committed().quantize(Decimal("0.01"))
+        if spent + estimate > project.budget_units:
+            left = max(project.budget_units - spent, Decimal(0))
+            raise LimitExceeded(
+                "project_budget",
+                f"project {project.name!r} has {left} of {project.budget_units} units left; "
+                f"this job needs {estimate}",
+                field="project",
+            )

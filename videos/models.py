@@ -21,7 +21,7 @@ from django_q.tasks import async_task
 
 from .crypto import decrypt_json, encrypt_json, mask
 from .ids import new_task_id
-from .providers import ProviderConfig, Upstream, upstream_for
+from .providers import ProviderConfig, Upstream, kind_cannot_do, upstream_for, wanted_features
 from .rendering.spec import ASPECT_RATIOS as RENDER_ASPECT_RATIOS
 
 if TYPE_CHECKING:
@@ -158,8 +158,8 @@ class ProviderQuerySet(models.QuerySet["Provider"]):
             balance__checked_at__gt=cutoff
         )
 
-    def serving(self, model_name: str) -> list[Provider]:
-        """Usable providers that serve a model, in priority order.
+    def routes_for(self, model_name: str) -> list[Provider]:
+        """Enabled providers that serve a model, in priority order, healthy or not.
 
         The local renderer is the offline default, not a silent fallback: once an
         enabled real upstream serves a model, its jobs go only to real upstreams, so
@@ -170,10 +170,38 @@ class ProviderQuerySet(models.QuerySet["Provider"]):
         ]
         if any(p.kind != Provider.Kind.LOCAL for p in enabled):
             enabled = [p for p in enabled if p.kind != Provider.Kind.LOCAL]
-        return [p for p in enabled if p.healthy]
+        return enabled
 
-    def unavailable_reason(self, model_name: str) -> str:
+    def serving(
+        self, model_name: str, kind: str = "", wanted: set[str] | None = None
+    ) -> list[Provider]:
+        """Usable providers that serve a model, in priority order; with a kind (and the
+        features a create asks for), only those whose adapter can do it: a job never goes
+        where a field of it would be refused or dropped (kling-kinds.md §8)."""
+        return [
+            p
+            for p in self.routes_for(model_name)
+            if p.healthy and not (kind and p.cannot_do(kind, wanted or set()))
+        ]
+
+    def none_can_do(self, model_name: str, kind: str, wanted: set[str] | None = None) -> bool:
+        """Whether providers serve a model but none, healthy or not, can do this create."""
+        routes = self.routes_for(model_name)
+        return bool(kind and routes) and all(p.cannot_do(kind, wanted or set()) for p in routes)
+
+    def unavailable_reason(
+        self, model_name: str, kind: str = "", wanted: set[str] | None = None
+    ) -> str:
         """Why no provider can take a model's jobs, for the generation's failure message."""
+        routes = self.routes_for(model_name)
+        if self.none_can_do(model_name, kind, wanted):
+            return "no provider serving {!r} can do this: {}".format(
+                model_name,
+                "; ".join(
+                    f"{p.name} cannot do {', '.join(sorted(p.cannot_do(kind, wanted or set())))}"
+                    for p in routes
+                ),
+            )
         sick = [p for p in self.filter(enabled=True, healthy=False) if p.serves(model_name)]
         if sick:
             return "every provider serving {!r} is unhealthy: {}".format(
@@ -242,6 +270,10 @@ class Provider(models.Model):
 
     def serves(self, model_name: str) -> bool:
         return not self.allowed_models or model_name in self.allowed_models
+
+    def cannot_do(self, kind: str, wanted: set[str]) -> set[str]:
+        """What of a create (its kind, its features) this provider's adapter cannot do."""
+        return kind_cannot_do(self.kind, kind, wanted)
 
     def upstream_model_name(self, model_name: str) -> str:
         return self.model_map.get(model_name, model_name)
@@ -403,7 +435,7 @@ class GenerationQuerySet(models.QuerySet["Generation"]):
         return self.filter(owner=user)
 
     def recent(self) -> GenerationQuerySet:
-        return self.select_related("owner", "provider").order_by("-id")
+        return self.select_related("owner", "provider", "project").order_by("-id")
 
     def pending(self) -> GenerationQuerySet:
         return self.filter(status__in=Generation.PENDING)
@@ -425,6 +457,71 @@ class GenerationQuerySet(models.QuerySet["Generation"]):
             Q(next_poll_at__lte=now) | Q(next_poll_at__isnull=True),
             Q(lease_until__lt=now) | Q(lease_until__isnull=True),
         )
+
+
+def _cover_path(instance: Project, filename: str) -> str:
+    # A new project has no pk yet when its cover is saved: a random folder instead.
+    return f"projects/{secrets.token_hex(8)}/{filename}"
+
+
+class ProjectQuerySet(models.QuerySet["Project"]):
+    def visible_to(self, user: AbstractBaseUser | AnonymousUser) -> ProjectQuerySet:
+        """Projects are the team's shared boards: every signed-in member sees every one."""
+        return self.all() if user.is_authenticated else self.none()
+
+    def editable_by(self, user: AbstractBaseUser | AnonymousUser) -> ProjectQuerySet:
+        """Only the project's creator and admins rename it or change its budget."""
+        if not user.is_authenticated:
+            return self.none()
+        return self.all() if user.is_staff else self.filter(created_by=user)
+
+
+class Project(models.Model):
+    """A shared board that holds generations, optionally with a unit budget for them."""
+
+    LOW_SHARE = Decimal("0.2")  # below 20 % of the budget left, the project warns
+
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(max_length=2000, blank=True)
+    cover = models.ImageField(upload_to=_cover_path, blank=True, max_length=300)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="projects"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    budget_units = models.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="units its jobs may use in all; empty means no limit",
+    )
+
+    objects = ProjectQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("project_detail", args=[self.pk])
+
+    def units_committed(self) -> Decimal:
+        """Units spent or reserved, as a key counts them: final units, or the estimate."""
+        total = self.generations.exclude(status__in=[Status.FAILED, Status.CANCELLED]).aggregate(
+            n=models.Sum(Coalesce("units", "estimated_units"))
+        )["n"]
+        return total or Decimal(0)
+
+    def units_remaining(self) -> Decimal | None:
+        if self.budget_units is None:
+            return None
+        return self.budget_units - self.units_committed()
+
+    def budget_is_low(self) -> bool:
+        remaining = self.units_remaining()
+        return remaining is not None and remaining < self.budget_units * self.LOW_SHARE
 
 
 def _upload_path(instance: Generation, filename: str) -> str:
@@ -515,6 +612,9 @@ class Generation(models.Model):
     parent = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children"
     )
+    project = models.ForeignKey(
+        Project, null=True, blank=True, on_delete=models.SET_NULL, related_name="generations"
+    )
 
     # Idempotency (kling-api.md §4.3): set durably BEFORE a create is sent, cleared only
     # when the upstream certainly has no task. While set on a queued generation, the
@@ -548,6 +648,8 @@ class Generation(models.Model):
             models.Index(fields=["owner", "-id"], name="generation_owner_recent"),
             # The running-jobs badge on every page counts one user's pending jobs.
             models.Index(fields=["owner", "status"], name="generation_owner_status"),
+            # The gallery's poll asks "changed since X?" every few seconds, for everyone.
+            models.Index(fields=["updated_at"], name="generation_updated"),
         ]
 
     def __str__(self) -> str:
@@ -584,6 +686,17 @@ class Generation(models.Model):
         if self.waiting_since is None:
             return 0.0
         return max(0.0, (timezone.now() - self.waiting_since).total_seconds())
+
+    def wanted_features(self) -> set[str]:
+        """The optional features this generation asks of its provider (providers.FEATURES)."""
+        return wanted_features(
+            camera_control=self.camera_control,
+            sound=self.sound,
+            voice_list=self.params.get("voice_list"),
+            multi_shot=self.params.get("multi_shot"),
+            static_mask=bool(self.static_mask),
+            dynamic_masks=self.dynamic_masks,
+        )
 
     def catalogue_entry(self) -> VideoModel | None:
         return VideoModel.objects.filter(name=self.model_name).first()
@@ -755,7 +868,7 @@ class Generation(models.Model):
         now = timezone.now()
         won = Generation.objects.filter(
             pk=self.pk, deleted_at__isnull=True, status__in=self.TERMINAL
-        ).update(deleted_at=now)
+        ).update(deleted_at=now, updated_at=now)  # updated_at: the live gallery drops it
         if won:
             self.deleted_at = now
             self.record("info", "moved to the trash")
@@ -764,7 +877,7 @@ class Generation(models.Model):
     def restore(self) -> bool:
         """Take a job out of the trash; False if it was not there (restored or purged)."""
         won = Generation.objects.filter(pk=self.pk, deleted_at__isnull=False).update(
-            deleted_at=None
+            deleted_at=None, updated_at=timezone.now()
         )
         if won:
             self.deleted_at = None
@@ -780,6 +893,13 @@ class Generation(models.Model):
     @property
     def in_batch(self) -> bool:
         return self.batch_id is not None and self.batch_size > 1
+
+    def move_to(self, project: Project | None) -> None:
+        """Put the generation on a project's board (or none); the gallery's poll sees it moved."""
+        now = timezone.now()
+        Generation.objects.filter(pk=self.pk).update(project=project, updated_at=now)
+        self.project, self.updated_at = project, now
+        self.record("info", f"moved to project {project.name}" if project else "left its project")
 
     def delete_with_files(self) -> None:
         """Delete the row and the files only it uses (remixes may share input frames)."""
@@ -798,6 +918,9 @@ class Generation(models.Model):
             shared = GenerationInput.objects.exclude(generation=self).filter(file=row.file.name)
             if not shared.exists():
                 names.append(row.file.name)
+        # Lip-sync sessions of this clip go with it (CASCADE): their face pictures too.
+        for faces in LipSyncSession.objects.filter(source=self).values_list("faces", flat=True):
+            names += [face["image"] for face in faces if face.get("image")]
         self.delete()
         for name in names:
             default_storage.delete(name)
@@ -1242,3 +1365,75 @@ def balance_summary(provider: Provider) -> str:
         return provider.balance.summary()
     except ProviderBalance.DoesNotExist:
         return gettext("not checked yet")
+
+
+# kling-kinds.md §7.6: the upstream's lifetime is unconfirmed; ours is a day.
+LIP_SYNC_SESSION_HOURS = 24
+
+
+class LipSyncSessionQuerySet(models.QuerySet["LipSyncSession"]):
+    def live(self) -> LipSyncSessionQuerySet:
+        return self.filter(expires_at__gt=timezone.now())
+
+
+class LipSyncSession(models.Model):
+    """The faces identify-face found in one clip (kling-kinds.md §7.6), under OUR session id.
+
+    The upstream's session id exists only on the provider that identified the faces (the
+    one that made the clip): a lip-sync using this session is pinned there. faces holds
+    [{"face_id", "start_time", "end_time" (ms), "image" (a storage name)}].
+    """
+
+    id = models.BigIntegerField(primary_key=True, default=new_task_id, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="lip_sync_sessions"
+    )
+    api_key = models.ForeignKey(
+        "api.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The studio clip whose faces were identified, or None for a video given by URL (whose
+    # copy we keep in `video`, for its length and for the local renderer).
+    source = models.ForeignKey(
+        Generation, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    video_url = models.URLField(max_length=2000, blank=True)
+    video = models.FileField(upload_to="lip-sync/", blank=True, max_length=300)
+    video_duration = models.FloatField(null=True, blank=True)
+    provider = models.ForeignKey(Provider, null=True, on_delete=models.SET_NULL, related_name="+")
+    upstream_session_id = models.CharField(max_length=128)
+    faces = models.JSONField(default=list)
+    units = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+
+    objects = LipSyncSessionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"lip-sync session {self.pk} of {self.source_id or self.video_url}"
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at <= timezone.now()
+
+    @property
+    def video_ms(self) -> int:
+        """The length of the video the faces are in, in ms."""
+        seconds = self.source.video_duration if self.source else self.video_duration
+        return round((seconds or 0) * 1000)
+
+    @property
+    def video_name(self) -> str:
+        """The storage name of that video (the clip's, or our copy of the URL's)."""
+        if self.source is not None:
+            return self.source.video.name if self.source.video else ""
+        return self.video.name if self.video else ""
+
+    def face(self, face_id: str) -> dict[str, Any] | None:
+        return next((f for f in self.faces if f.get("face_id") == face_id), None)
+
+    @staticmethod
+    def lifetime() -> timedelta:
+        return timedelta(hours=LIP_SYNC_SESSION_HOURS)

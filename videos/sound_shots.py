@@ -253,18 +253,6 @@ class SoundShotsForm(forms.Form):
         self._citations(data, voices)
         if data.get("multi_shot"):
             self._shots(data)
-        provider = data.get("provider")
-        wants = data.get("sound") or voices or data.get("multi_shot")
-        if provider is not None and provider.kind == "kling-gateway" and wants:
-            # kling-kinds.md §8: gateways serve plain text2video/image2video only.
-            self.add_error(
-                "provider",
-                _(
-                    "%(name)s is a gateway: sound, voices and shots need Kling or the local "
-                    "renderer."
-                )
-                % {"name": provider.name},
-            )
 
     def _against_catalogue(self, data: dict[str, Any], entry: VideoModel, mode: str) -> None:
         if data.get("sound") and not entry.allows_sound(mode):

@@ -84,8 +84,11 @@ def submit_generation(pk: int) -> None:
     # The inputs are fetched (URL frames) and staged once, before any slot is taken; the
     # workdir lives until the answer is acted on (a local render's file is stored from it).
     with tempfile.TemporaryDirectory(prefix="studio-submit-") as workdir:
+        spec = kind_spec(generation.kind)
         try:
-            files = stage_inputs(generation, kind_spec(generation.kind).input_fields, workdir)
+            files = stage_inputs(generation, spec.input_fields, workdir)
+            if spec.stage_extra is not None:
+                files.update(spec.stage_extra(generation, workdir))
         except InputFetchError as exc:
             generation.mark_failed(str(exc))
             return
@@ -154,9 +157,32 @@ def callback_url_for(generation: Generation) -> str:
 def _usable_providers(generation: Generation) -> list[Provider]:
     """The providers to try, in order: the one the user chose (while healthy), or any serving."""
     chosen = generation.provider
+    if kind_spec(generation.kind).pinned:
+        # An account-scoped id (the parent's video or session) is valid on its provider only.
+        return [chosen] if chosen is not None and chosen.enabled and chosen.healthy else []
     if chosen is not None:
         return [chosen] if chosen.healthy else []
-    return Provider.objects.serving(generation.model_name)
+    return Provider.objects.serving(
+        generation.model_name, generation.kind, generation.wanted_features()
+    )
+
+
+def _pinned_reason(generation: Generation) -> tuple[str, bool]:
+    """Why the one provider a pinned job may use cannot take it, and whether that may pass."""
+    chosen = generation.provider
+    what = "a video id" if generation.kind == "video-extend" else "a lip-sync session"
+    if chosen is None:
+        return (
+            f"this job uses {what} that existed only on the provider that made its source, "
+            "and that provider was removed",
+            False,
+        )
+    only = (
+        f"this job uses {what} that exists only on {chosen.name}, so no other provider can take it"
+    )
+    if not chosen.enabled:
+        return f"{chosen.name} is disabled; {only}", True
+    return f"{chosen.name} is unhealthy: {chosen.health_message}; {only}", True
 
 
 def _wait_for_a_provider(generation: Generation) -> None:
@@ -167,11 +193,17 @@ def _wait_for_a_provider(generation: Generation) -> None:
     Meanwhile the due loop re-probes the sick providers, and the card says what is awaited.
     """
     chosen = generation.provider
-    if chosen is not None:
+    if kind_spec(generation.kind).pinned:
+        reason, recoverable = _pinned_reason(generation)
+    elif chosen is not None:
         reason, recoverable = f"{chosen.name} is unhealthy: {chosen.health_message}", True
     else:
-        reason = Provider.objects.unavailable_reason(generation.model_name)
-        recoverable = Provider.objects.recovering(generation.model_name)
+        wanted = generation.wanted_features()
+        reason = Provider.objects.unavailable_reason(generation.model_name, generation.kind, wanted)
+        # No recovery makes a provider able to do what its adapter cannot: fail at once.
+        recoverable = Provider.objects.recovering(
+            generation.model_name
+        ) and not Provider.objects.none_can_do(generation.model_name, generation.kind, wanted)
     left = settings.STUDIO_NO_PROVIDER_FAIL_SECONDS - generation.waited_seconds()
     if not recoverable or left <= 0:
         generation.mark_failed(reason)

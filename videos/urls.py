@@ -4,7 +4,7 @@ import re
 
 from django.urls import path, register_converter
 
-from . import callbacks, troubleshoot, views
+from . import callbacks, projects, troubleshoot, views
 from .kinds import PAGE_KINDS
 
 
@@ -30,10 +30,17 @@ urlpatterns = [
     path("generations/<int:pk>/", views.generation_detail, name="generation_detail"),
     path("generations/<int:pk>/remix/", views.generation_remix, name="generation_remix"),
     path("generations/<int:pk>/rerun/", views.generation_rerun, name="generation_rerun"),
+    path("generations/<int:pk>/lip-sync/", views.generation_lip_sync, name="generation_lip_sync"),
     path("generations/<int:pk>/cancel/", views.generation_cancel, name="generation_cancel"),
     path("generations/<int:pk>/delete/", views.generation_delete, name="generation_delete"),
     path("generations/<int:pk>/restore/", views.generation_restore, name="generation_restore"),
     path("trash/", views.trash, name="trash"),
+    path("generations/<int:pk>/move/", views.generation_move, name="generation_move"),
+    path("projects/", projects.project_list, name="project_list"),
+    path("projects/new/", projects.project_new, name="project_new"),
+    path("projects/<int:pk>/", projects.project_detail, name="project_detail"),
+    path("projects/<int:pk>/edit/", projects.project_edit, name="project_edit"),
+    path("projects/<int:pk>/cover/", projects.project_cover, name="project_cover"),
     path(
         "generations/<int:pk>/media/<str:variant>/", views.generation_media, name="generation_media"
     ),

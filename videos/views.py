@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
@@ -12,6 +14,8 @@ from django.core.files.storage import default_storage
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -22,18 +26,28 @@ from studio.typing import HtmxHttpRequest
 from .batches import job_count_error, parse_prompt
 from .creation import Origin, create_generation, create_generations, rerun
 from .forms import (
+    MAX_WATCHED,
     BatchForm,
     ConfirmForm,
     EstimateForm,
+    GalleryFilterForm,
     GalleryPollForm,
     GenerationForm,
+    ProjectChoiceForm,
     initial_from,
 )
 from .kinds import KINDS, kind_page_context, kind_spec
+from .kinds.video_extend import is_extendable
+from .limits import LimitExceeded
+from .lip_sync import FaceError, can_lip_sync, identify_faces
 from .media import serve_stored_file, unsign_media_name
-from .models import Generation, Kind, VideoModel
+from .models import Generation, Kind, Project, VideoModel
 
 GALLERY_SIZE = 48
+BUSY_POLL_MS = 2000
+CALM_POLL_MS = 5000
+HIDDEN_POLL_MS = 10000
+POLL_OVERLAP = timedelta(seconds=2)
 MEDIA_VARIANTS = {"video", "poster", "image", "image_tail"}
 
 
@@ -47,37 +61,101 @@ def with_typical_times(generations: list[Generation]) -> list[Generation]:
 
 @require_GET
 def gallery(request: HtmxHttpRequest) -> HttpResponse:
-    """The team's newest generations; htmx polls refresh only what changed, in one request."""
+    """The team's newest generations, filtered from the URL, kept live by one cheap poll."""
+    filters = GalleryFilterForm(request.GET)
     if request.htmx and request.htmx.target == "gallery-poll":
-        return _gallery_poll(request)
-    generations = with_typical_times(
-        list(Generation.objects.visible_to(request.user).recent()[:GALLERY_SIZE])
-    )
+        return _gallery_poll(request, filters)
+    generations: list[Generation] = []
+    more = None
+    if filters.is_valid():
+        shown = filters.filter(Generation.objects.visible_to(request.user), request.user)
+        before = filters.cleaned_data["before"]
+        if before is not None:
+            shown = shown.filter(pk__lt=before)
+        generations = list(shown.recent()[: GALLERY_SIZE + 1])
+        if len(generations) > GALLERY_SIZE:
+            generations = generations[:GALLERY_SIZE]
+            more = generations[-1].pk
+    with_typical_times(generations)
     context = {
         "generations": generations,
-        "watch": [g.pk for g in generations if g.is_pending],
-        "newest": generations[0].pk if generations else 0,
+        "filters": filters,
+        "more": more,
+        "more_query": filters.query() if filters.is_valid() else "",
+        "projects": list(Project.objects.all()),
     }
+    if request.htmx and request.htmx.target == "gallery-more":
+        return render(request, "videos/gallery.html#gallery-more", context)
+    if filters.is_valid() and filters.cleaned_data["before"] is None:
+        # A later page is an archive: only the first one grows with new and changed cards.
+        newest = generations[0].pk if generations else 0
+        oldest = generations[-1].pk if generations else 0
+        context["poll"] = _poll(request, filters, generations, newest, oldest)
     return render(request, "videos/gallery.html", context)
 
 
-def _gallery_poll(request: HtmxHttpRequest) -> HttpResponse:
-    """Cards that changed since the last poll: watched pending ones and brand-new ones."""
+def _poll(
+    request: HtmxHttpRequest,
+    filters: GalleryFilterForm,
+    cards: list[Generation],
+    newest: int,
+    oldest: int,
+) -> dict[str, Any]:
+    """The next poll: its URL (filters and cursors) and how often it runs, visible or not."""
+    watch = [g.pk for g in cards if g.is_pending]
+    # Rows changed in the last moments may belong to a transaction not yet committed when
+    # this poll read: the next one looks a little further back, and may resend a card.
+    since = timezone.now() - POLL_OVERLAP
+    query = {
+        "watch": ",".join(map(str, watch)),
+        "newest": newest,
+        "oldest": oldest,
+        "since": int(since.timestamp() * 1_000_000),
+    }
+    url = f"{reverse('gallery')}?{urlencode(query)}"
+    if filters.query():
+        url += f"&{filters.query()}"
+    mine_pending = any(g.is_pending and g.owner_id == request.user.pk for g in cards)
+    return {
+        "url": url,
+        # Pending cards show their progress: every 2 s. Otherwise a calm look for what is new.
+        "every": BUSY_POLL_MS if watch else CALM_POLL_MS,
+        # In a background tab only my own pending jobs matter (to say they are done).
+        "hidden_every": HIDDEN_POLL_MS if mine_pending else 0,
+    }
+
+
+def _gallery_poll(request: HtmxHttpRequest, filters: GalleryFilterForm) -> HttpResponse:
+    """Cards that changed since the last poll: watched, changed and brand-new ones; 204 if none."""
     query = GalleryPollForm(request.GET)
-    if not query.is_valid():
+    if not query.is_valid() or not filters.is_valid():
         # Our own poll URLs are always valid: this is a hand-made one. No default would
         # do for `newest` (0 would add the whole gallery again), so say what is wrong.
-        return render(request, "videos/query_errors.html", {"form": query}, status=400)
-    watched, newest = query.cleaned_data["watch"], query.cleaned_data["newest"] or 0
+        errors = query if not query.is_valid() else filters
+        return render(request, "videos/query_errors.html", {"form": errors}, status=400)
+    data = query.cleaned_data
+    watched, newest, oldest = data["watch"], data["newest"] or 0, data["oldest"] or 0
     visible = Generation.objects.visible_to(request.user).recent()
+    shown = filters.filter(visible, request.user)
     updated = list(visible.filter(pk__in=watched)) if watched else []
-    fresh = list(visible.filter(pk__gt=newest)[:GALLERY_SIZE])
-    with_typical_times(updated + fresh)
+    fresh = list(shown.filter(pk__gt=newest)[:GALLERY_SIZE])
+    changed: list[Generation] = []
+    if data["since"] is not None:
+        since = datetime.fromtimestamp(data["since"] / 1_000_000, tz=UTC)
+        changed = list(
+            shown.filter(updated_at__gt=since, pk__gte=oldest, pk__lte=newest).exclude(
+                pk__in=watched
+            )[:MAX_WATCHED]
+        )
+    if not (updated or fresh or changed):
+        return HttpResponse(status=204)  # nothing new: htmx keeps the page (and this poll) as is
+    with_typical_times(updated + fresh + changed)
+    newest = max([newest] + [g.pk for g in fresh])
     context = {
-        "updated": updated,
+        "updated": updated + changed,
         "fresh": fresh,
-        "watch": [g.pk for g in fresh + updated if g.is_pending],
-        "newest": max([newest] + [g.pk for g in fresh]),
+        "projects": list(Project.objects.all()),
+        "poll": _poll(request, filters, fresh + updated + changed, newest, oldest),
     }
     return render(request, "videos/gallery.html#gallery-poll", context)
 
@@ -132,11 +210,15 @@ def estimate(request: HtmxHttpRequest) -> HttpResponse:
 
 
 def _form_page(
-    request: HtmxHttpRequest, form: GenerationForm, parent: Generation | None = None
+    request: HtmxHttpRequest,
+    form: GenerationForm,
+    parent: Generation | None = None,
+    project_form: ProjectChoiceForm | None = None,
 ) -> HttpResponse:
     kind = form["kind"].value() or Kind.TEXT2VIDEO
     context = {
         "form": form,
+        "project_form": project_form or _project_choice(request, parent),
         "kind": kind,
         "parent": parent,
         "models": VideoModel.objects.enabled(),
@@ -147,6 +229,26 @@ def _form_page(
     if request.htmx and request.htmx.target == "generation-form":
         template += "#generation-form"
     return render(request, template, context)
+
+
+def _project_choice(
+    request: HtmxHttpRequest, parent: Generation | None = None
+) -> ProjectChoiceForm:
+    """The project picker of a create form: ?project= (from a board), or the remixed one's."""
+    chosen = request.GET.get("project") or (parent.project_id if parent else None)
+    return ProjectChoiceForm(initial={"project": chosen})
+
+
+def _create(
+    form: GenerationForm, project_form: ProjectChoiceForm, origin: Origin
+) -> Generation | None:
+    """Create on the chosen project; None when its budget refuses (said beside the picker)."""
+    origin.project = project_form.cleaned_data["project"]
+    try:
+        return create_generation(form, origin)
+    except LimitExceeded as exc:
+        project_form.add_error("project", exc.message)
+        return None
 
 
 def _created(
@@ -166,9 +268,17 @@ def _created(
     return redirect("gallery")
 
 
-def _create_batch(request: HtmxHttpRequest, form: BatchForm, origin: Origin) -> HttpResponse:
-    """Every job of one submission in one transaction (videos/creation.py), then the gallery."""
-    rows = create_generations(form, origin, form.prompts)
+def _create_batch(
+    request: HtmxHttpRequest, form: BatchForm, project_form: ProjectChoiceForm, origin: Origin
+) -> HttpResponse | None:
+    """Every job of one submission in one transaction (videos/creation.py) on the chosen
+    project, then the gallery; None when the project's budget refuses (said beside the picker)."""
+    origin.project = project_form.cleaned_data["project"]
+    try:
+        rows = create_generations(form, origin, form.prompts)
+    except LimitExceeded as exc:
+        project_form.add_error("project", exc.message)
+        return None
     return _created(request, rows[0], len(rows), form.cleaned_data.get("prompt") or "")
 
 
@@ -177,9 +287,12 @@ def generation_new(request: HtmxHttpRequest) -> HttpResponse:
     """Create text-to-video or image-to-video jobs (variants, alternatives); GET prefills."""
     if request.method == "POST":
         form = BatchForm(request.POST, request.FILES)
-        if form.is_valid():
-            return _create_batch(request, form, Origin(owner=request.user))
-        return _form_page(request, form)
+        project_form = ProjectChoiceForm(request.POST)
+        if form.is_valid() and project_form.is_valid():
+            origin = Origin(owner=request.user)
+            if answer := _create_batch(request, form, project_form, origin):
+                return answer
+        return _form_page(request, form, project_form=project_form)
     initial = {k: v for k, v in request.GET.items() if k in GenerationForm.base_fields}
     initial.setdefault("kind", Kind.TEXT2VIDEO)
     return _form_page(request, BatchForm(initial=initial))
@@ -190,18 +303,26 @@ def kind_new(request: HtmxHttpRequest, kind: str) -> HttpResponse:
     """Create a job of one of the newer kinds (kling-kinds.md §7) with that kind's own form."""
     form_class = kind_spec(kind).form_class
     if request.method == "POST":
-        form = form_class(request.POST, request.FILES)
-        if form.is_valid():
-            return _created(request, create_generation(form, Origin(owner=request.user)))
+        form = form_class(request.POST, request.FILES, owner=request.user)
+        project_form = ProjectChoiceForm(request.POST)
+        if form.is_valid() and project_form.is_valid():
+            if created := _create(form, project_form, Origin(owner=request.user)):
+                return _created(request, created)
     else:
         form = form_class(
-            initial={k: v for k, v in request.GET.items() if k in form_class.base_fields}
+            initial={k: v for k, v in request.GET.items() if k in form_class.base_fields},
+            owner=request.user,
         )
-    return _kind_page(request, kind, form)
+        project_form = _project_choice(request)
+    return _kind_page(request, kind, form, project_form=project_form)
 
 
 def _kind_page(
-    request: HtmxHttpRequest, kind: str, form: Any, parent: Generation | None = None
+    request: HtmxHttpRequest,
+    kind: str,
+    form: Any,
+    parent: Generation | None = None,
+    project_form: ProjectChoiceForm | None = None,
 ) -> HttpResponse:
     """A kind's page: new, or a remix of parent (posting back to the remix)."""
     template = "videos/kind_form.html"
@@ -214,6 +335,7 @@ def _kind_page(
     )
     context = {
         "form": form,
+        "project_form": project_form or _project_choice(request, parent),
         "kind": kind,
         "spec": kind_spec(kind),
         "parent": parent,
@@ -226,14 +348,19 @@ def _kind_page(
 def _kind_remix(request: HtmxHttpRequest, parent: Generation, form_class: Any) -> HttpResponse:
     """The kind's own page prefilled from parent (KindForm.initial_from), its stored inputs
     kept unless replaced; the new job is linked to parent."""
+    project_form = None
     if request.method == "POST":
-        form = form_class(request.POST, request.FILES, remix_of=parent)
-        if form.is_valid():
+        form = form_class(request.POST, request.FILES, remix_of=parent, owner=request.user)
+        project_form = ProjectChoiceForm(request.POST)
+        if form.is_valid() and project_form.is_valid():
             origin = Origin(owner=request.user, parent=parent)
-            return _created(request, create_generation(form, origin))
+            if created := _create(form, project_form, origin):
+                return _created(request, created)
     else:
-        form = form_class(initial=form_class.initial_from(parent), remix_of=parent)
-    return _kind_page(request, parent.kind, form, parent)
+        form = form_class(
+            initial=form_class.initial_from(parent), remix_of=parent, owner=request.user
+        )
+    return _kind_page(request, parent.kind, form, parent, project_form)
 
 
 @require_http_methods(["GET", "POST"])
@@ -245,9 +372,12 @@ def generation_remix(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         return _kind_remix(request, parent, spec.form_class)
     if request.method == "POST":
         form = BatchForm(request.POST, request.FILES, inherit_frames_from=parent)
-        if form.is_valid():
-            return _create_batch(request, form, Origin(owner=request.user, parent=parent))
-        return _form_page(request, form, parent)
+        project_form = ProjectChoiceForm(request.POST)
+        if form.is_valid() and project_form.is_valid():
+            origin = Origin(owner=request.user, parent=parent)
+            if answer := _create_batch(request, form, project_form, origin):
+                return answer
+        return _form_page(request, form, parent, project_form)
     return _form_page(request, BatchForm(initial=initial_from(parent)), parent)
 
 
@@ -291,6 +421,9 @@ def generation_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         "can_edit": Generation.objects.editable_by(request.user).filter(pk=pk).exists(),
         "events": generation.events.all(),
         "children": generation.children.live().order_by("-id")[:20],
+        # What can continue from this clip (kling-kinds.md §7.5, §7.6).
+        "can_extend": is_extendable(generation),
+        "can_lip_sync": can_lip_sync(generation),
     }
     template = "videos/generation_detail.html"
     if request.htmx and request.htmx.target == "generation-status":
@@ -299,17 +432,68 @@ def generation_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
+def generation_lip_sync(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Identify the faces of a finished clip (synchronous, kling-kinds.md §7.6), then pick one."""
+    source = get_object_or_404(Generation.objects.visible_to(request.user), pk=pk)
+    try:
+        session = identify_faces(source, request.user)
+    except FaceError as exc:
+        messages.error(request, exc.message)
+        return redirect(source)
+    return redirect(f"{reverse('kind_new', args=['advanced-lip-sync'])}?session_id={session.pk}")
+
+
+@require_POST
 def generation_cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Cancel a queued job: from its page (back to it) or from its gallery card (the card)."""
     generation = get_object_or_404(Generation.objects.editable_by(request.user), pk=pk)
     if generation.cancel():
-        messages.success(request, _("Cancelled."))
-    else:
-        messages.error(
-            request,
-            _("Only queued jobs can be cancelled; this one is %(status)s.")
-            % {"status": generation.get_status_display()},
-        )
+        return _answer(request, generation, messages.SUCCESS, _("Cancelled."))
+    refusal = _("Only queued jobs can be cancelled; this one is %(status)s.") % {
+        "status": generation.get_status_display()
+    }
+    return _answer(request, generation, messages.ERROR, refusal)
+
+
+@require_POST
+def generation_move(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Put a generation on a project's board, or take it off (owner or admin)."""
+    generation = get_object_or_404(Generation.objects.editable_by(request.user).recent(), pk=pk)
+    form = ProjectChoiceForm(request.POST)
+    if not form.is_valid():
+        return _answer(request, generation, messages.ERROR, " ".join(form.errors["project"]))
+    project = form.cleaned_data["project"]
+    generation.move_to(project)
+    if project is None:
+        return _answer(request, generation, messages.SUCCESS, _("Taken off its project."))
+    return _answer(
+        request, generation, messages.SUCCESS, _("Moved to %(name)s.") % {"name": project.name}
+    )
+
+
+def _answer(
+    request: HtmxHttpRequest, generation: Generation, level: int, text: str
+) -> HttpResponse:
+    """A card's own form gets the card back, saying what happened; a plain form goes back."""
+    if request.htmx and request.htmx.target == f"card-{generation.pk}":
+        with_typical_times([generation])
+        context = {
+            "generation": generation,
+            "projects": list(Project.objects.all()),
+            "notice": text,
+            "notice_is_error": level == messages.ERROR,
+        }
+        return render(request, "videos/gallery_card.html", context)
+    messages.add_message(request, level, text)
+    if _safe_next(request):
+        return redirect(request.POST["next"])
     return redirect(generation)
+
+
+def _safe_next(request: HtmxHttpRequest) -> bool:
+    """Only a path on this site: a form's `next` must not send anyone elsewhere."""
+    target = request.POST.get("next", "")
+    return url_has_allowed_host_and_scheme(target, allowed_hosts=None) and target.startswith("/")
 
 
 @require_POST

@@ -1,7 +1,9 @@
 // Live updates without per-card requests: every element with data-poll gets a
-// "studio:poll" event at its interval, only while the tab is visible. htmx does
-// the request (hx-trigger="studio:poll"); when the server answers with an element
-// that has no data-poll (nothing pending), polling stops by itself.
+// "studio:poll" event at its interval while the tab is visible. In a background tab
+// only elements with data-poll-hidden are polled, at that (slower) interval: the
+// gallery sets it while one of my jobs runs, so it can say when the job is done.
+// htmx does the request (hx-trigger="studio:poll"); when the server answers with an
+// element that has no data-poll, polling stops by itself.
 //
 // The time of the last poll is kept here by element id, not on the element: the
 // answer replaces the element (hx-swap="outerHTML"), and a mark on it would be lost
@@ -10,10 +12,10 @@
   "use strict";
   var polledAt = {};
   function tick() {
-    if (document.visibilityState !== "visible") return;
+    var visible = document.visibilityState === "visible";
     var now = Date.now();
-    document.querySelectorAll("[data-poll]").forEach(function (el) {
-      var every = parseInt(el.getAttribute("data-poll"), 10) || 2000;
+    document.querySelectorAll(visible ? "[data-poll]" : "[data-poll-hidden]").forEach(function (el) {
+      var every = parseInt(el.getAttribute(visible ? "data-poll" : "data-poll-hidden"), 10) || 2000;
       var key = el.id || el.getAttribute("hx-get") || "";
       if (now - (polledAt[key] || 0) >= every && !el.classList.contains("htmx-request")) {
         polledAt[key] = now;

@@ -66,6 +66,7 @@ class World:
     key: Any
     trashed: Any = None
     recipe: Any = None
+    project: Any = None
 
 
 def build_world() -> World:
@@ -74,7 +75,7 @@ def build_world() -> World:
 
     from api.models import ApiKey
     from review.models import Comment, Rating, Recipe, Star, Tagging
-    from videos.models import Generation
+    from videos.models import Generation, Project
 
     member = User.objects.create_user("mei-with-a-long-user-name", password="pw-mei-12345")
     admin = User.objects.create_user(
@@ -98,7 +99,20 @@ def build_world() -> World:
     trashed = finished(member, "a paper lantern nobody liked")
     trashed.trash()
     _low_kling_balance()
-    return World(member, admin, first, second, remix, pending, failed, key, trashed, recipe)
+    # A board holding two of the clips, its budget nearly spent (the warning shows).
+    project = Project.objects.create(
+        name="Lantern festival teaser",
+        description="Clips for the festival's opening night, " * 3,
+        created_by=member,
+        budget_units=Decimal("8"),
+    )
+    for generation in (first, second):
+        generation.move_to(project)
+    # mark_succeeded leaves units unknown; these two cost 3.50 each: 1.00 of 8 left, low.
+    Generation.objects.filter(pk__in=[first.pk, second.pk]).update(units=Decimal("3.50"))
+    return World(
+        member, admin, first, second, remix, pending, failed, key, trashed, recipe, project
+    )
 
 
 def _low_kling_balance() -> None:
@@ -151,6 +165,11 @@ PAGES = [
     Page("form-image", "/generations/new/?kind=image2video"),
     Page("detail", "/generations/{w.first.pk}/", main="#player"),
     Page("remix", "/generations/{w.first.pk}/remix/", main="#generation-form"),
+    Page("gallery-filtered", "/?scope=mine&status=succeeded", main="article.gen"),
+    Page("projects", "/projects/", main=".project-card"),
+    Page("project", "/projects/{w.project.pk}/", main="#project-board article.gen"),
+    Page("project-new", "/projects/new/", main="#project-form"),
+    Page("project-edit", "/projects/{w.project.pk}/edit/", main="#project-form"),
     Page("history", "/history/", main="tr.history-row"),
     Page("history-filtered", "/history/?q=lantern&status=succeeded", main="tr.history-row"),
     Page(

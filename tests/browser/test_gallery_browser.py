@@ -169,10 +169,11 @@ def test_a_pending_job_is_polled_every_two_seconds_and_not_in_a_hidden_tab(
     from videos.models import Generation
 
     log_in(page, live_server, "dave")
-    # A queued job and no worker: it stays pending, so the page keeps polling for it.
-    pending = Generation.objects.create(
-        owner=User.objects.get(username="dave"), prompt="a kite over dunes"
-    )
+    # A teammate's queued job and no worker: it stays pending, so the page keeps polling for
+    # it. (Not dave's own: the gallery keeps a slow poll in a background tab for those, to
+    # tell him when they are done; see test_my_job_done_in_a_background_tab_is_announced.)
+    teammate = User.objects.create_user("erin")
+    pending = Generation.objects.create(owner=teammate, prompt="a kite over dunes")
     poll_marker = "watch=" if where == "gallery" else f"/generations/{pending.pk}/"
     polls: list[str] = []
     page.on(
@@ -194,3 +195,171 @@ def test_a_pending_job_is_polled_every_two_seconds_and_not_in_a_hidden_tab(
 
     hide_tab(page, False)
     assert count_during(page, polls, 4) >= 1  # polling resumes when the tab is shown again
+
+
+# ---- the team's live gallery (issue 9) ---------------------------------------------------------
+# A stand-in for the browser's Notification API, installed before any page script (through
+# the DevTools protocol, so the CSP does not apply): headless Chromium cannot show one, and
+# the test must see what the page asked for.
+FAKE_NOTIFICATIONS = """
+window.__notes = [];
+window.__permission = "default";
+class FakeNotification {
+  constructor(title, options) { window.__notes.push([title, (options || {}).body || ""]); }
+  static get permission() { return window.__permission; }
+  static requestPermission() { window.__permission = "granted"; return Promise.resolve("granted"); }
+}
+window.Notification = FakeNotification;
+"""
+
+
+@pytest.fixture
+def gallery_page(desktop_context, live_server, transactional_db):
+    """A signed-in member ("mei") on a desktop-sized page, and a teammate ("bob")."""
+    from django.contrib.auth.models import User
+
+    from tests.browser.studio_pages import sign_in
+
+    mei = User.objects.create_user("mei", password="pw-mei-12345")
+    bob = User.objects.create_user("bob", password="pw-bob-12345")
+    desktop_context.add_init_script(FAKE_NOTIFICATIONS)
+    sign_in(desktop_context, live_server, mei)
+    page = desktop_context.new_page()
+    page.errors = []
+    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+    page.on("console", lambda msg: msg.type == "error" and page.errors.append(msg.text))
+    return page, mei, bob
+
+
+def wait_for(page, predicate, what: str, seconds: float = 20) -> None:
+    from tests.browser.studio_pages import wait_until
+
+    wait_until(page, predicate, what, seconds)
+
+
+def test_a_teammates_new_job_appears_without_a_reload(gallery_page, live_server) -> None:
+    from tests.browser.studio_pages import csp_violations, finished
+    from videos.models import Generation
+
+    page, mei, bob = gallery_page
+    finished(mei, "my finished lantern")  # nothing of mine is pending: the calm poll runs
+    page.goto(f"{live_server.url}/")
+    page.evaluate("window.__notReloaded = true")
+    job = Generation.objects.create(owner=bob, prompt="bob's kite over the harbour")
+    card = page.locator(f"#card-{job.pk}")
+    wait_for(page, lambda: card.count() == 1, "bob's card", seconds=15)
+    assert "bob's kite over the harbour" in card.inner_text()
+    assert page.locator("#gallery-grid > article").first.get_attribute("id") == f"card-{job.pk}"
+    assert page.evaluate("window.__notReloaded") is True
+    # Now pending and watched: its end shows too, still without a reload.
+    assert job.mark_failed("the upstream refused it")
+    wait_for(page, lambda: card.get_attribute("data-status") == "failed", "the failed status")
+    assert page.evaluate("window.__notReloaded") is True
+    assert csp_violations(page) == [] and page.errors == []
+
+
+def test_hovering_a_card_plays_its_muted_preview(gallery_page, live_server) -> None:
+    from tests.browser.studio_pages import csp_violations, finished
+
+    page, mei, _bob = gallery_page
+    clip = finished(mei, "a lantern to preview")
+    page.goto(f"{live_server.url}/")
+    video = page.locator(f"#card-{clip.pk} video")
+    assert video.evaluate("v => [v.controls, v.muted, v.paused]") == [False, True, True]
+    assert video.get_attribute("poster").endswith(f"/generations/{clip.pk}/media/poster/")
+    page.locator(f"#card-{clip.pk} .thumb").hover()
+    wait_for(page, lambda: video.evaluate("v => v.currentTime") > 0.3, "the preview to play")
+    assert video.evaluate("v => !v.paused && v.muted")
+    page.mouse.move(0, 0)  # leave the card
+    wait_for(page, lambda: video.evaluate("v => v.paused"), "the preview to stop")
+    assert csp_violations(page) == [] and page.errors == []
+
+
+def test_cancelling_a_queued_job_from_its_card(gallery_page, live_server) -> None:
+    from tests.browser.studio_pages import csp_violations
+    from videos.models import Generation
+
+    page, mei, _bob = gallery_page
+    job = Generation.objects.create(owner=mei, prompt="a job I changed my mind about")
+    page.goto(f"{live_server.url}/")
+    page.evaluate("window.__notReloaded = true")
+    card = page.locator(f"#card-{job.pk}")
+    card.locator("button:has-text('Cancel')").click()
+    wait_for(page, lambda: card.get_attribute("data-status") == "cancelled", "the cancelled card")
+    # The card's own answer says "Cancelled."; the next poll may already have replaced it with
+    # the plain cancelled card. Either way it stays cancelled, with nothing left to cancel.
+    page.wait_for_timeout(2500)
+    assert card.get_attribute("data-status") == "cancelled"
+    assert card.locator("button:has-text('Cancel')").count() == 0
+    assert page.evaluate("window.__notReloaded") is True
+    job.refresh_from_db()
+    assert job.status == "cancelled"
+    assert csp_violations(page) == [] and page.errors == []
+
+
+def hide(page, hidden: bool) -> None:
+    hide_tab(page, hidden)
+
+
+def test_my_job_done_in_a_background_tab_is_announced(gallery_page, live_server) -> None:
+    from tests.browser.studio_pages import csp_violations
+    from videos.models import Generation
+
+    page, mei, _bob = gallery_page
+    job = Generation.objects.create(owner=mei, prompt="a lantern for the notice")
+    page.goto(f"{live_server.url}/")
+    title = page.title()
+    button = page.locator("#notify-me")
+    assert button.is_visible()  # permission not asked yet: the button offers it
+    button.click()
+    wait_for(page, lambda: not button.is_visible(), "the button to go once allowed")
+
+    hide(page, True)
+    assert job.mark_failed("out of credit upstream")
+    # In the background the gallery polls every 10 s for my pending jobs.
+    wait_for(page, lambda: page.title().startswith("(1)"), "the title to count it", seconds=25)
+    assert "1 job done" in page.title()
+    icon = page.locator('link[rel="icon"][type="image/svg+xml"]').get_attribute("href")
+    assert icon.endswith("favicon-done.svg")
+    assert page.evaluate("window.__notes") == [["Job failed", "a lantern for the notice"]]
+
+    hide(page, False)
+    assert page.title() == title
+    icon = page.locator('link[rel="icon"][type="image/svg+xml"]').get_attribute("href")
+    assert icon.endswith("favicon.svg")
+    assert csp_violations(page) == [] and page.errors == []
+
+
+def test_a_job_done_while_i_watch_needs_no_notice(gallery_page, live_server) -> None:
+    from videos.models import Generation
+
+    page, mei, _bob = gallery_page
+    job = Generation.objects.create(owner=mei, prompt="watched as it ends")
+    page.goto(f"{live_server.url}/")
+    title = page.title()
+    assert job.mark_failed("nope")
+    card = page.locator(f"#card-{job.pk}")
+    wait_for(page, lambda: card.get_attribute("data-status") == "failed", "the failed card")
+    assert page.title() == title and page.evaluate("window.__notes") == []
+
+
+def test_a_first_tap_plays_the_preview_and_a_second_opens_the_video(
+    phone_context, live_server, transactional_db
+) -> None:
+    from django.contrib.auth.models import User
+
+    from tests.browser.studio_pages import csp_violations, finished, sign_in
+
+    mei = User.objects.create_user("mei", password="pw-mei-12345")
+    clip = finished(mei, "a lantern to tap")
+    sign_in(phone_context, live_server, mei)
+    page = phone_context.new_page()
+    page.goto(f"{live_server.url}/")
+    thumb = page.locator(f"#card-{clip.pk} .thumb")
+    video = thumb.locator("video")
+    thumb.tap()
+    wait_for(page, lambda: video.evaluate("v => v.currentTime") > 0.3, "the preview to play")
+    assert page.url == f"{live_server.url}/"  # the first tap did not leave the gallery
+    thumb.tap()
+    page.wait_for_url(f"{live_server.url}/generations/{clip.pk}/")
+    assert csp_violations(page) == []

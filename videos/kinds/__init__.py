@@ -10,7 +10,15 @@ api/bodies.py; its catalogue rows (a data migration); its page in templates/vide
 
 from typing import Any
 
-from . import effects, image2video, multi_image2video, omni_video, text2video
+from . import (
+    effects,
+    image2video,
+    lip_sync,
+    multi_image2video,
+    omni_video,
+    text2video,
+    video_extend,
+)
 from .base import KindSpec
 
 KINDS: dict[str, KindSpec] = {
@@ -21,6 +29,8 @@ KINDS: dict[str, KindSpec] = {
         effects.SPEC,
         multi_image2video.SPEC,
         omni_video.SPEC,
+        video_extend.SPEC,
+        lip_sync.SPEC,
     )
 }
 

@@ -33,6 +33,13 @@ class KindSpec:
     form_class: type | None = None
     # What the kind's page shows besides its form (videos/views.kind_new), e.g. the scenes.
     page_context: Callable[[], dict[str, Any]] | None = None
+    # Uses an account-scoped id (kling-kinds.md §7: video_id, session_id) that exists only
+    # on the upstream account that made the parent: the job goes to the parent's provider
+    # and nowhere else, never failing over.
+    pinned: bool = False
+    # Files the jobs stage besides the stored inputs (video-extend: the parent's video, for
+    # the local renderer): (generation, workdir) -> {name: local path}.
+    stage_extra: Callable[[Generation, str], dict[str, str]] | None = None
 
 
 def base64_of(path: str | None) -> str:

@@ -24,6 +24,8 @@ from django.utils.translation import gettext_lazy as _
 from ..forms import PROMPT_MAX, PublicUrlField, TextField, visible
 from ..images import check_frame, decode_base64_image
 from ..models import Generation, GenerationInput, Mode, Provider, VideoModel
+from ..provider_checks import refuse_what_no_provider_can_do
+from ..providers import wanted_features
 
 
 class SecondsField(forms.Field):
@@ -215,9 +217,17 @@ class KindForm(forms.Form):
     )
 
     def __init__(
-        self, *args: Any, api: bool = False, remix_of: Generation | None = None, **kwargs: Any
+        self,
+        *args: Any,
+        api: bool = False,
+        remix_of: Generation | None = None,
+        owner: AbstractBaseUser | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        # Who creates: kinds that take a studio id (video-extend's video_id, lip-sync's
+        # session_id) look it up among what this user may see.
+        self.owner = owner
         self.catalogue_entry: VideoModel | None = None
         self.pending_inputs: list[PendingInput] = []
         if api:
@@ -360,6 +370,9 @@ class KindForm(forms.Form):
                 gettext("%(provider)s does not serve %(model)s.")
                 % {"provider": provider.name, "model": entry.name},
             )
+        # kling-kinds.md §8: a kind (or its sound) no possible provider does is refused here.
+        wanted = wanted_features(sound=data.get("sound"))
+        refuse_what_no_provider_can_do(self, data, self.kind, entry.name, wanted)
         return data
 
     # ---- pricing and saving ------------------------------------------------------------------

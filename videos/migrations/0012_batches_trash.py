@@ -4,7 +4,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    dependencies = [("videos", "0010_forget_url_credentials")]
+    dependencies = [("videos", "0011_lip_sync_sessions")]
 
     operations = [
         migrations.AddField(

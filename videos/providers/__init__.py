@@ -11,23 +11,28 @@ from collections.abc import Callable
 from typing import Any
 
 from .base import (
+    FEATURES,
+    Face,
+    FaceSession,
     ProviderConfig,
     ResourcePack,
     TaskState,
     Upstream,
     UpstreamError,
     UpstreamRequest,
+    cannot_do,
+    wanted_features,
 )
-from .kling import KlingClient
+from .kling import KlingClient, KlingGatewayClient
 from .local import LocalUpstream
 from .openai_video import OpenAIVideoClient
 from .video_generations import VideoGenerationsClient
 
-# Provider.kind -> its adapter. Kling's official API and Kling-shaped gateways share one.
+# Provider.kind -> its adapter. Kling-shaped gateways speak Kling's routes with fewer features.
 ADAPTERS: dict[str, Callable[[ProviderConfig], Upstream]] = {
     "local": LocalUpstream,
     "kling": KlingClient,
-    "kling-gateway": KlingClient,
+    "kling-gateway": KlingGatewayClient,
     "openai-video": OpenAIVideoClient,
     "video-generations": VideoGenerationsClient,
 }
@@ -55,8 +60,19 @@ def upstream_for(config: ProviderConfig) -> Upstream:
         return upstream
 
 
+def kind_cannot_do(provider_kind: str, kind: str, wanted: set[str]) -> set[str]:
+    """What of a create a provider kind's adapter does not declare it can do (empty: all)."""
+    return cannot_do(ADAPTERS.get(provider_kind, KlingClient), kind, wanted)
+
+
 __all__ = [
     "ADAPTERS",
+    "Face",
+    "FaceSession",
+    "FEATURES",
+    "cannot_do",
+    "kind_cannot_do",
+    "wanted_features",
     "ProviderConfig",
     "ResourcePack",
     "TaskState",

@@ -15,6 +15,44 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
+# The optional features a create may ask for (kling-kinds.md §7.1, §7.2, §8). Each adapter
+# class declares the ones it can do (features) and the kinds it serves (kinds, None: all),
+# so the forms and the routing ask the adapter, never test a provider's kind.
+FEATURES = frozenset({"camera_control", "sound", "voices", "multi_shot", "motion_masks"})
+
+
+def wanted_features(
+    *,
+    camera_control: object = None,
+    sound: object = False,
+    voice_list: object = None,
+    multi_shot: object = False,
+    static_mask: object = None,
+    dynamic_masks: object = None,
+) -> set[str]:
+    """The optional features a create asks for, from the fields that carry them."""
+    wanted = set()
+    if camera_control:
+        wanted.add("camera_control")
+    if sound and sound != "off":
+        wanted.add("sound")
+    if voice_list:
+        wanted.add("voices")
+    if multi_shot:
+        wanted.add("multi_shot")
+    if static_mask or dynamic_masks:
+        wanted.add("motion_masks")
+    return wanted
+
+
+def cannot_do(adapter: object, kind: str, wanted: set[str]) -> set[str]:
+    """What of a create (its kind, its features) an adapter class does not declare it can do."""
+    kinds = getattr(adapter, "kinds", None)
+    missing = set(wanted) - set(getattr(adapter, "features", FEATURES))
+    if kinds is not None and kind not in kinds:
+        missing.add(kind)
+    return missing
+
 
 @dataclass(frozen=True)
 class ProviderConfig:
@@ -106,6 +144,30 @@ class ResourcePack:
     invalid_time: datetime | None = None
 
 
+@dataclass
+class Face:
+    """One face identify-face found (kling-kinds.md §7.6): times in ms of the video.
+
+    The picture is a URL on the upstream (Kling) or JPEG bytes (the local renderer).
+    """
+
+    face_id: str
+    start_time: int
+    end_time: int
+    image_url: str = ""
+    image: bytes = field(default=b"", repr=False)
+
+
+@dataclass
+class FaceSession:
+    """identify-face's synchronous answer: the upstream's session id and the faces."""
+
+    session_id: str
+    faces: list[Face]
+    units: Decimal | None = None
+    raw: Any = field(default=None, repr=False)
+
+
 class UpstreamError(Exception):
     """Any failed upstream call.
 
@@ -173,6 +235,15 @@ class Upstream(Protocol):
     ) -> TaskState | None: ...
 
     def probe(self) -> str: ...
+
+    def identify_faces(
+        self, *, video_id: str = "", video_url: str = "", video_path: str
+    ) -> FaceSession:
+        """identify-face (kling-kinds.md §7.6), synchronous: the faces of one of this
+        account's videos (video_id: its upstream id) or of a video at video_url; video_path
+        is the studio's copy either way, for renderers that look at the file. It has no
+        external id: never retried blindly."""
+        ...
 
     def takes_external_id(self, model: str) -> bool: ...
 

@@ -15,7 +15,14 @@ from typing import Any
 
 import httpx
 
-from .base import ProviderConfig, ResourcePack, TaskState, UpstreamError, UpstreamRequest
+from .base import (
+    FaceSession,
+    ProviderConfig,
+    ResourcePack,
+    TaskState,
+    UpstreamError,
+    UpstreamRequest,
+)
 from .fetch import USER_AGENT, FetchError
 from .kling import (
     _first,
@@ -184,6 +191,10 @@ class GatewayClient:
     lists_tasks = False
     lookup_grace = 0.0
     label = "gateway"
+    # What these gateways can do (§8): plain text2video/image2video; camera control and sound
+    # ride in metadata (§8a), masks, voices and shots have no field there.
+    kinds: frozenset[str] | None = frozenset(GATEWAY_KINDS)
+    features = frozenset({"camera_control", "sound"})
 
     def __init__(self, config: ProviderConfig) -> None:
         self.config = config
@@ -318,6 +329,12 @@ class GatewayClient:
         raise UpstreamError(
             f"{self.name} ({self.label}) takes no external task id: a create cannot be looked up"
         )
+
+    def identify_faces(
+        self, *, video_id: str = "", video_url: str = "", video_path: str
+    ) -> FaceSession:
+        """§8: these gateways make plain clips only; identify-face is not among them."""
+        raise UpstreamError(f"{self.name} ({self.label}) does not do identify-face", permanent=True)
 
     def takes_external_id(self, model: str) -> bool:
         return False

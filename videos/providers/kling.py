@@ -19,7 +19,16 @@ from typing import Any
 import httpx
 import jwt
 
-from .base import ProviderConfig, ResourcePack, TaskState, UpstreamError, UpstreamRequest
+from .base import (
+    FEATURES,
+    Face,
+    FaceSession,
+    ProviderConfig,
+    ResourcePack,
+    TaskState,
+    UpstreamError,
+    UpstreamRequest,
+)
 from .fetch import USER_AGENT
 
 log = logging.getLogger(__name__)
@@ -346,6 +355,9 @@ class KlingClient:
     """Speaks one provider's Kling (or gateway) API: create, query, list, look up, probe."""
 
     lists_tasks = True
+    # Kling's own API does every kind and every feature (kling-kinds.md §7).
+    kinds: frozenset[str] | None = None
+    features = FEATURES
 
     def __init__(self, config: ProviderConfig) -> None:
         self.config = config
@@ -606,3 +618,42 @@ class KlingClient:
             return f"no task list here; the key works: /v1/models lists {count} models"
         count = len(parse_list(answer))
         return f"answered a list query ({count} task{'s' if count != 1 else ''} on the first page)"
+
+    def identify_faces(
+        self, *, video_id: str = "", video_url: str = "", video_path: str
+    ) -> FaceSession:
+        """POST /v1/videos/identify-face (kling-kinds.md §7.6): synchronous, faces in ms.
+
+        Not a create (no task, no external id), but it charges units: an ambiguous failure
+        is reported, never retried here.
+        """
+        body = {"video_id": video_id} if video_id else {"video_url": video_url}
+        answer = self._call("POST", path_for("identify-face"), json=body)
+        data = _task_object(answer)
+        session = str(data.get("session_id") or "")
+        if not session:
+            raise UpstreamError("the identify-face answer has no session_id", raw=answer)
+        faces = []
+        for item in data.get("face_data") or []:
+            if not isinstance(item, dict):
+                continue
+            try:
+                start, end = int(item.get("start_time", 0)), int(item.get("end_time", 0))
+            except (TypeError, ValueError):
+                continue
+            faces.append(
+                Face(
+                    str(item.get("face_id", "")),
+                    start,
+                    end,
+                    image_url=str(item.get("face_image") or ""),
+                )
+            )
+        return FaceSession(session, faces, _units(data.get("final_unit_deduction")), raw=answer)
+
+
+class KlingGatewayClient(KlingClient):
+    """A Kling-shaped gateway (kind kling-gateway): Kling's routes, but gateways pass on no
+    sound, voices or shots (kling-kinds.md §8), so those go only to Kling itself."""
+
+    features = FEATURES - {"sound", "voices", "multi_shot"}

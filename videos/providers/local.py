@@ -8,10 +8,21 @@ it again), and there is nothing to list, poll or download: the answer carries th
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 
 from ..rendering import RenderError, render_request
-from .base import ProviderConfig, ResourcePack, TaskState, UpstreamError, UpstreamRequest
+from ..rendering.lip_sync import identify_faces as find_faces
+from .base import (
+    FEATURES,
+    Face,
+    FaceSession,
+    ProviderConfig,
+    ResourcePack,
+    TaskState,
+    UpstreamError,
+    UpstreamRequest,
+)
 
 # A render takes seconds (bench/render_speed.py: well under half real time for 15 s clips);
 # three minutes leaves room for a loaded machine before another worker may take the job over.
@@ -24,6 +35,9 @@ class LocalUpstream:
     lists_tasks = False
     lookup_grace = 0.0  # nothing can be in flight elsewhere: a lost render is simply redone
     submit_seconds = RENDER_SECONDS
+    # The renderer draws every kind and feature (videos/rendering).
+    kinds: frozenset[str] | None = None
+    features = FEATURES
 
     def __init__(self, config: ProviderConfig) -> None:
         self.config = config
@@ -69,6 +83,19 @@ class LocalUpstream:
 
     def probe(self) -> str:
         return "the built-in renderer is always available"
+
+    def identify_faces(
+        self, *, video_id: str = "", video_url: str = "", video_path: str
+    ) -> FaceSession:
+        """The renderer's one face over the whole clip (videos/rendering/lip_sync.py)."""
+        try:
+            found = find_faces(video_path)
+        except RenderError as exc:
+            raise UpstreamError(
+                f"the local renderer cannot read this video: {exc}", permanent=True
+            ) from exc
+        faces = [Face(f.face_id, f.start_time, f.end_time, image=f.face_image) for f in found]
+        return FaceSession(session_id=f"local-{uuid.uuid4().hex}", faces=faces)
 
     def takes_external_id(self, model: str) -> bool:
         return True  # nothing is in flight elsewhere: find_by_external_id answers at once

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from typing import Any
 
 from .effects import render_effect
+from .extend import render_extension
+from .lip_sync import render_lip_sync
 from .multi_image import render_multi_image
 from .omni import Reference, ReferenceVideo, render_omni
 from .render import render_video
@@ -64,6 +66,47 @@ def _listed(files: dict[str, str], role: str) -> list[str]:
 def _render_effect(body: dict[str, Any], files: dict[str, str], video: str, poster: str) -> None:
     """kling-kinds.md §7.7: the scene over input.image, or input.images side by side."""
     render_effect(str(body.get("effect_scene", "")), _listed(files, "image"), video, poster)
+
+
+def _render_extend(body: dict[str, Any], files: dict[str, str], video: str, poster: str) -> None:
+    """kling-kinds.md §7.5: the parent's frames, then five seconds more from its last one.
+
+    The jobs stage the parent's stored MP4 beside the body (its video_id names it upstream).
+    """
+    parent = files.get("parent_video")
+    if not body.get("video_id") or not parent:
+        raise RenderError("video-extend needs the video it extends")
+    spec = RenderSpec(
+        prompt=str(body.get("prompt", "")),
+        negative_prompt=str(body.get("negative_prompt", "")),
+        cfg_scale=float(body.get("cfg_scale", 0.5)),
+    )
+    render_extension(parent, spec, video, poster)
+
+
+def _render_lip_sync(body: dict[str, Any], files: dict[str, str], video: str, poster: str) -> None:
+    """kling-kinds.md §7.6: the voice line mixed in at the insert time, a mouth moving to it.
+
+    The jobs stage the clip (the session's source) and the voice line beside the body.
+    """
+    choose = body.get("face_choose") or [{}]
+    face = choose[0] if isinstance(choose, list) and choose else {}
+    parent, voice = files.get("parent_video"), files.get("audio.0")
+    if not body.get("session_id") or not parent:
+        raise RenderError("advanced-lip-sync needs the session's video")
+    if not voice:
+        raise RenderError("the local renderer needs a sound_file (it has no TTS audio_id)")
+    render_lip_sync(
+        parent,
+        voice,
+        video,
+        poster,
+        sound_start_ms=int(face.get("sound_start_time", 0)),
+        sound_end_ms=int(face.get("sound_end_time", 0)),
+        insert_ms=int(face.get("sound_insert_time", 0)),
+        sound_volume=float(face.get("sound_volume", 1)),
+        original_audio_volume=float(face.get("original_audio_volume", 1)),
+    )
 
 
 def _render_multi_image(
@@ -142,6 +185,8 @@ KINDS: dict[str, Renderer] = {
     "text2video": _render_video,
     "image2video": _render_video,
     "effects": _render_effect,
+    "video-extend": _render_extend,
+    "advanced-lip-sync": _render_lip_sync,
     "multi-image2video": _render_multi_image,
     "omni-video": _render_omni,
 }
