@@ -148,6 +148,18 @@ KLING_IMAGE2VIDEO = {
         "image_tail": IMAGE,
         "static_mask": {"type": "string", "description": "Base64 JPEG/PNG, the frame's aspect"},
         "dynamic_masks": DYNAMIC_MASKS,
+        # kling-kinds.md §7.2: image2video only, not with voice_list.
+        "element_list": {
+            "type": "array",
+            "maxItems": 3,
+            "description": "element library ids; not with voice_list",
+            "items": {
+                "type": "object",
+                "properties": {"element_id": {"type": "integer", "minimum": 1}},
+                "required": ["element_id"],
+                "additionalProperties": False,
+            },
+        },
     },
     "anyOf": [{"required": ["image"]}, {"required": ["image_tail"]}],
 }

@@ -252,6 +252,7 @@ class KlingCreateForm(ApiCreateForm):
         "dynamic_masks",
         "sound",
         "voice_list",
+        "element_list",
         "multi_shot",
         "shot_type",
         "multi_prompt",

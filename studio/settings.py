@@ -297,7 +297,8 @@ SECURE_CSP = {
     "default-src": [CSP.SELF],
     "script-src": [CSP.SELF],
     "style-src": [CSP.SELF],
-    "img-src": [CSP.SELF, "data:"],
+    # blob: for the create form's preview of a chosen frame (URL.createObjectURL).
+    "img-src": [CSP.SELF, "data:", "blob:"],
     "media-src": [CSP.SELF, "blob:"],
     "connect-src": [CSP.SELF],
     "font-src": [CSP.SELF],

@@ -15,7 +15,7 @@ SEEDING_MIGRATIONS = [
     "0002_seed_catalogue_and_local_provider",
     "0007_kinds_catalogue_and_inputs",
     "0009_effect_scenes",
-    "0014_gateway_kinds_and_models",
+    "0013_gateway_kinds_and_models",
 ]
 DB_FIXTURES = {"db", "transactional_db", "live_server", "django_db_reset_sequences"}
 

@@ -214,7 +214,9 @@ def test_the_estimate_refuses_a_hand_made_variant_count(alice_client) -> None:
 def test_the_form_page_offers_variants_and_a_live_estimate(alice_client) -> None:
     html = alice_client.get("/generations/new/").content.decode()
     assert 'name="variants"' in html and 'id="estimate-trigger"' in html
-    assert 'hx-params="model_name,mode,duration,prompt,variants,confirm_cost"' in html
+    assert (
+        'hx-params="model_name,mode,duration,prompt,variants,confirm_cost,provider,sound"' in html
+    )
     assert "Estimated cost <strong>1.00 units</strong>" in html
 
 

@@ -337,8 +337,17 @@ def _send(client: Client, req: Req, secret: str) -> Any:
 
 
 def snapshot() -> tuple[int, ...]:
-    """Row counts that any create would change, and the number of stored files."""
-    files = sum(len(names) for _root, _dirs, names in os.walk(django_settings.MEDIA_ROOT))
+    """Row counts that any create would change, and the number of stored files.
+
+    Not kept/: a valid frame of a refused web POST is kept there on purpose for the next
+    POST (videos/kept_frames.py), and purged after a day.
+    """
+    kept = os.path.join(django_settings.MEDIA_ROOT, "kept")
+    files = sum(
+        len(names)
+        for root, _dirs, names in os.walk(django_settings.MEDIA_ROOT)
+        if not root.startswith(kept)
+    )
     return (
         Generation.objects.count(),
         GenerationEvent.objects.count(),

@@ -35,6 +35,7 @@ from api.models import ApiKey, ApiTask, CallbackDelivery
 from review.models import Comment, Rating, Recipe, RecipeRun, SavedSearch, Star, Tag, Tagging
 from tests.api_helpers import issue
 from tests.images import image_bytes
+from videos.kept_frames import keep as keep_frame
 from videos.media import signed_media_path
 from videos.models import Generation, GenerationEvent, GenerationInput, Project, Provider
 
@@ -209,6 +210,11 @@ RULES: dict[str, list[Rule]] = {
     "generations/estimate/": [
         Rule("GET", "/generations/estimate/?model_name=kling-v1&duration=10", signed_in(page("Estimated cost"))),
         Rule("POST", "/generations/estimate/", signed_in(page("4 jobs, 4.00 units")), data={"model_name": "kling-v1", "prompt": "{red|blue} fox", "variants": "2"}),
+    ],
+    "generations/kept/<str:token>/": [
+        # A frame kept from a failed POST: its token names its user, no one else sees it.
+        Rule("GET", "/generations/kept/{kept_token}/", {**signed_in(NOT_FOUND), "owner": page("first frame bytes")}),
+        Rule("GET", "/generations/kept/forged-token/", signed_in(NOT_FOUND)),
     ],
     "generations/<int:pk>/": [
         Rule("GET", "/generations/{gen}/", signed_in(page("<title>#{gen} · Studio</title>")))
@@ -545,6 +551,9 @@ def build_world(alice: User, bob: User) -> dict[str, Any]:
         "provider": Provider.objects.get(name="local").pk,
         "signed_video": signed_media_path(gen.video.name),
         "callback_token": gen.callback_token,
+        "kept_token": keep_frame(
+            ContentFile(IMAGE_BYTES, name="kite.png"), "image", "png", alice.pk
+        ).token,
     }
 
 

@@ -13,7 +13,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from tests.images import image_bytes, upload
-from videos.models import Generation, Status
+from videos.models import Generation, Status, local_render_seconds
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -164,7 +164,8 @@ def test_the_form_shows_the_estimated_cost(alice_client) -> None:
         {"model_name": "kling-v1", "mode": "pro", "duration": "10"},
         **HTMX,
     ).content.decode()
-    assert "7.00 units" in html and "typical time ~120 s" in html
+    # Only the local renderer serves kling-v1 here: its seconds, not the upstream's 120.
+    assert "7.00 units" in html and f"typical time ~{local_render_seconds(10)} s on local" in html
 
 
 def test_the_image2video_form_offers_frames_and_only_models_that_animate_images(

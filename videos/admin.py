@@ -109,6 +109,7 @@ class ProviderForm(forms.ModelForm):
             "max_concurrent",
             "allowed_models",
             "model_map",
+            "typical_seconds",
         ]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

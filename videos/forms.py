@@ -13,12 +13,16 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
 from django.utils import timezone
 from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from .batches import MAX_VARIANTS, job_count_error, parse_prompt
 from .images import check_frame, check_mask, same_aspect
+from .kept_frames import KEPT_FIELDS, KeptFrame, open_kept
+from .kept_frames import keep as keep_frame
+from .kept_frames import unsign as unsign_kept
 from .models import (
     ASPECT_RATIOS,
     CAMERA_AXES,
@@ -37,6 +41,15 @@ from .rendering.spec import nearest_aspect
 from .sound_shots import SoundShotsForm, sound_shots_initial
 
 PROMPT_MAX = 2500
+# What each camera_control type does, in words (Kling's own descriptions of the presets);
+# the wire value stays the option's value.
+CAMERA_TYPE_NAMES = {
+    "simple": _("Simple: one axis of your choice"),
+    "down_back": _("Move down and zoom out"),
+    "forward_up": _("Move forward and tilt up"),
+    "right_turn_forward": _("Turn right and move forward"),
+    "left_turn_forward": _("Turn left and move forward"),
+}
 MAX_DYNAMIC_MASKS = 6
 
 
@@ -235,7 +248,8 @@ class GenerationForm(SoundShotsForm):
         widget=forms.NumberInput(attrs={"step": "0.05"}),
     )
     camera_type = forms.ChoiceField(
-        choices=[("", pgettext_lazy("camera move", "none"))] + [(t, t) for t in CAMERA_TYPES],
+        choices=[("", pgettext_lazy("camera move", "none"))]
+        + [(t, CAMERA_TYPE_NAMES.get(t, t)) for t in CAMERA_TYPES],
         required=False,
         label=_("Camera move"),
     )
@@ -281,9 +295,14 @@ class GenerationForm(SoundShotsForm):
         *args: Any,
         camera_has_config: bool | None = None,
         inherit_frames_from: Generation | None = None,
+        keep_for: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        # The web page's user (pk): a frame kept from their last POST may stand in for an
+        # upload (videos/kept_frames.py). The API never sends kept tokens.
+        self.keep_for = keep_for
+        self.kept: dict[str, KeptFrame] = {}
         # Set by the API when a preset camera type arrived with a config object.
         self.camera_has_config = camera_has_config
         # Re-run and remix keep the parent's stored frames unless new ones are given.
@@ -321,6 +340,11 @@ class GenerationForm(SoundShotsForm):
 
     def _clean_frame(self, field: str, label: str) -> Any:
         upload = self.cleaned_data.get(field)
+        token = self.data.get(f"kept_{field}") if field in KEPT_FIELDS else None
+        if not upload and token:
+            kept = unsign_kept(str(token), field, self.keep_for)  # refused: an error here
+            upload = open_kept(kept)
+            self.kept[field] = kept
         if upload:
             # (width, height, extension) as read once from the decoded image.
             self.frames[field] = check_frame(upload, upload.size, label)
@@ -451,6 +475,7 @@ class GenerationForm(SoundShotsForm):
             multi_shot=data.get("multi_shot"),
             static_mask=data.get("static_mask"),
             dynamic_masks=data.get("dynamic_masks"),
+            element_list=data.get("element_list"),
         )
         refuse_what_no_provider_can_do(self, data, kind, entry.name, wanted)
         return data
@@ -564,12 +589,35 @@ class GenerationForm(SoundShotsForm):
                     },
                 )
 
+    # ---- a valid frame is kept when another field fails (videos/kept_frames.py) --------------
+    def keep_valid_frames(self) -> None:
+        """Store this POST's valid frame uploads so the re-rendered page can offer them again."""
+        if self.keep_for is None:
+            return
+        data = getattr(self, "cleaned_data", {})
+        for field in KEPT_FIELDS:
+            upload = data.get(field)
+            if field in self.errors or not upload or field in self.kept:
+                continue
+            self.kept[field] = keep_frame(upload, field, self.frames[field][2], self.keep_for)
+
+    def discard_kept(self) -> None:
+        """Delete the kept frames once the job has its own copy (the purge would, later)."""
+        for kept in self.kept.values():
+            default_storage.delete(kept.name)
+
+    def kept_frames(self) -> dict[str, KeptFrame]:
+        """The kept frames the page offers again (not one whose field has an error)."""
+        return {field: kept for field, kept in self.kept.items() if field not in self.errors}
+
     # ---- saving -----------------------------------------------------------------------
     def estimated_units(self) -> Decimal | None:
         if self.catalogue_entry is None or not hasattr(self, "cleaned_data"):
             return None
         return self.catalogue_entry.estimate_units(
-            self.cleaned_data["mode"], self.cleaned_data["duration"]
+            self.cleaned_data["mode"],
+            self.cleaned_data["duration"],
+            sound=bool(self.cleaned_data.get("sound")),
         )
 
     def stage_generation(
@@ -911,3 +959,6 @@ class EstimateForm(forms.Form):
     prompt = forms.CharField(max_length=PROMPT_MAX, required=False, strip=False)
     variants = QueryIntegerField(min_value=1, max_value=MAX_VARIANTS, required=False)
     confirm_cost = forms.BooleanField(required=False)
+    sound = forms.BooleanField(required=False)  # a price rule for sound may apply
+    # The chosen provider's typical time is shown (empty: the one that would take the job).
+    provider = QueryIntegerField(min_value=1, max_value=MAX_ID, required=False)

@@ -137,14 +137,73 @@ class VideoModel(models.Model):
             not self.last_frame_modes or mode in self.last_frame_modes
         )
 
-    def estimate_units(self, mode: str, duration: int) -> Decimal:
-        """Units a job costs: the per-5-second price of the mode, scaled by duration."""
+    def estimate_units(self, mode: str, duration: int, sound: bool = False) -> Decimal:
+        """Units a job costs: the per-5-second price of the mode, scaled by duration.
+
+        Sound: kling-kinds.md §7.1/§7.8 give no price for sound (nor does kling-api.md), so a
+        clip with sound costs what a silent one does, unless the catalogue entry carries a
+        rule {"sound_units_factor": "1.5"} in `rules`, which an admin sets once the price
+        with sound is known; the estimate then multiplies by it.
+        """
         per_five = self.units_pro if mode == Mode.PRO else self.units_std
-        return (per_five * Decimal(duration) / Decimal(5)).quantize(Decimal("0.01"))
+        units = per_five * Decimal(duration) / Decimal(5)
+        if sound and self.allows_sound(mode):
+            units *= self.sound_units_factor()
+        return units.quantize(Decimal("0.01"))
+
+    def sound_units_factor(self) -> Decimal:
+        """The catalogue's price rule for sound (1 when it has none)."""
+        try:
+            factor = Decimal(str((self.rules or {}).get("sound_units_factor", 1)))
+        except ArithmeticError:
+            return Decimal(1)
+        return factor if factor.is_finite() and factor > 0 else Decimal(1)
 
 
 # Calls in a row without an answer before a provider counts as down (one is a blip).
 UNHEALTHY_AFTER_FAILURES = 3
+
+
+def serving_of(providers: list[Provider], model_name: str) -> list[Provider]:
+    """ProviderQuerySet.serving over providers already loaded (enabled, in priority order)."""
+    enabled = [p for p in providers if p.enabled and p.serves(model_name)]
+    if any(p.kind != Provider.Kind.LOCAL for p in enabled):
+        enabled = [p for p in enabled if p.kind != Provider.Kind.LOCAL]
+    return [p for p in enabled if p.healthy]
+
+
+def local_render_seconds(duration: int) -> int:
+    """The local renderer's typical time for a clip: seconds, growing with its length.
+
+    Declared, not measured per job: the renderer draws and encodes a 5 s clip in about
+    4 s and a 15 s one in about 8 s on the 2-core machines the studio runs on. An admin
+    who measures otherwise sets Provider.typical_seconds.
+    """
+    return 3 + max(duration, 1) // 3
+
+
+class TypicalTimes:
+    """The typical run time of jobs on the provider that serves (or will serve) them.
+
+    Two queries for any number of cards: the catalogue and the providers.
+    """
+
+    def __init__(self) -> None:
+        self.entries = {m.name: m for m in VideoModel.objects.all()}
+        self.providers = list(Provider.objects.order_by("priority", "id"))
+
+    def provider(self, model_name: str, provider_id: int | None = None) -> Provider | None:
+        """The chosen provider, else the first that would take the model's jobs now."""
+        if provider_id is not None:
+            return next((p for p in self.providers if p.pk == provider_id), None)
+        return next(iter(serving_of(self.providers, model_name)), None)
+
+    def seconds(self, model_name: str, duration: int, provider_id: int | None = None) -> int | None:
+        entry = self.entries.get(model_name)
+        provider = self.provider(model_name, provider_id)
+        if provider is not None:
+            return provider.typical_seconds_for(entry, duration)
+        return entry.typical_seconds if entry else None
 
 
 class ProviderQuerySet(models.QuerySet["Provider"]):
@@ -259,6 +318,15 @@ class Provider(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     # One worker at a time polls a provider's running tasks in a batch (tasks.poll_provider).
     poll_lease_until = models.DateTimeField(null=True, blank=True, editable=False)
+    # The catalogue's typical_seconds is the official upstream's; a gateway or the local
+    # renderer runs faster or slower, and the form and the cards show the time of the
+    # provider that serves the job.
+    typical_seconds = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="typical run time of a job here, in seconds; empty: the model's "
+        "(the local renderer: from the clip's length)",
+    )
 
     objects = ProviderQuerySet.as_manager()
 
@@ -274,6 +342,14 @@ class Provider(models.Model):
     def cannot_do(self, kind: str, wanted: set[str]) -> set[str]:
         """What of a create (its kind, its features) this provider's adapter cannot do."""
         return kind_cannot_do(self.kind, kind, wanted)
+
+    def typical_seconds_for(self, entry: VideoModel | None, duration: int) -> int | None:
+        """How long a job of this model and clip length typically runs here."""
+        if self.typical_seconds:
+            return self.typical_seconds
+        if self.kind == Provider.Kind.LOCAL:
+            return local_render_seconds(duration)
+        return entry.typical_seconds if entry else None
 
     def upstream_model_name(self, model_name: str) -> str:
         return self.model_map.get(model_name, model_name)
@@ -696,6 +772,7 @@ class Generation(models.Model):
             multi_shot=self.params.get("multi_shot"),
             static_mask=bool(self.static_mask),
             dynamic_masks=self.dynamic_masks,
+            element_list=self.params.get("element_list"),
         )
 
     def catalogue_entry(self) -> VideoModel | None:

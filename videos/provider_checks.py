@@ -23,6 +23,7 @@ FEATURE_FIELDS = {
     "voices": "voice_list",
     "multi_shot": "multi_shot",
     "motion_masks": "static_mask",
+    "elements": "element_list",
 }
 FEATURE_NAMES = {
     "camera_control": _("camera control"),
@@ -30,6 +31,7 @@ FEATURE_NAMES = {
     "voices": _("voices"),
     "multi_shot": _("several shots"),
     "motion_masks": _("motion masks"),
+    "elements": _("elements"),
 }
 
 

@@ -1,4 +1,4 @@
-"""sound, voice_list and multi-shot for text2video and image2video (kling-kinds.md §7.2).
+"""sound, voice_list, element_list and multi-shot for text2video and image2video (§7.2).
 
 The fields and their rules, mixed into videos.forms.GenerationForm so the web page and every
 API family keep one set of rules; and the body fields the Kling body builders add. The
@@ -133,6 +133,65 @@ class VoiceListField(forms.Field):
         return voices
 
 
+MAX_ELEMENTS = 3
+MAX_ELEMENT_ID = 2**63 - 1  # a long, as §7.2 types element_id
+
+
+class ElementListInput(forms.TextInput):
+    """The element ids as one line of text: "123, 456"."""
+
+    def format_value(self, value: Any) -> str | None:
+        if isinstance(value, list):
+            return ", ".join(
+                str(v.get("element_id", "")) if isinstance(v, dict) else str(v) for v in value
+            )
+        return super().format_value(value)
+
+
+class ElementListField(forms.Field):
+    """element_list: [{element_id: long}] from the API, or ids separated by commas from the page.
+
+    An id is a whole number: the API's JSON integer (not "12", 1.5 or true), the page's
+    ASCII digits.
+    """
+
+    widget = ElementListInput
+
+    def to_python(self, value: Any) -> list[dict[str, int]]:
+        if value in (None, "", []):
+            return []
+        if isinstance(value, str):
+            items: list[Any] = [part for part in re.split(r"[,\s]+", value) if part]
+            from_page = True
+        elif isinstance(value, list):
+            items, from_page = value, False
+        else:
+            raise ValidationError(_("Give a list of {element_id} objects."), code="invalid")
+        elements = []
+        for i, item in enumerate(items):
+            element_id = item.get("element_id") if isinstance(item, dict) else None
+            if from_page:
+                element_id = int(item) if item.isascii() and item.isdigit() else None
+            extra = set(item) - {"element_id"} if isinstance(item, dict) else set()
+            if type(element_id) is not int or extra or not 0 < element_id <= MAX_ELEMENT_ID:
+                raise ValidationError(
+                    _(
+                        "Element %(number)s is not an element id: give the whole number of the "
+                        "element library."
+                    ),
+                    code="invalid",
+                    params={"number": i + 1},
+                )
+            elements.append({"element_id": element_id})
+        if len(elements) > MAX_ELEMENTS:
+            raise ValidationError(
+                _("At most %(max)s elements (got %(count)s)."),
+                code="too_many",
+                params={"max": MAX_ELEMENTS, "count": len(elements)},
+            )
+        return elements
+
+
 class ShotsInput(forms.Widget):
     """multi_prompt: the API's list as it is; the page's shot editor posts one
     multi_prompt_prompt and one multi_prompt_duration per shot, in order."""
@@ -235,6 +294,11 @@ class SoundShotsForm(forms.Form):
         label=_("Shots"),
     )
     multi_prompt = ShotsField(required=False, label=_("Shots"))
+    element_list = ElementListField(
+        required=False,
+        label=_("Elements"),
+        help_text=_("up to 3 element ids of the element library, separated by commas"),
+    )
 
     def clean_sound_shots(self, data: dict[str, Any], entry: VideoModel | None, kind: str) -> None:
         """The rules across fields and against the model's catalogue entry (§7.1, §7.2)."""
@@ -248,11 +312,23 @@ class SoundShotsForm(forms.Form):
         if entry is not None:
             self._against_catalogue(data, entry, mode)
         voices = data.get("voice_list") or []
+        self._elements(data, kind, voices)
         if voices and not data.get("sound"):
             self.add_error("voice_list", _("Voices need sound on."))
         self._citations(data, voices)
         if data.get("multi_shot"):
             self._shots(data)
+
+    def _elements(self, data: dict[str, Any], kind: str, voices: list[dict[str, str]]) -> None:
+        """element_list: image2video only, never with voice_list (§7.2)."""
+        if not data.get("element_list") or "element_list" in self.errors:
+            return
+        if kind != "image2video":
+            self.add_error("element_list", _("Elements belong to image-to-video."))
+        elif voices:
+            self.add_error(
+                "element_list", _("Elements cannot be combined with voices: choose one.")
+            )
 
     def _against_catalogue(self, data: dict[str, Any], entry: VideoModel, mode: str) -> None:
         if data.get("sound") and not entry.allows_sound(mode):
@@ -408,6 +484,8 @@ class SoundShotsForm(forms.Form):
         params: dict[str, Any] = {}
         if data.get("voice_list"):
             params["voice_list"] = data["voice_list"]
+        if data.get("element_list"):
+            params["element_list"] = data["element_list"]
         if data.get("multi_shot"):
             params["multi_shot"] = True
             params["shot_type"] = data["shot_type"]
@@ -435,6 +513,8 @@ def sound_shots_initial(generation: Generation) -> dict[str, Any]:
     initial: dict[str, Any] = {"sound": "on" if generation.sound else "off"}
     if params.get("voice_list"):
         initial["voice_list"] = params["voice_list"]
+    if params.get("element_list"):
+        initial["element_list"] = params["element_list"]
     if params.get("multi_shot"):
         initial["multi_shot"] = True
         initial["shot_type"] = params.get("shot_type", "")
@@ -460,6 +540,8 @@ def sound_shot_fields(generation: Generation, model_name: str) -> dict[str, Any]
         body["sound"] = "on" if generation.sound else "off"
     if params.get("voice_list"):
         body["voice_list"] = [{"voice_id": v["voice_id"]} for v in params["voice_list"]]
+    if params.get("element_list"):
+        body["element_list"] = [{"element_id": e["element_id"]} for e in params["element_list"]]
     if params.get("multi_shot"):
         body["multi_shot"] = True  # a bool on the wire, even if "true" came in
         body["shot_type"] = params["shot_type"]

@@ -29,6 +29,7 @@ from django.utils.module_loading import import_string
 from django_q.tasks import async_task
 
 from .inputs import InputFetchError, stage_inputs
+from .kept_frames import purge_kept_frames
 from .kinds import kind_spec
 from .models import Generation, GenerationQuerySet, Provider, ProviderBalance, Status
 from .providers import TaskState, UpstreamError, UpstreamRequest
@@ -693,6 +694,7 @@ def run_due_once() -> int:
         _poll_due,
         purge_trash,
         refresh_balances,
+        purge_kept_frames,
         *DUE_ELSEWHERE,
     )
     for step in steps_in_order:

@@ -27,6 +27,7 @@ urlpatterns = [
     path("generations/new/", views.generation_new, name="generation_new"),
     path("generations/new/<pagekind:kind>/", views.kind_new, name="kind_new"),
     path("generations/estimate/", views.estimate, name="generation_estimate"),
+    path("generations/kept/<str:token>/", views.kept_frame, name="kept_frame"),
     path("generations/<int:pk>/", views.generation_detail, name="generation_detail"),
     path("generations/<int:pk>/remix/", views.generation_remix, name="generation_remix"),
     path("generations/<int:pk>/rerun/", views.generation_rerun, name="generation_rerun"),

@@ -36,12 +36,13 @@ from .forms import (
     ProjectChoiceForm,
     initial_from,
 )
+from .kept_frames import unsign as unsign_kept
 from .kinds import KINDS, kind_page_context, kind_spec
 from .kinds.video_extend import is_extendable
 from .limits import LimitExceeded
 from .lip_sync import FaceError, can_lip_sync, identify_faces
 from .media import serve_stored_file, unsign_media_name
-from .models import Generation, Kind, Project, VideoModel
+from .models import Generation, Kind, Project, TypicalTimes, VideoModel
 
 GALLERY_SIZE = 48
 BUSY_POLL_MS = 2000
@@ -52,10 +53,15 @@ MEDIA_VARIANTS = {"video", "poster", "image", "image_tail"}
 
 
 def with_typical_times(generations: list[Generation]) -> list[Generation]:
-    """Attach each model's typical run time in one query (no query per card)."""
-    typical = dict(VideoModel.objects.values_list("name", "typical_seconds"))
+    """Attach the typical run time on each card's provider (two queries, none per card).
+
+    A queued job has no provider yet: the one that would take it now stands in.
+    """
+    times = TypicalTimes()
     for generation in generations:
-        generation.typical_seconds = typical.get(generation.model_name)
+        generation.typical_seconds = times.seconds(
+            generation.model_name, generation.duration, generation.provider_id
+        )
     return generations
 
 
@@ -172,7 +178,7 @@ def _estimate(query: EstimateForm) -> dict[str, Any]:
     if entry is None:
         return {"entry": None}
     mode, duration = chosen.get("mode") or "std", chosen.get("duration") or 5
-    units = entry.estimate_units(mode, duration)
+    units = entry.estimate_units(mode, duration, sound=bool(chosen.get("sound")))
     variants, prompts, prompt_error = chosen.get("variants") or 1, 1, ""
     try:
         prompts = parse_prompt(chosen.get("prompt") or "").count
@@ -182,8 +188,12 @@ def _estimate(query: EstimateForm) -> dict[str, Any]:
         prompt_error = " ".join(too_many.messages)
     jobs = prompts * variants
     total = units * jobs
+    times = TypicalTimes()
+    provider = times.provider(entry.name, chosen.get("provider"))
     return {
         "entry": entry,
+        "provider": provider,
+        "typical_seconds": times.seconds(entry.name, duration, chosen.get("provider")),
         "units": units,
         "duration": duration,
         "jobs": jobs,
@@ -216,6 +226,8 @@ def _form_page(
     project_form: ProjectChoiceForm | None = None,
 ) -> HttpResponse:
     kind = form["kind"].value() or Kind.TEXT2VIDEO
+    if form.is_bound:
+        form.keep_valid_frames()  # the user need not pick a valid frame again
     context = {
         "form": form,
         "project_form": project_form or _project_choice(request, parent),
@@ -279,6 +291,7 @@ def _create_batch(
     except LimitExceeded as exc:
         project_form.add_error("project", exc.message)
         return None
+    form.discard_kept()
     return _created(request, rows[0], len(rows), form.cleaned_data.get("prompt") or "")
 
 
@@ -286,7 +299,7 @@ def _create_batch(
 def generation_new(request: HtmxHttpRequest) -> HttpResponse:
     """Create text-to-video or image-to-video jobs (variants, alternatives); GET prefills."""
     if request.method == "POST":
-        form = BatchForm(request.POST, request.FILES)
+        form = BatchForm(request.POST, request.FILES, keep_for=request.user.pk)
         project_form = ProjectChoiceForm(request.POST)
         if form.is_valid() and project_form.is_valid():
             origin = Origin(owner=request.user)
@@ -371,7 +384,9 @@ def generation_remix(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     if spec is not None and spec.form_class is not None:
         return _kind_remix(request, parent, spec.form_class)
     if request.method == "POST":
-        form = BatchForm(request.POST, request.FILES, inherit_frames_from=parent)
+        form = BatchForm(
+            request.POST, request.FILES, inherit_frames_from=parent, keep_for=request.user.pk
+        )
         project_form = ProjectChoiceForm(request.POST)
         if form.is_valid() and project_form.is_valid():
             origin = Origin(owner=request.user, parent=parent)
@@ -399,7 +414,11 @@ def generation_rerun(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         context = {
             "title": _("Re-run #%(pk)s") % {"pk": parent.pk},
             "parameters": parent.parameters(),
-            "units": entry.estimate_units(parent.mode, parent.duration) if entry else None,
+            "units": (
+                entry.estimate_units(parent.mode, parent.duration, sound=parent.sound)
+                if entry
+                else None
+            ),
             "back_url": parent.get_absolute_url(),
         }
         return confirm_run_page(request, form, context)
@@ -413,9 +432,20 @@ def generation_rerun(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
+def kept_frame(request: HtmxHttpRequest, token: str) -> HttpResponse:
+    """The preview of a frame kept from the user's last POST (only theirs: the token says)."""
+    try:
+        kept = unsign_kept(token, None, request.user.pk)
+    except ValidationError as exc:
+        raise Http404("no such kept frame") from exc
+    return serve_stored_file(request, kept.name)
+
+
+@require_GET
 def generation_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Every parameter, the timeline, the video, and the actions allowed to this user."""
     generation = get_object_or_404(Generation.objects.visible_to(request.user).recent(), pk=pk)
+    with_typical_times([generation])
     context = {
         "generation": generation,
         "can_edit": Generation.objects.editable_by(request.user).filter(pk=pk).exists(),

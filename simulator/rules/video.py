@@ -43,6 +43,7 @@ KNOWN_FIELDS = {
     "dynamic_masks",
     "sound",
     "voice_list",
+    "element_list",
     "multi_shot",
     "shot_type",
     "multi_prompt",
@@ -70,6 +71,7 @@ def check(kind: str, body: Any, *, gateway: bool) -> str | None:
         _check_cfg,
         _check_mode_duration,
         _check_sound,
+        _check_elements,
         _check_shots,
         check_camera,
         check_misc,
@@ -190,6 +192,25 @@ def _check_sound(kind: str, body: dict[str, Any], model: str) -> str | None:
         return f"voice_list is not supported by {model} in {mode} mode"
     if body.get("sound") != "on":
         return "voice_list needs sound 'on'"
+    return None
+
+
+def _check_elements(kind: str, body: dict[str, Any], model: str) -> str | None:
+    """§7.2: element_list ≤ 3 × {element_id: long}, image2video only, not with voice_list."""
+    if "element_list" not in body:
+        return None
+    if kind != "image2video":
+        return "element_list is only accepted by image2video"
+    elements = body["element_list"]
+    if not isinstance(elements, list) or not 1 <= len(elements) <= 3:
+        return "element_list must be a list of 1 to 3 elements"
+    for i, element in enumerate(elements):
+        if not isinstance(element, dict) or set(element) != {"element_id"}:
+            return f"element_list[{i}] must be {{element_id}}"
+        if type(element["element_id"]) is not int:
+            return f"element_list[{i}].element_id must be an integer"
+    if "voice_list" in body:
+        return "element_list cannot be combined with voice_list"
     return None
 
 

@@ -384,7 +384,9 @@ class KindForm(forms.Form):
         if self.catalogue_entry is None or not hasattr(self, "cleaned_data"):
             return None
         return self.catalogue_entry.estimate_units(
-            self.cleaned_data["mode"], self.billed_duration()
+            self.cleaned_data["mode"],
+            self.billed_duration(),
+            sound=self.cleaned_data.get("sound") is True,
         )
 
     def stage_generation(

@@ -18,7 +18,9 @@ from typing import Any, Protocol
 # The optional features a create may ask for (kling-kinds.md §7.1, §7.2, §8). Each adapter
 # class declares the ones it can do (features) and the kinds it serves (kinds, None: all),
 # so the forms and the routing ask the adapter, never test a provider's kind.
-FEATURES = frozenset({"camera_control", "sound", "voices", "multi_shot", "motion_masks"})
+FEATURES = frozenset(
+    {"camera_control", "sound", "voices", "multi_shot", "motion_masks", "elements"}
+)
 
 
 def wanted_features(
@@ -29,6 +31,7 @@ def wanted_features(
     multi_shot: object = False,
     static_mask: object = None,
     dynamic_masks: object = None,
+    element_list: object = None,
 ) -> set[str]:
     """The optional features a create asks for, from the fields that carry them."""
     wanted = set()
@@ -42,6 +45,8 @@ def wanted_features(
         wanted.add("multi_shot")
     if static_mask or dynamic_masks:
         wanted.add("motion_masks")
+    if element_list:
+        wanted.add("elements")
     return wanted
 
 

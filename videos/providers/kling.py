@@ -656,4 +656,4 @@ class KlingGatewayClient(KlingClient):
     """A Kling-shaped gateway (kind kling-gateway): Kling's routes, but gateways pass on no
     sound, voices or shots (kling-kinds.md §8), so those go only to Kling itself."""
 
-    features = FEATURES - {"sound", "voices", "multi_shot"}
+    features = FEATURES - {"sound", "voices", "multi_shot", "elements"}

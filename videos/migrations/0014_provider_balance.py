@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("videos", "0014_gateway_kinds_and_models"),
+        ("videos", "0013_gateway_kinds_and_models"),
     ]
 
     operations = [

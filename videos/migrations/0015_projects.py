@@ -11,7 +11,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('videos', '0017_provider_balance'),
+        ('videos', '0014_provider_balance'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
