@@ -5,7 +5,16 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 export PORT
 
-.PHONY: run test lint bench setup clean cjk-font
+.PHONY: run test lint bench setup clean cjk-font messages
+
+# Compiled translations (locale/, README "Languages") are committed, so a fresh clone needs no
+# gettext; a .po edited since its .mo is compiled again when gettext's msgfmt is installed.
+MO_FILES := $(patsubst %.po,%.mo,$(wildcard locale/*/LC_MESSAGES/django.po))
+
+locale/%/LC_MESSAGES/django.mo: locale/%/LC_MESSAGES/django.po
+	@if command -v msgfmt >/dev/null 2>&1; then \
+	  echo "Compiling $<"; msgfmt --check -o $@ $<; \
+	else echo "gettext's msgfmt is missing: keeping the committed $@ (install gettext to rebuild it)."; fi
 
 $(VENV)/.installed: pyproject.toml
 	@PYTHON_BIN=$$(scripts/find-python) || exit 1; \
@@ -36,7 +45,7 @@ cjk-font: $(VENV)/.installed
 	  else echo "No CJK font and this is not root: captions will leave Chinese out (install fonts-wqy-microhei)."; fi; \
 	fi
 
-setup: $(VENV)/.installed .env cjk-font
+setup: $(VENV)/.installed .env cjk-font $(MO_FILES)
 	umask 077 && $(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput -v0
 	@mkdir -p -m 700 .run
@@ -45,13 +54,19 @@ setup: $(VENV)/.installed .env cjk-font
 run: setup
 	@scripts/serve
 
-test: $(VENV)/.installed-dev cjk-font
+test: $(VENV)/.installed-dev cjk-font $(MO_FILES)
 	@if ! command -v chromium >/dev/null 2>&1 && [ ! -x /usr/bin/chromium ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "Installing Debian's chromium for the browser tests..."; \
 	    (apt-get install -y -qq chromium >/dev/null 2>&1 || (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1)) \
 	      || echo "Could not install chromium: the browser tests will be skipped."; \
 	  else echo "chromium is missing and this is not root: the browser tests will be skipped."; fi; \
+	fi
+	@# gettext's xgettext lets tests/test_i18n.py check that makemessages would find nothing new.
+	@if ! command -v xgettext >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "Installing Debian's gettext for the translation tests..."; \
+	  (apt-get install -y -qq gettext >/dev/null 2>&1 || (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq gettext >/dev/null 2>&1)) \
+	    || echo "Could not install gettext: the makemessages check will be skipped."; \
 	fi
 	$(VENV)/bin/ruff check .
 	STUDIO_READ_ENV_FILE=0 $(PY) -m pytest $(PYTEST_ARGS)
@@ -61,6 +76,13 @@ test: $(VENV)/.installed-dev cjk-font
 	  DATABASE_URL=postgres://postgres@127.0.0.1:5432/studio_scale_$$$$ REDIS_URL=redis://127.0.0.1:6379/15 \
 	    STUDIO_Q_NAME=studio-scale-$$$$ STUDIO_READ_ENV_FILE=0 $(PY) -m pytest -m scale tests/scale; \
 	else echo "scale-mode tests skipped: PostgreSQL/Redis not answering on 127.0.0.1"; fi
+
+# After wrapping new strings: collect them into locale/*/django.po, translate, then `make`
+# compiles the .mo (README, "Languages").
+messages: $(VENV)/.installed
+	STUDIO_READ_ENV_FILE=0 SECRET_KEY=makemessages $(PY) manage.py makemessages -l zh_Hans --no-obsolete \
+	  --ignore=.venv --ignore=staticfiles --ignore=tests --ignore=bench --ignore=media
+	@echo "Now translate the new (empty or fuzzy) entries in locale/zh_Hans/LC_MESSAGES/django.po, then run make setup or make test."
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .

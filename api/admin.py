@@ -9,6 +9,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext_lazy as _
 
 from videos.admin import CatalogueModelsField
 
@@ -78,23 +79,23 @@ class ApiKeyAdmin(admin.ModelAdmin):
         fields = list(ApiKeyForm.Meta.fields)
         return fields if obj is None else fields + self.readonly_fields
 
-    @admin.display(description="state")
+    @admin.display(description=_("state"))
     def state(self, obj: ApiKey) -> str:
         return "revoked" if obj.is_revoked else "expired" if obj.is_expired else "active"
 
-    @admin.display(description="requests", ordering="usage_requests")
+    @admin.display(description=_("Requests"), ordering="usage_requests")
     def requests(self, obj: ApiKey) -> int:
         return obj.usage_requests
 
-    @admin.display(description="generations", ordering="usage_generations")
+    @admin.display(description=_("Generations"), ordering="usage_generations")
     def generations(self, obj: ApiKey) -> int:
         return obj.usage_generations
 
-    @admin.display(description="units", ordering="usage_units")
+    @admin.display(description=_("Units"), ordering="usage_units")
     def units(self, obj: ApiKey) -> str:
         return f"{obj.usage_units:.2f}"
 
-    @admin.display(description="failures", ordering="usage_failures")
+    @admin.display(description=_("Failures"), ordering="usage_failures")
     def failures(self, obj: ApiKey) -> int:
         return obj.usage_failures
 
@@ -126,14 +127,14 @@ class ApiKeyAdmin(admin.ModelAdmin):
         }
         return TemplateResponse(request, "api/admin_secret.html", context)
 
-    @admin.action(description="Revoke the selected keys")
+    @admin.action(description=_("Revoke the selected keys"))
     def revoke_keys(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         revoked = [key for key in queryset if key.revoke()]
         for key in revoked:
             self.log_change(request, key, "Revoked.")
         self.message_user(request, f"Revoked {len(revoked)} key(s).")
 
-    @admin.action(description="Rotate the secret of the selected key (shown once)")
+    @admin.action(description=_("Rotate the secret of the selected key (shown once)"))
     def rotate_key(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> HttpResponse | None:
         if queryset.count() != 1:
             self.message_user(

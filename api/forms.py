@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.http import QueryDict
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from videos.forms import (
     GenerationForm,
@@ -555,14 +556,19 @@ def _model_choices() -> list[tuple[str, str]]:
 class KeyCreateForm(forms.Form):
     """A user's own new key: a name, an optional expiry and optional model restriction."""
 
-    name = forms.CharField(max_length=100, strip=True)
+    name = forms.CharField(max_length=100, strip=True, label=_("Name"))
     expires_in_days = forms.IntegerField(
-        min_value=1, max_value=3650, required=False, help_text="blank: never expires"
+        min_value=1,
+        max_value=3650,
+        required=False,
+        label=_("Expires in days"),
+        help_text=_("blank: never expires"),
     )
     allowed_models = forms.MultipleChoiceField(
         choices=_model_choices,
         required=False,
-        help_text="none selected: every model",
+        label=_("Allowed models"),
+        help_text=_("none selected: every model"),
         widget=forms.CheckboxSelectMultiple,
     )
 

@@ -16,6 +16,7 @@ from django.db import IntegrityError, connection, models
 from django.db.models import Count, DecimalField, F, IntegerField, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from videos.crypto import decrypt_json, encrypt_json
 from videos.limits import LimitExceeded
@@ -137,7 +138,9 @@ class ApiKey(models.Model):
     revoked_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     last_used_ip = models.GenericIPAddressField(null=True, blank=True)
-    allowed_models = models.JSONField(default=list, blank=True, help_text="empty means every model")
+    allowed_models = models.JSONField(
+        default=list, blank=True, help_text=_("empty means every model")
+    )
     max_concurrent = models.PositiveIntegerField(default=10)
     requests_per_minute = models.PositiveIntegerField(default=120)
     unit_budget = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
@@ -363,13 +366,15 @@ class RequestBucket(models.Model):
     """
 
     key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="request_buckets")
-    minute = models.BigIntegerField(help_text="Unix time // 60")
-    count = models.PositiveIntegerField(default=0, help_text="requests counted, refused included")
-    accepted = models.PositiveIntegerField(default=0, help_text="requests let through")
+    minute = models.BigIntegerField(help_text=_("Unix time // 60"))
+    count = models.PositiveIntegerField(
+        default=0, help_text=_("requests counted, refused included")
+    )
+    accepted = models.PositiveIntegerField(default=0, help_text=_("requests let through"))
     # Reads far below the limit are let through from blocks a process reserved here in
     # advance: reserved requests count against the limit until the block is settled.
     reserved = models.PositiveIntegerField(default=0)
-    reserved_until = models.FloatField(default=0, help_text="Unix time the last block expires")
+    reserved_until = models.FloatField(default=0, help_text=_("Unix time the last block expires"))
 
     class Meta:
         constraints = [
@@ -465,7 +470,7 @@ class ApiTask(models.Model):
         "videos.Generation", primary_key=True, on_delete=models.CASCADE, related_name="api_task"
     )
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    family = models.CharField(max_length=10, help_text="kling, generic or openai")
+    family = models.CharField(max_length=10, help_text=_("kling, generic or openai"))
     external_task_id = models.CharField(max_length=128, blank=True)
     # Callbacks run in a worker with no request: absolute result URLs need the
     # address the client used when no STUDIO_PUBLIC_URL is configured.

@@ -5,29 +5,32 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
 
 from videos.models import Generation
 
 # The rows of a comparison, in display order: (label, how to read it from a generation).
-COMPARED_FIELDS: list[tuple[str, str]] = [
-    ("Model", "model_name"),
-    ("Kind", "kind"),
-    ("Sound", "sound"),
-    ("Shots", "shots"),
-    ("Effect scene", "effect_scene"),
-    ("Mode", "mode"),
-    ("Duration (s)", "duration"),
-    ("Aspect ratio", "aspect_ratio"),
-    ("CFG scale", "cfg_scale"),
-    ("Camera", "camera_control"),
-    ("Negative prompt", "negative_prompt"),
-    ("First frame", "image"),
-    ("Last frame", "image_tail"),
-    ("Kind settings", "params"),
-    ("Status", "status"),
-    ("Provider", "provider"),
-    ("Author", "owner"),
-    ("Units", "units"),
+COMPARED_FIELDS: list[tuple[Any, str]] = [
+    (_("Model"), "model_name"),
+    (_("Kind"), "kind"),
+    (_("Sound"), "sound"),
+    (_("Shots"), "shots"),
+    (_("Effect scene"), "effect_scene"),
+    (_("Mode"), "mode"),
+    (_("Duration (s)"), "duration"),
+    (_("Aspect ratio"), "aspect_ratio"),
+    (_("CFG scale"), "cfg_scale"),
+    (_("Camera"), "camera_control"),
+    (_("Negative prompt"), "negative_prompt"),
+    (_("First frame"), "image"),
+    (_("Last frame"), "image_tail"),
+    (_("Kind settings"), "params"),
+    (_("Status"), "status"),
+    (_("Provider"), "provider"),
+    (_("Author"), "owner"),
+    (_("Units"), "units"),
 ]
 
 

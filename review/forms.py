@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Avg, QuerySet
 from django.http import QueryDict
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from api.models import ApiKey
 from videos.models import ASPECT_RATIOS, Generation, Kind, Mode, Project, Status, VideoModel
@@ -36,34 +37,39 @@ def _choices(pairs: Any) -> list[tuple[str, str]]:
 class HistoryFilterForm(forms.Form):
     """The history's search and filters; they live in the URL so a view can be shared."""
 
-    q = forms.CharField(required=False, max_length=200, label="Search")
-    mine = forms.BooleanField(required=False, label="Only mine")
+    q = forms.CharField(required=False, max_length=200, label=_("Search"))
+    mine = forms.BooleanField(required=False, label=_("Only mine"))
     author = forms.ModelChoiceField(
         queryset=get_user_model().objects.filter(is_active=True).order_by("username"),
-        to_field_name="username", required=False, empty_label="anyone",
+        to_field_name="username", required=False, empty_label=_("anyone"), label=_("Author"),
     )  # fmt: skip
     project = forms.ModelChoiceField(
-        queryset=Project.objects.all(), required=False, empty_label="any project"
-    )
-    model = forms.ChoiceField(required=False)
-    kind = forms.ChoiceField(choices=_choices(Kind.choices), required=False)
-    status = forms.ChoiceField(choices=_choices(Status.choices), required=False)
-    mode = forms.ChoiceField(choices=_choices(Mode.choices), required=False)
-    duration = forms.IntegerField(required=False, min_value=1, max_value=60)
+        queryset=Project.objects.all(), required=False, empty_label=_("any project"),
+        label=_("Project"),
+    )  # fmt: skip
+    model = forms.ChoiceField(required=False, label=_("Model"))
+    kind = forms.ChoiceField(choices=_choices(Kind.choices), required=False, label=_("Kind"))
+    status = forms.ChoiceField(choices=_choices(Status.choices), required=False, label=_("Status"))
+    mode = forms.ChoiceField(choices=_choices(Mode.choices), required=False, label=_("Mode"))
+    duration = forms.IntegerField(required=False, min_value=1, max_value=60, label=_("Duration"))
     aspect_ratio = forms.ChoiceField(
-        choices=_choices((r, r) for r in ASPECT_RATIOS), required=False
+        choices=_choices((r, r) for r in ASPECT_RATIOS), required=False, label=_("Aspect ratio")
     )
-    date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    starred = forms.BooleanField(required=False, label="Starred by me")
+    date_from = forms.DateField(
+        required=False, widget=forms.DateInput(attrs={"type": "date"}), label=_("Date from")
+    )
+    date_to = forms.DateField(
+        required=False, widget=forms.DateInput(attrs={"type": "date"}), label=_("Date to")
+    )
+    starred = forms.BooleanField(required=False, label=_("Starred by me"))
     rating = forms.TypedChoiceField(
-        coerce=int, required=False, label="Team rating",
+        coerce=int, required=False, label=_("Team rating"),
         choices=_choices((str(n), f"≥ {n}") for n in range(1, 6)),
     )  # fmt: skip
-    tag = forms.CharField(required=False, max_length=50)
-    source = forms.ChoiceField(required=False, label="API key or web")
+    tag = forms.CharField(required=False, max_length=50, label=_("Tag"))
+    source = forms.ChoiceField(required=False, label=_("API key or web"))
     per = forms.TypedChoiceField(
-        coerce=int, required=False, empty_value=DEFAULT_PAGE_SIZE, label="Per page",
+        coerce=int, required=False, empty_value=DEFAULT_PAGE_SIZE, label=_("Per page"),
         choices=[(str(n), str(n)) for n in PAGE_SIZES],
     )  # fmt: skip
     before = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
@@ -78,8 +84,14 @@ class HistoryFilterForm(forms.Form):
         keys = ApiKey.objects.select_related("owner").order_by("name")
         self.fields["source"].choices = (
             BLANK
-            + [("web", "web UI"), ("api", "any API key")]
-            + [(f"key-{key.pk}", f"key {key.name} ({key.owner})") for key in keys]
+            + [("web", _("web UI")), ("api", _("any API key"))]
+            + [
+                (
+                    f"key-{key.pk}",
+                    _("key %(name)s (%(owner)s)") % {"name": key.name, "owner": key.owner},
+                )
+                for key in keys
+            ]
         )
 
     def clean_tag(self) -> str:
@@ -89,7 +101,7 @@ class HistoryFilterForm(forms.Form):
         data = super().clean()
         start, end = data.get("date_from"), data.get("date_to")
         if start and end and start > end:
-            self.add_error("date_to", "The end date is before the start date.")
+            self.add_error("date_to", _("The end date is before the start date."))
         return data
 
     def filter(self, queryset: QuerySet[Generation], user: Any) -> QuerySet[Generation]:
@@ -159,9 +171,9 @@ class IdListField(forms.Field):
     widget = forms.MultipleHiddenInput
 
     default_error_messages = {
-        "invalid": "“{value}” is not a generation id.",
-        "too_few": "Select at least {min} generations.",
-        "too_many": "Select at most {max} generations; {count} were selected.",
+        "invalid": _("“{value}” is not a generation id."),
+        "too_few": _("Select at least {min} generations."),
+        "too_many": _("Select at most {max} generations; {count} were selected."),
     }
 
     def __init__(self, *, min_count: int, max_count: int, **kwargs: Any) -> None:
@@ -191,7 +203,7 @@ class SelectionForm(forms.Form):
 
     ids = IdListField(
         min_count=1, max_count=500,
-        error_messages={"too_few": "Select at least one generation to download."},
+        error_messages={"too_few": _("Select at least one generation to download.")},
     )  # fmt: skip
 
     def __init__(self, *args: Any, visible: QuerySet[Generation], **kwargs: Any) -> None:
@@ -203,7 +215,11 @@ class SelectionForm(forms.Form):
         found = self.visible.select_related("owner", "provider", "api_key").in_bulk(ids)
         missing = [str(pk) for pk in ids if pk not in found]
         if missing:
-            raise ValidationError(f"No such generation: {', '.join(missing)}.", code="missing")
+            raise ValidationError(
+                _("No such generation: %(ids)s."),
+                code="missing",
+                params={"ids": ", ".join(missing)},
+            )
         return [found[pk] for pk in ids]
 
 
@@ -211,8 +227,8 @@ class CompareForm(SelectionForm):
     ids = IdListField(
         min_count=2, max_count=4,
         error_messages={
-            "too_few": "Select at least 2 generations to compare.",
-            "too_many": "Compare shows at most 4 generations; {count} were selected.",
+            "too_few": _("Select at least 2 generations to compare."),
+            "too_many": _("Compare shows at most 4 generations; {count} were selected."),
         },
     )  # fmt: skip
 
@@ -220,17 +236,17 @@ class CompareForm(SelectionForm):
 class RatingForm(forms.Form):
     value = forms.TypedChoiceField(
         coerce=int, empty_value=None, required=False,
-        choices=[("", "clear")] + [(str(n), str(n)) for n in range(1, 6)],
+        choices=[("", _("clear"))] + [(str(n), str(n)) for n in range(1, 6)],
     )  # fmt: skip
 
 
 class TagForm(forms.Form):
-    name = forms.CharField(max_length=50, label="Tag")
+    name = forms.CharField(max_length=50, label=_("Tag"))
 
     def clean_name(self) -> str:
         name = normalise_tag(self.cleaned_data["name"])
         if not name:
-            raise ValidationError("A tag needs letters or digits.", code="invalid")
+            raise ValidationError(_("A tag needs letters or digits."), code="invalid")
         return name
 
 
@@ -240,7 +256,7 @@ class TagSuggestForm(forms.Form):
 
 class CommentForm(forms.Form):
     body = forms.CharField(
-        max_length=4000, label="Comment", widget=forms.Textarea(attrs={"rows": 2})
+        max_length=4000, label=_("Comment"), widget=forms.Textarea(attrs={"rows": 2})
     )
     # Filled in by review.js from the player's currentTime when the video is playing.
     timecode = forms.FloatField(
@@ -262,9 +278,9 @@ class SavedSearchForm(forms.ModelForm):
 
 
 class RecipeForm(forms.Form):
-    name = forms.CharField(max_length=100)
+    name = forms.CharField(max_length=100, label=_("Name"))
     notes = forms.CharField(
-        max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 2})
+        max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 2}), label=_("Notes")
     )
 
 
@@ -272,12 +288,16 @@ class UsageForm(forms.Form):
     """The usage page's period: the last N days, or explicit dates."""
 
     days = forms.TypedChoiceField(
-        coerce=int, required=False, empty_value=30, label="Period",
-        choices=[("1", "last day"), ("7", "last 7 days"), ("30", "last 30 days"),
-                 ("90", "last 90 days"), ("365", "last year")],
+        coerce=int, required=False, empty_value=30, label=_("Period"),
+        choices=[("1", _("last day")), ("7", _("last 7 days")), ("30", _("last 30 days")),
+                 ("90", _("last 90 days")), ("365", _("last year"))],
     )  # fmt: skip
-    date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_from = forms.DateField(
+        required=False, widget=forms.DateInput(attrs={"type": "date"}), label=_("Date from")
+    )
+    date_to = forms.DateField(
+        required=False, widget=forms.DateInput(attrs={"type": "date"}), label=_("Date to")
+    )
 
     def period(self) -> tuple[datetime, datetime]:
         """[start, end) of the chosen period."""
@@ -294,5 +314,5 @@ class UsageForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
-            self.add_error("date_to", "The end date is before the start date.")
+            self.add_error("date_to", _("The end date is before the start date."))
         return data

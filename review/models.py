@@ -26,6 +26,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from videos.forms import camera_fields_from_json
 from videos.models import Generation, Status
@@ -187,7 +188,7 @@ class Comment(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="review_comments"
     )
     body = models.TextField(max_length=4000)
-    timecode = models.FloatField(null=True, blank=True, help_text="seconds into the video")
+    timecode = models.FloatField(null=True, blank=True, help_text=_("seconds into the video"))
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -12,6 +12,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from api.models import ApiKey
 from videos.models import Generation, Provider, ProviderBalance, Status
@@ -48,10 +49,10 @@ class UsageTable:
 
 # (title, the grouping column, how a group is named when the column is null)
 DIMENSIONS = [
-    ("Per user", "owner__username", "—"),
-    ("Per API key", "api_key__name", "web UI (no key)"),
-    ("Per provider", "provider__name", "not submitted"),
-    ("Per model", "model_name", "—"),
+    (_("Per user"), "owner__username", "—"),
+    (_("Per API key"), "api_key__name", _("web UI (no key)")),
+    (_("Per provider"), "provider__name", _("not submitted")),
+    (_("Per model"), "model_name", "—"),
 ]
 
 
@@ -153,7 +154,11 @@ def report(start: datetime, end: datetime) -> dict[str, Any]:
         "start": start,
         "end": end,
         "totals": totals,
-        "tables": [_table(generations, *dimension) for dimension in DIMENSIONS],
+        # Titles and blanks in the request's language, as plain text (blank is a grouping key).
+        "tables": [
+            _table(generations, str(title), column, str(blank))
+            for title, column, blank in DIMENSIONS
+        ],
         "days": days,
         "day_width": _day_step(len(days)) - 1,
         "days_width": _day_step(len(days)) * len(days),

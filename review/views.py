@@ -101,9 +101,9 @@ def saved_search_create(request: HttpRequest) -> HttpResponse:
         ).exists()
     ):
         saved = form.save()
-        messages.success(request, f"Saved the search “{saved.name}”.")
+        messages.success(request, _("Saved the search “%(name)s”.") % {"name": saved.name})
         return redirect(f"{reverse('history')}?{saved.query}")
-    messages.error(request, "Give the search a name you have not used yet.")
+    messages.error(request, _("Give the search a name you have not used yet."))
     return redirect(f"{reverse('history')}?{form.data.get('query', '')}")
 
 
@@ -170,7 +170,7 @@ def tag_remove(request: HtmxHttpRequest, pk: int, tag_pk: int) -> HttpResponse:
     )
     if not tagging.can_be_removed_by(request.user):
         raise PermissionDenied(
-            "Only who added a tag, the generation's owner or an admin may remove it."
+            _("Only who added a tag, the generation’s owner or an admin may remove it.")
         )
     tagging.remove()
     return _judging(request, generation)
@@ -200,7 +200,7 @@ def comment_delete(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         Comment.objects.select_related("generation"), pk=pk, generation__in=_visible(request)
     )
     if not comment.can_be_deleted_by(request.user):
-        raise PermissionDenied("Only the author of a comment or an admin may delete it.")
+        raise PermissionDenied(_("Only the author of a comment or an admin may delete it."))
     comment.remove()
     return _judging(request, comment.generation)
 
@@ -273,10 +273,10 @@ def recipe_create(request: HttpRequest, pk: int) -> HttpResponse:
     generation = get_object_or_404(_visible(request), pk=pk)
     form = RecipeForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "A recipe needs a name.")
+        messages.error(request, _("A recipe needs a name."))
         return redirect(generation.get_absolute_url())
     recipe = Recipe.from_generation(generation, request.user, **form.cleaned_data)
-    messages.success(request, f"Saved the recipe “{recipe.name}”.")
+    messages.success(request, _("Saved the recipe “%(name)s”.") % {"name": recipe.name})
     return redirect("recipes")
 
 
@@ -311,7 +311,9 @@ def recipe_run(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     )
     if errors := _cannot_run(form, gone):
         messages.error(
-            request, f"The recipe “{recipe.name}” can no longer run: {'; '.join(errors)}"
+            request,
+            _("The recipe “%(name)s” can no longer run: %(why)s")
+            % {"name": recipe.name, "why": "; ".join(errors)},
         )
         return redirect("recipes")
     origin = Origin(owner=request.user, extra={"recipe": recipe.pk})
@@ -323,7 +325,10 @@ def recipe_run(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def _cannot_run(form: Form, gone: list[str]) -> list[str]:
     """Why a recipe's job cannot start: a stored frame deleted since, or the form's errors."""
     if gone:
-        return [f"its {(form.fields[f].label or f).lower()} is no longer stored" for f in gone]
+        return [
+            _("its %(what)s is no longer stored") % {"what": (form.fields[f].label or f).lower()}
+            for f in gone
+        ]
     return [] if form.is_valid() else [e for errors in form.errors.values() for e in errors]
 
 
@@ -337,7 +342,7 @@ def _stored_upload(name: str) -> SimpleUploadedFile:
 def recipe_delete(request: HttpRequest, pk: int) -> HttpResponse:
     recipe = get_object_or_404(Recipe, pk=pk)
     if not recipe.can_be_changed_by(request.user):
-        raise PermissionDenied("Only the recipe's author or an admin may delete it.")
+        raise PermissionDenied(_("Only the recipe’s author or an admin may delete it."))
     recipe.delete()
     return redirect("recipes")
 
@@ -385,7 +390,7 @@ def _bad_request(request: HttpRequest, form: Form) -> HttpResponse:
     query = request.GET.copy()
     query.pop("ids", None)
     context = {
-        "title": "Nothing exported",
+        "title": _("Nothing exported"),
         "errors": errors,
         "back_url": f"{reverse('history')}?{query.urlencode()}" if query else reverse("history"),
     }
@@ -405,7 +410,7 @@ def _download(chunks: Iterator[Any], content_type: str, name: str, ext: str) -> 
 def usage_page(request: HttpRequest) -> HttpResponse:
     """Usage per user, key, provider and model over a period, and the audit log: admins only."""
     if not request.user.is_staff:
-        raise PermissionDenied("The usage page is for admins.")
+        raise PermissionDenied(_("The usage page is for admins."))
     data = request.GET.copy()
     data.setdefault("days", "30")  # so the period select shows the period actually used
     form = UsageForm(data)

@@ -21,6 +21,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.views import LoginView
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
 
 from .models import LoginThrottle
 
@@ -81,8 +82,10 @@ class ThrottledAuthenticationForm(AuthenticationForm):
         store, digest = attempt_store(), self._digest()
         if not store.take(digest):
             raise ValidationError(
-                "Too many failed logins for this account from your address; "
-                "try again in 15 minutes.",
+                _(
+                    "Too many failed logins for this account from your address; "
+                    "try again in 15 minutes."
+                ),
                 code="throttled",
             )
         cleaned = super().clean()  # a wrong password raises: the attempt stays counted

@@ -1,8 +1,18 @@
-"""What the studio itself keeps in the database: failed logins, shared by every process."""
+"""What the studio itself keeps in the database: failed logins, each user's preferences."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.signals import user_logged_in
 from django.db import connection, models
+from django.dispatch import receiver
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+# Where the session keeps the user's language ("" for none): studio.middleware reads it.
+SESSION_LANGUAGE = "_studio_language"
 
 
 class LoginThrottle(models.Model):
@@ -15,7 +25,7 @@ class LoginThrottle(models.Model):
     # sha256 of address and username: failed usernames are often mistyped passwords.
     digest = models.CharField(max_length=64, unique=True)
     attempts = models.PositiveIntegerField(default=0)
-    window_ends_at = models.FloatField(db_index=True, help_text="Unix time")
+    window_ends_at = models.FloatField(db_index=True, help_text=_("Unix time"))
 
     def __str__(self) -> str:
         return f"{self.digest[:12]}…: {self.attempts}"
@@ -48,3 +58,48 @@ class LoginThrottle(models.Model):
     def give_back(cls, digest: str) -> None:
         """An attempt that succeeded is not a failure: uncount it."""
         cls.objects.filter(digest=digest, attempts__gt=0).update(attempts=models.F("attempts") - 1)
+
+
+class UserPreference(models.Model):
+    """What one user chose for the interface: their language, on every device they sign in on.
+
+    A cookie alone is per browser; the choice belongs to the person (studio.middleware).
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preference"
+    )
+    # A code of settings.LANGUAGES; empty means "follow the browser" (Accept-Language).
+    language = models.CharField(max_length=15, blank=True, default="")
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.language or '-'}"
+
+    @classmethod
+    def language_of(cls, user: Any) -> str:
+        """The user's remembered language code, or "" when they never chose one."""
+        return cls.objects.filter(user=user).values_list("language", flat=True).first() or ""
+
+    @classmethod
+    def remember_language(cls, user: Any, language: str) -> None:
+        cls.objects.update_or_create(user=user, defaults={"language": language})
+
+
+@receiver(user_logged_in)
+def _language_into_session(
+    sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any
+) -> None:
+    """At sign-in the user's language joins the session: no page has to look it up.
+
+    Django's own login signal, the one hook every way of signing in passes through
+    (the login form, the admin's, a test's force_login). A language chosen with the switch
+    on the login page, before the user had chosen one, becomes theirs.
+    """
+    if request is None or not hasattr(request, "session"):
+        return
+    language = UserPreference.language_of(user)
+    chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME, "")
+    if not language and chosen in dict(settings.LANGUAGES):
+        UserPreference.remember_language(user, chosen)
+        language = chosen
+    request.session[SESSION_LANGUAGE] = language

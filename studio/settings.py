@@ -7,6 +7,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
+from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -33,7 +34,7 @@ def env_bool(name: str, default: bool = False) -> bool:
 
 # Directories of the checkout that hold code: nothing the studio writes may land in them.
 CODE_DIRS = ("studio", "videos", "api", "review", "templates", "static", "scripts", "bench")
-CODE_DIRS += ("tests", ".git", ".venv")
+CODE_DIRS += ("tests", "locale", ".git", ".venv")
 
 
 def refuse_among_code(name: str, path: Path, *, is_file: bool = False) -> None:
@@ -87,6 +88,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.humanize",  # naturaltime: "3 minutes ago", "3分钟前"
     "django_htmx",
     # Before django_q: its `qcluster` command is replaced by one whose stop cannot hang
     # (studio/management/commands/qcluster.py); studio.models holds failed logins.
@@ -107,6 +109,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Django's LocaleMiddleware, extended: after authentication, to read the user's
+    # remembered language; English on the API routes, whose messages clients parse.
+    "studio.middleware.LanguageMiddleware",
     # Login is required everywhere except the login page, static files and the
     # key-authenticated API: a page cannot be forgotten by a missing decorator.
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
@@ -126,6 +131,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "videos.context_processors.unhealthy_providers",
@@ -176,7 +182,13 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "gallery"
 LOGOUT_REDIRECT_URL = "login"
 
-LANGUAGE_CODE = "en-us"
+# The interface speaks English and Simplified Chinese (locale/, README "Languages"): chosen
+# from Accept-Language, switched in the header, remembered per user (studio.middleware).
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# Dates keep the studio's ISO look in English and read as 2026年12月1日 in Chinese.
+FORMAT_MODULE_PATH = ["studio.formats"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

@@ -181,6 +181,12 @@ RULES: dict[str, list[Rule]] = {
     # -- sign in and out
     "login/": [Rule("GET", "/login/", everyone(page("<title>Log in · Studio</title>")))],
     "favicon.ico": [Rule("GET", "/favicon.ico", everyone(page("PNG")))],  # PNG frames in an .ico
+    # The language switch: anyone may choose (the login page has it too); a signed-in user's
+    # choice is also remembered for them (tests/test_i18n.py).
+    "i18n/setlang/": [
+        Rule("POST", "/i18n/setlang/", everyone(redirect("/")), data={"language": "zh-hans", "next": "/"}),
+        Rule("GET", "/i18n/setlang/", everyone(Expect(405))),
+    ],
     "logout/": [
         Rule("POST", "/logout/", everyone(redirect("/login/"))),
         Rule("GET", "/logout/", {**everyone(Expect(405)), "anonymous": LOGIN, "other_key": LOGIN}),

@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
 
 from .models import (
     Generation,
@@ -77,24 +78,24 @@ class ProviderForm(forms.ModelForm):
     # (CSP). Stored secrets never reach these fields (they are not model fields), so a GET of
     # the change form shows none. The other way, stashing them server-side for the retry,
     # would put plain secrets in the session table: worse.
-    access_key = forms.CharField(required=False, help_text="Kling AK (leave blank to keep)")
+    access_key = forms.CharField(required=False, help_text=_("Kling AK (leave blank to keep)"))
     secret_key = forms.CharField(
         required=False,
         widget=forms.PasswordInput(render_value=True),
-        help_text="Kling SK (leave blank to keep)",
+        help_text=_("Kling SK (leave blank to keep)"),
     )
     api_key = forms.CharField(
         required=False,
         widget=forms.PasswordInput(render_value=True),
-        help_text="gateway or Kling API key",
+        help_text=_("gateway or Kling API key"),
     )
     webhook_secret = forms.CharField(
         required=False,
         widget=forms.PasswordInput(render_value=True),
-        help_text="whsec_… for callbacks",
+        help_text=_("whsec_… for callbacks"),
     )
     allowed_models = CatalogueModelsField(
-        help_text="models this provider serves; none ticked: every catalogue model"
+        help_text=_("models this provider serves; none ticked: every catalogue model")
     )
 
     class Meta:
@@ -255,15 +256,15 @@ class ProviderAdmin(admin.ModelAdmin):
         return [ProviderBalanceInline] if obj and obj.kind == Provider.Kind.KLING else []
 
     # Not named "balance": a model's own attribute (here the reverse one-to-one) wins there.
-    @admin.display(description="balance")
+    @admin.display(description=_("balance"))
     def balance_left(self, obj: Provider) -> str:
         return balance_summary(obj)
 
-    @admin.display(description="stored credentials")
+    @admin.display(description=_("stored credentials"))
     def stored_credentials(self, obj: Provider) -> str:
         return ", ".join(f"{k}: {v}" for k, v in obj.masked_credentials().items()) or "none"
 
-    @admin.display(description="test")
+    @admin.display(description=_("test"))
     def test_button(self, obj: Provider) -> str:
         """A button inside the change form that posts (with its CSRF token) to the test view."""
         if not obj.pk:
@@ -274,7 +275,7 @@ class ProviderAdmin(admin.ModelAdmin):
             reverse("provider_test", args=[obj.pk]),
         )
 
-    @admin.action(description="Test selected providers (a cheap real call each)")
+    @admin.action(description=_("Test selected providers (a cheap real call each)"))
     def test_providers(self, request: HttpRequest, queryset: QuerySet[Provider]) -> None:
         for provider in queryset:
             ok, message = probe_and_audit(provider, request.user.pk)

@@ -15,6 +15,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.utils import timezone
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from .batches import MAX_VARIANTS, job_count_error, parse_prompt
@@ -64,17 +65,19 @@ def camera_fields_from_json(value: Any) -> dict[str, Any]:
         try:
             value = json.loads(value)
         except ValueError as exc:
-            raise ValidationError("camera_control is not valid JSON.", code="invalid") from exc
+            raise ValidationError(_("camera_control is not valid JSON."), code="invalid") from exc
     if not isinstance(value, dict):
-        raise ValidationError("camera_control must be an object.", code="invalid")
+        raise ValidationError(_("camera_control must be an object."), code="invalid")
     kind = value.get("type")
     config = value.get("config")
     if config is not None and not isinstance(config, dict):
-        raise ValidationError("camera_control.config must be an object.", code="invalid")
+        raise ValidationError(_("camera_control.config must be an object."), code="invalid")
     if kind in CAMERA_AXES:  # the shorthand
         if not config or "value" not in config:
             raise ValidationError(
-                f"camera_control of type {kind} needs config.value.", code="invalid"
+                _("camera_control of type %(kind)s needs config.value."),
+                code="invalid",
+                params={"kind": kind},
             )
         return {"camera_type": "simple", f"camera_{kind}": config["value"]}
     fields: dict[str, Any] = {"camera_type": kind}
@@ -84,7 +87,8 @@ def camera_fields_from_json(value: Any) -> dict[str, Any]:
     unknown = set(config or {}) - set(CAMERA_AXES)
     if unknown:
         raise ValidationError(
-            f"camera_control.config has unknown axes: {', '.join(sorted(unknown))}."
+            _("camera_control.config has unknown axes: %(axes)s."),
+            params={"axes": ", ".join(sorted(unknown))},
         )
     fields["_camera_has_config"] = bool(config)
     return fields
@@ -120,9 +124,12 @@ class FiniteJSONField(forms.JSONField):
         where = non_finite_path(value)
         if where is not None:
             raise ValidationError(
-                f"The number at {where or 'the top'} must be a finite number "
-                "(NaN, Infinity and 1e400 are not accepted).",
+                _(
+                    "The number at %(where)s must be a finite number "
+                    "(NaN, Infinity and 1e400 are not accepted)."
+                ),
                 code="non_finite",
+                params={"where": where or gettext("the top")},
             )
         return value
 
@@ -136,8 +143,10 @@ def no_credentials(url: str) -> None:
     """
     if "@" in urlsplit(url).netloc:
         raise ValidationError(
-            "Remove the user name or password from the URL: the studio shows URLs to the "
-            "whole team. Use a link that needs no login (for example a signed URL).",
+            _(
+                "Remove the user name or password from the URL: the studio shows URLs to the "
+                "whole team. Use a link that needs no login (for example a signed URL)."
+            ),
             code="credentials",
         )
 
@@ -157,7 +166,7 @@ def no_lone_surrogates(value: str) -> None:
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
-        message = "Text must be valid Unicode (it has a lone surrogate)."
+        message = _("Text must be valid Unicode (it has a lone surrogate).")
         raise ValidationError(message, code="surrogate") from exc
 
 
@@ -168,7 +177,7 @@ class TextField(forms.CharField):
 
     def to_python(self, value: Any) -> str:
         if value not in self.empty_values and not isinstance(value, str):
-            raise ValidationError("Enter text, not a number, list or object.", code="invalid")
+            raise ValidationError(_("Enter text, not a number, list or object."), code="invalid")
         return super().to_python(value)
 
 
@@ -196,68 +205,89 @@ class GenerationForm(SoundShotsForm):
         initial=Kind.TEXT2VIDEO,
         widget=forms.HiddenInput,
     )
-    model_name = TextField(max_length=100, initial="kling-v1", label="Model")
+    model_name = TextField(max_length=100, initial="kling-v1", label=_("Model"))
     prompt = TextField(
-        max_length=PROMPT_MAX, required=False, widget=forms.Textarea(attrs={"rows": 3}), strip=True
+        max_length=PROMPT_MAX,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        strip=True,
+        label=_("Prompt"),
     )
     negative_prompt = TextField(
-        max_length=PROMPT_MAX, required=False, widget=forms.Textarea(attrs={"rows": 2})
+        max_length=PROMPT_MAX,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label=_("Negative prompt"),
     )
-    mode = forms.ChoiceField(choices=Mode.choices, initial=Mode.STD, required=False)
+    mode = forms.ChoiceField(
+        choices=Mode.choices, initial=Mode.STD, required=False, label=_("Mode")
+    )
     duration = forms.IntegerField(
         min_value=1,
         max_value=60,
         initial=5,
         required=False,
-        help_text="seconds: 5 or 10 (kling-v3: 3 to 15)",
+        label=_("Duration"),
+        help_text=_("seconds: 5 or 10 (kling-v3: 3 to 15)"),
         widget=forms.Select(
             choices=[(d, f"{d} s") for d in (5, 10, *range(3, 5), *range(6, 10), *range(11, 16))]
         ),
     )
     aspect_ratio = forms.ChoiceField(
-        choices=[(r, r) for r in ASPECT_RATIOS], initial="16:9", required=False
+        choices=[(r, r) for r in ASPECT_RATIOS],
+        initial="16:9",
+        required=False,
+        label=_("Aspect ratio"),
     )
     cfg_scale = forms.FloatField(
         min_value=0,
         max_value=1,
         required=False,
         initial=0.5,
-        label="CFG scale",
+        label=_("CFG scale"),
         widget=forms.NumberInput(attrs={"step": "0.05"}),
     )
     camera_type = forms.ChoiceField(
-        choices=[("", _("none"))] + [(t, CAMERA_TYPE_NAMES.get(t, t)) for t in CAMERA_TYPES],
+        choices=[("", pgettext_lazy("camera move", "none"))]
+        + [(t, CAMERA_TYPE_NAMES.get(t, t)) for t in CAMERA_TYPES],
         required=False,
         label=_("Camera move"),
     )
-    camera_horizontal = forms.FloatField(min_value=-10, max_value=10, required=False)
-    camera_vertical = forms.FloatField(min_value=-10, max_value=10, required=False)
-    camera_pan = forms.FloatField(min_value=-10, max_value=10, required=False)
-    camera_tilt = forms.FloatField(min_value=-10, max_value=10, required=False)
-    camera_roll = forms.FloatField(min_value=-10, max_value=10, required=False)
-    camera_zoom = forms.FloatField(min_value=-10, max_value=10, required=False)
-    image = forms.FileField(required=False, label="First frame")
+    camera_horizontal = forms.FloatField(
+        min_value=-10, max_value=10, required=False, label=_("Horizontal")
+    )
+    camera_vertical = forms.FloatField(
+        min_value=-10, max_value=10, required=False, label=_("Vertical")
+    )
+    camera_pan = forms.FloatField(min_value=-10, max_value=10, required=False, label=_("Pan"))
+    camera_tilt = forms.FloatField(min_value=-10, max_value=10, required=False, label=_("Tilt"))
+    camera_roll = forms.FloatField(min_value=-10, max_value=10, required=False, label=_("Roll"))
+    camera_zoom = forms.FloatField(min_value=-10, max_value=10, required=False, label=_("Zoom"))
+    image = forms.FileField(required=False, label=_("First frame"))
     image_url = PublicUrlField(
         max_length=2000,
         required=False,
         assume_scheme="https",
-        label="First frame URL",
+        label=_("First frame URL"),
     )
-    image_tail = forms.FileField(required=False, label="Last frame")
+    image_tail = forms.FileField(required=False, label=_("Last frame"))
     image_tail_url = PublicUrlField(
         max_length=2000,
         required=False,
         assume_scheme="https",
-        label="Last frame URL",
+        label=_("Last frame URL"),
     )
-    static_mask = forms.FileField(required=False)
+    static_mask = forms.FileField(required=False, label=_("Static mask"))
     dynamic_masks = FiniteJSONField(
-        required=False, help_text="motion brush: [{mask (Base64 PNG/JPEG), trajectories:[{x,y}…]}]"
+        required=False,
+        label=_("Dynamic masks"),
+        help_text=_("motion brush: [{mask (Base64 PNG/JPEG), trajectories:[{x,y}…]}]"),
     )
     provider = forms.ModelChoiceField(
         queryset=Provider.objects.filter(enabled=True),
         required=False,
-        empty_label="automatic (by priority)",
+        label=_("Provider"),
+        empty_label=_("automatic (by priority)"),
     )
 
     def __init__(
@@ -298,7 +328,9 @@ class GenerationForm(SoundShotsForm):
         if self.catalogue_entry is None:
             known = ", ".join(VideoModel.objects.enabled().values_list("name", flat=True))
             raise ValidationError(
-                f"Unknown model {name!r}. Known models: {known}.", code="unknown_model"
+                _("Unknown model %(name)s. Known models: %(known)s."),
+                code="unknown_model",
+                params={"name": repr(name), "known": known},
             )
         return name
 
@@ -319,13 +351,13 @@ class GenerationForm(SoundShotsForm):
         return upload
 
     def clean_image(self) -> Any:
-        return self._clean_frame("image", "first frame")
+        return self._clean_frame("image", gettext("first frame"))
 
     def clean_image_tail(self) -> Any:
-        return self._clean_frame("image_tail", "last frame")
+        return self._clean_frame("image_tail", gettext("last frame"))
 
     def clean_static_mask(self) -> Any:
-        return self._clean_frame("static_mask", "static mask")
+        return self._clean_frame("static_mask", gettext("static mask"))
 
     def clean_dynamic_masks(self) -> list[dict[str, Any]]:
         """Each mask checked like static_mask; only mask and the points' x, y are kept.
@@ -334,22 +366,29 @@ class GenerationForm(SoundShotsForm):
         """
         masks = self.cleaned_data.get("dynamic_masks") or []
         if not isinstance(masks, list):
-            raise ValidationError("dynamic_masks must be a list.")
+            raise ValidationError(_("dynamic_masks must be a list."))
         if len(masks) > MAX_DYNAMIC_MASKS:
-            raise ValidationError(f"At most {MAX_DYNAMIC_MASKS} dynamic masks are allowed.")
+            raise ValidationError(
+                _("At most %(most)d dynamic masks are allowed."), params={"most": MAX_DYNAMIC_MASKS}
+            )
         cleaned = []
         for i, mask in enumerate(masks):
             if not isinstance(mask, dict) or not mask.get("mask"):
-                raise ValidationError(f"dynamic_masks[{i}] needs a mask image.")
+                raise ValidationError(
+                    _("dynamic_masks[%(i)d] needs a mask image."), params={"i": i}
+                )
             points = mask.get("trajectories")
             if not isinstance(points, list) or not 2 <= len(points) <= 77:
-                raise ValidationError(f"dynamic_masks[{i}] needs 2 to 77 trajectory points.")
+                raise ValidationError(
+                    _("dynamic_masks[%(i)d] needs 2 to 77 trajectory points."), params={"i": i}
+                )
             if not all(
                 isinstance(p, dict) and _is_number(p.get("x")) and _is_number(p.get("y"))
                 for p in points
             ):
                 raise ValidationError(
-                    f"dynamic_masks[{i}] trajectory points must be {{x, y}} numbers."
+                    _("dynamic_masks[%(i)d] trajectory points must be {x, y} numbers."),
+                    params={"i": i},
                 )
             image, width, height = check_mask(mask["mask"], f"dynamic_masks[{i}].mask")
             self.mask_sizes[f"dynamic_masks[{i}].mask"] = (width, height)
@@ -374,35 +413,59 @@ class GenerationForm(SoundShotsForm):
             and not data.get("prompt")
             and "prompt" not in self.errors
         ):
-            self.add_error("prompt", ValidationError("A prompt is required.", code="required"))
+            self.add_error("prompt", ValidationError(_("A prompt is required."), code="required"))
         self._clean_camera(data, entry)
         if kind == Kind.IMAGE2VIDEO:
             self._clean_image2video(data, entry)
         else:
             for field in ("image", "image_url", "image_tail", "image_tail_url", "static_mask"):
                 if data.get(field):
-                    self.add_error(field, "Images belong to image-to-video; this is text-to-video.")
+                    self.add_error(
+                        field, gettext("Images belong to image-to-video; this is text-to-video.")
+                    )
         self.clean_sound_shots(data, entry, kind)
         if entry is None:
             return data
         if kind not in entry.kinds:
-            self.add_error("model_name", f"{entry.name} does not do {kind}.")
+            self.add_error(
+                "model_name",
+                gettext("%(model)s does not do %(kind)s.") % {"model": entry.name, "kind": kind},
+            )
         if data["mode"] not in entry.modes:
-            self.add_error("mode", f"{entry.name} supports modes {', '.join(entry.modes)}.")
+            modes = ", ".join(entry.modes)
+            self.add_error(
+                "mode",
+                gettext("%(model)s supports modes %(modes)s.")
+                % {"model": entry.name, "modes": modes},
+            )
         if data["duration"] not in entry.durations:
             allowed = ", ".join(str(d) for d in entry.durations)
-            self.add_error("duration", f"{entry.name} supports durations of {allowed} seconds.")
+            self.add_error(
+                "duration",
+                gettext("%(model)s supports durations of %(allowed)s seconds.")
+                % {"model": entry.name, "allowed": allowed},
+            )
         if data.get("camera_control") and not entry.supports_camera_control:
-            self.add_error("camera_type", f"{entry.name} does not support camera control.")
+            self.add_error(
+                "camera_type",
+                gettext("%(model)s does not support camera control.") % {"model": entry.name},
+            )
         if (data.get("image_tail") or data.get("image_tail_url")) and not entry.supports_last_frame:
-            self.add_error("image_tail", f"{entry.name} does not support a last frame.")
+            self.add_error(
+                "image_tail",
+                gettext("%(model)s does not support a last frame.") % {"model": entry.name},
+            )
         if not entry.supports_cfg_scale:
             data["cfg_scale"] = None  # kling-api.md §1.3: never send cfg_scale to v2.x models
         elif data.get("cfg_scale") is None:
             data["cfg_scale"] = 0.5
         provider = data.get("provider")
         if provider and not provider.serves(entry.name):
-            self.add_error("provider", f"{provider.name} does not serve {entry.name}.")
+            self.add_error(
+                "provider",
+                gettext("%(provider)s does not serve %(model)s.")
+                % {"provider": provider.name, "model": entry.name},
+            )
         # kling-kinds.md §8: what the providers that could take it cannot do is refused here,
         # naming the field, never dropped on the way.
         wanted = wanted_features(
@@ -422,7 +485,9 @@ class GenerationForm(SoundShotsForm):
         axes = {axis: data.get(f"camera_{axis}") or 0 for axis in CAMERA_AXES}
         if not camera_type:
             if any(axes.values()):
-                self.add_error("camera_type", "Choose a camera move type for the axis values.")
+                self.add_error(
+                    "camera_type", gettext("Choose a camera move type for the axis values.")
+                )
             data["camera_control"] = None
             return
         if camera_type == "simple":
@@ -431,21 +496,32 @@ class GenerationForm(SoundShotsForm):
                 self.add_error(
                     "camera_type",
                     ValidationError(
-                        "A simple camera move needs exactly one non-zero axis "
-                        f"(got {len(moving)}: {', '.join(moving) or 'none'}).",
+                        _(
+                            "A simple camera move needs exactly one non-zero axis "
+                            "(got %(count)d: %(axes)s)."
+                        ),
                         code="camera_axes",
+                        params={
+                            "count": len(moving),
+                            "axes": ", ".join(moving) or pgettext_lazy("camera axes", "none"),
+                        },
                     ),
                 )
             data["camera_control"] = {"type": "simple", "config": axes}
         else:
             if any(axes.values()) or self.camera_has_config:
-                self.add_error("camera_type", f"The {camera_type} move takes no config.")
+                self.add_error(
+                    "camera_type",
+                    gettext("The %(move)s move takes no config.") % {"move": camera_type},
+                )
             data["camera_control"] = {"type": camera_type}
 
     def _clean_image2video(self, data: dict[str, Any], entry: VideoModel | None) -> None:
         for field in ("image", "image_tail"):
             if data.get(field) and data.get(f"{field}_url"):
-                self.add_error(f"{field}_url", "Give the frame as an upload or a URL, not both.")
+                self.add_error(
+                    f"{field}_url", gettext("Give the frame as an upload or a URL, not both.")
+                )
         has_first = data.get("image") or data.get("image_url") or self.inherited_frame("image")
         has_last = (
             data.get("image_tail")
@@ -455,7 +531,9 @@ class GenerationForm(SoundShotsForm):
         if not has_first and not has_last and "image" not in self.errors:
             self.add_error(
                 "image",
-                ValidationError("Image-to-video needs a first or a last frame.", code="required"),
+                ValidationError(
+                    _("Image-to-video needs a first or a last frame."), code="required"
+                ),
             )
         has_masks = bool(
             data.get("static_mask")
@@ -465,17 +543,20 @@ class GenerationForm(SoundShotsForm):
         exclusive = [
             name
             for name, on in (
-                ("last frame", has_last),
-                ("motion masks", has_masks),
-                ("camera control", bool(data.get("camera_control"))),
+                (gettext("last frame"), has_last),
+                (gettext("motion masks"), has_masks),
+                (gettext("camera control"), bool(data.get("camera_control"))),
             )
             if on
         ]
         if len(exclusive) > 1:
             self.add_error(
                 "image_tail" if has_last else "camera_type",
-                "Use at most one of last frame, motion masks and camera control "
-                f"(got {' and '.join(exclusive)}).",
+                gettext(
+                    "Use at most one of last frame, motion masks and camera control "
+                    "(got %(chosen)s)."
+                )
+                % {"chosen": gettext(" and ").join(exclusive)},
             )
         # Kling takes no aspect ratio for image2video: the first frame decides it
         # (a frame given by URL is measured by the renderer when it is fetched).
@@ -497,8 +578,15 @@ class GenerationForm(SoundShotsForm):
                 field = "static_mask" if label == "static mask" else "dynamic_masks"
                 self.add_error(
                     field,
-                    f"The {label}'s aspect ratio {size[0]}:{size[1]} differs from the first "
-                    f"frame's {frame[0]}:{frame[1]}; a mask must have the frame's aspect ratio.",
+                    gettext(
+                        "The %(mask)s's aspect ratio %(size)s differs from the first "
+                        "frame's %(frame)s; a mask must have the frame's aspect ratio."
+                    )
+                    % {
+                        "mask": label,
+                        "size": f"{size[0]}:{size[1]}",
+                        "frame": f"{frame[0]}:{frame[1]}",
+                    },
                 )
 
     # ---- a valid frame is kept when another field fails (videos/kept_frames.py) --------------
@@ -745,7 +833,11 @@ class IdListField(forms.CharField):
                 or len(part) > 19
                 or int(part) > MAX_ID
             ):
-                raise ValidationError(f"{part[:30]!r} is not a generation id.", code="invalid")
+                raise ValidationError(
+                    _("%(part)s is not a generation id."),
+                    code="invalid",
+                    params={"part": repr(part[:30])},
+                )
             ids.append(int(part))
         return ids[:MAX_WATCHED]
 

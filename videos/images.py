@@ -9,6 +9,7 @@ from typing import IO, Any
 
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils.translation import gettext_lazy as _
 from PIL import Image, UnidentifiedImageError
 
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
@@ -22,42 +23,55 @@ def check_frame(stream: IO[bytes], size: int, label: str = "image") -> tuple[int
     """Validate a frame image; returns (width, height, extension) or raises ValidationError."""
     if size > MAX_IMAGE_BYTES:
         raise ValidationError(
-            f"The {label} is {size / 1e6:.1f} MB; the limit is 10 MB.", code="too_big"
+            _("The %(label)s is %(mb).1f MB; the limit is 10 MB."),
+            code="too_big",
+            params={"label": label, "mb": size / 1e6},
         )
     if size == 0:
-        raise ValidationError(f"The {label} is empty.", code="empty")
+        raise ValidationError(_("The %(label)s is empty."), code="empty", params={"label": label})
     try:
         stream.seek(0)
         with Image.open(stream) as img:  # reads the header only: size is known before decoding
             fmt, (width, height) = img.format, img.size
             if fmt not in ALLOWED_FORMATS:
                 raise ValidationError(
-                    f"The {label} must be a JPEG or PNG, not {fmt}.", code="format"
+                    _("The %(label)s must be a JPEG or PNG, not %(format)s."),
+                    code="format",
+                    params={"label": label, "format": fmt},
                 )
             if width * height > MAX_PIXELS:
                 raise ValidationError(
-                    f"The {label} has too many pixels ({width}×{height}).", code="pixels"
+                    _("The %(label)s has too many pixels (%(size)s)."),
+                    code="pixels",
+                    params={"label": label, "size": f"{width}×{height}"},
                 )
             img.verify()  # PNG: walks the chunks and their checksums
         _decode(stream)
     except Image.DecompressionBombError as exc:
         # Pillow refuses to even open a header declaring over ~179 million pixels.
-        raise ValidationError(f"The {label} has too many pixels.", code="pixels") from exc
+        raise ValidationError(
+            _("The %(label)s has too many pixels."), code="pixels", params={"label": label}
+        ) from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise ValidationError(
-            f"The {label} is not a readable JPEG or PNG image.", code="invalid"
+            _("The %(label)s is not a readable JPEG or PNG image."),
+            code="invalid",
+            params={"label": label},
         ) from exc
     finally:
         stream.seek(0)
     if width < MIN_SIDE or height < MIN_SIDE:
         raise ValidationError(
-            f"The {label} is {width}×{height}; width and height must be at least {MIN_SIDE} px.",
+            _("The %(label)s is %(size)s; width and height must be at least %(min)d px."),
             code="small",
+            params={"label": label, "size": f"{width}×{height}", "min": MIN_SIDE},
         )
     ratio = width / height
     if not (1 / 2.5 <= ratio <= 2.5):
         raise ValidationError(
-            f"The {label}'s aspect ratio {width}:{height} is outside 1:2.5 to 2.5:1.", code="aspect"
+            _("The %(label)s's aspect ratio %(ratio)s is outside 1:2.5 to 2.5:1."),
+            code="aspect",
+            params={"label": label, "ratio": f"{width}:{height}"},
         )
     return width, height, ALLOWED_FORMATS[fmt]
 

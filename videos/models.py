@@ -15,7 +15,8 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 from django_q.tasks import async_task
 
 from .crypto import decrypt_json, encrypt_json, mask
@@ -34,18 +35,18 @@ if TYPE_CHECKING:
 class Kind(models.TextChoices):
     """Every kind of generation: the value is its Kling path segment (kling-kinds.md §7)."""
 
-    TEXT2VIDEO = "text2video", "Text to video"
-    IMAGE2VIDEO = "image2video", "Image to video"
-    OMNI_VIDEO = "omni-video", "Omni video"
-    MULTI_IMAGE2VIDEO = "multi-image2video", "Multi-image to video"
-    VIDEO_EXTEND = "video-extend", "Extend"
-    LIP_SYNC = "advanced-lip-sync", "Lip-sync"
-    EFFECTS = "effects", "Effect"
+    TEXT2VIDEO = "text2video", _("Text to video")
+    IMAGE2VIDEO = "image2video", _("Image to video")
+    OMNI_VIDEO = "omni-video", _("Omni video")
+    MULTI_IMAGE2VIDEO = "multi-image2video", _("Multi-image to video")
+    VIDEO_EXTEND = "video-extend", _("Extend")
+    LIP_SYNC = "advanced-lip-sync", _("Lip-sync")
+    EFFECTS = "effects", _("Effect")
 
 
 class Mode(models.TextChoices):
-    STD = "std", "Standard (std)"
-    PRO = "pro", "Professional (pro)"
+    STD = "std", _("Standard (std)")
+    PRO = "pro", _("Professional (pro)")
 
 
 # Kling's aspect ratios (kling-api.md §1.3) are the renderer's: one list for both.
@@ -69,10 +70,10 @@ class VideoModel(models.Model):
 
     name = models.CharField(max_length=100, unique=True)
     label = models.CharField(max_length=100, blank=True)
-    kinds = models.JSONField(default=list, help_text='e.g. ["text2video", "image2video"]')
-    modes = models.JSONField(default=list, help_text='e.g. ["std", "pro"]')
+    kinds = models.JSONField(default=list, help_text=_('e.g. ["text2video", "image2video"]'))
+    modes = models.JSONField(default=list, help_text=_('e.g. ["std", "pro"]'))
     durations = models.JSONField(
-        default=list, help_text="allowed durations in seconds, e.g. [5, 10]"
+        default=list, help_text=_("allowed durations in seconds, e.g. [5, 10]")
     )
     supports_cfg_scale = models.BooleanField(default=True)
     supports_camera_control = models.BooleanField(default=True)
@@ -81,34 +82,38 @@ class VideoModel(models.Model):
     # kling-kinds.md §7.1: what depends on the mode, and the newer capabilities.
     default_mode = models.CharField(max_length=8, default="std")
     aspect_ratios = models.JSONField(
-        default=default_aspect_ratios, help_text='e.g. ["16:9", "9:16", "1:1"]'
+        default=default_aspect_ratios, help_text=_('e.g. ["16:9", "9:16", "1:1"]')
     )
     last_frame_modes = models.JSONField(
-        default=list, blank=True, help_text="modes that take a last frame; empty means every mode"
+        default=list,
+        blank=True,
+        help_text=_("modes that take a last frame; empty means every mode"),
     )
     last_frame_silent = models.BooleanField(
-        default=False, help_text="a last frame only without sound (kling-v2-6)"
+        default=False, help_text=_("a last frame only without sound (kling-v2-6)")
     )
     sound_modes = models.JSONField(
-        default=list, blank=True, help_text='modes with native sound, e.g. ["pro"]; empty: none'
+        default=list, blank=True, help_text=_('modes with native sound, e.g. ["pro"]; empty: none')
     )
     voice_modes = models.JSONField(
-        default=list, blank=True, help_text="modes that take a voice_list; empty: none"
+        default=list, blank=True, help_text=_("modes that take a voice_list; empty: none")
     )
-    multi_shot = models.BooleanField(default=False, help_text="multi-shot storyboards")
+    multi_shot = models.BooleanField(default=False, help_text=_("multi-shot storyboards"))
     rules = models.JSONField(
         default=dict,
         blank=True,
-        help_text="rules of one kind for this model, e.g. omni-video durations without references",
+        help_text=_(
+            "rules of one kind for this model, e.g. omni-video durations without references"
+        ),
     )
     typical_seconds = models.PositiveIntegerField(
-        default=120, help_text="typical upstream run time"
+        default=120, help_text=_("typical upstream run time")
     )
     units_std = models.DecimalField(
-        max_digits=8, decimal_places=2, default=Decimal("1"), help_text="units per 5 s in std"
+        max_digits=8, decimal_places=2, default=Decimal("1"), help_text=_("units per 5 s in std")
     )
     units_pro = models.DecimalField(
-        max_digits=8, decimal_places=2, default=Decimal("3.5"), help_text="units per 5 s in pro"
+        max_digits=8, decimal_places=2, default=Decimal("3.5"), help_text=_("units per 5 s in pro")
     )
     enabled = models.BooleanField(default=True)
     sort_order = models.PositiveIntegerField(default=100)
@@ -272,12 +277,12 @@ class Provider(models.Model):
     """An upstream the studio spends: the local renderer, the Kling API or a gateway."""
 
     class Kind(models.TextChoices):
-        LOCAL = "local", "Local renderer"
-        KLING = "kling", "Kling (official API)"
-        GATEWAY = "kling-gateway", "Kling-compatible gateway"
+        LOCAL = "local", _("Local renderer")
+        KLING = "kling", _("Kling (official API)")
+        GATEWAY = "kling-gateway", _("Kling-compatible gateway")
         # kling-kinds.md §8a/§8b: gateways spoken in their own shape (videos/providers/).
-        OPENAI_VIDEO = "openai-video", "OpenAI-style video gateway (/v1/videos)"
-        VIDEO_GENERATIONS = "video-generations", "new-api-style gateway (/v1/video/generations)"
+        OPENAI_VIDEO = "openai-video", _("OpenAI-style video gateway (/v1/videos)")
+        VIDEO_GENERATIONS = "video-generations", _("new-api-style gateway (/v1/video/generations)")
 
     GATEWAY_KINDS = (Kind.OPENAI_VIDEO, Kind.VIDEO_GENERATIONS)
 
@@ -285,21 +290,25 @@ class Provider(models.Model):
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.LOCAL)
     base_url = models.URLField(max_length=500, blank=True)
     path_prefix = models.CharField(
-        max_length=100, blank=True, help_text='gateways: a path prefix such as "/kling"'
+        max_length=100, blank=True, help_text=_('gateways: a path prefix such as "/kling"')
     )
     # Fernet tokens: never stored in plain text, never shown again in full.
     credentials_encrypted = models.TextField(blank=True, editable=False)
     webhook_secret_encrypted = models.TextField(blank=True, editable=False)
     enabled = models.BooleanField(default=True)
-    priority = models.IntegerField(default=100, help_text="lower is tried first")
-    max_concurrent = models.PositiveIntegerField(default=5, help_text="upstream concurrency slots")
+    priority = models.IntegerField(default=100, help_text=_("lower is tried first"))
+    max_concurrent = models.PositiveIntegerField(
+        default=5, help_text=_("upstream concurrency slots")
+    )
     allowed_models = models.JSONField(
-        default=list, blank=True, help_text="model names served; empty means every catalogue model"
+        default=list,
+        blank=True,
+        help_text=_("model names served; empty means every catalogue model"),
     )
     model_map = models.JSONField(
         default=dict,
         blank=True,
-        help_text="studio model name → upstream model name, when they differ",
+        help_text=_("studio model name → upstream model name, when they differ"),
     )
     healthy = models.BooleanField(default=True)
     health_message = models.TextField(blank=True)
@@ -462,12 +471,12 @@ class Provider(models.Model):
 
 
 class Status(models.TextChoices):
-    QUEUED = "queued", "Queued"
-    SUBMITTED = "submitted", "Submitted"
-    PROCESSING = "processing", "Processing"
-    SUCCEEDED = "succeeded", "Succeeded"
-    FAILED = "failed", "Failed"
-    CANCELLED = "cancelled", "Cancelled"
+    QUEUED = "queued", _("Queued")
+    SUBMITTED = "submitted", _("Submitted")
+    PROCESSING = "processing", _("Processing")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
 
 
 class GenerationQuerySet(models.QuerySet["Generation"]):
@@ -629,7 +638,7 @@ class Generation(models.Model):
     camera_control = models.JSONField(null=True, blank=True)
     image = models.FileField(upload_to=_upload_path, blank=True, max_length=300)
     image_url = models.URLField(
-        max_length=2000, blank=True, help_text="where the first frame came from"
+        max_length=2000, blank=True, help_text=_("where the first frame came from")
     )
     image_tail = models.FileField(upload_to=_upload_path, blank=True, max_length=300)
     image_tail_url = models.URLField(max_length=2000, blank=True)
@@ -639,7 +648,7 @@ class Generation(models.Model):
     # (multi_prompt, voice_list, image_list, effect_scene, lip-sync timings...) in params.
     sound = models.BooleanField(default=False)
     params = models.JSONField(default=dict, blank=True)
-    extra = models.JSONField(default=dict, blank=True, help_text="client metadata kept verbatim")
+    extra = models.JSONField(default=dict, blank=True, help_text=_("client metadata kept verbatim"))
 
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
     status_message = models.TextField(blank=True)
@@ -1162,16 +1171,25 @@ NOT_WAITING: dict[str, Any] = {"waiting_reason": "", "waiting_since": None, "wai
 
 
 def describe_wait(reason: str, attempts: int, next_at: datetime | None) -> str:
-    """The line that says what holds a job up; from fields, so API rows can use it too."""
+    """The line that says what holds a job up; from fields, so API rows can use it too.
+
+    In the active language: the page's, or English on the API (studio.middleware).
+    """
     if not reason:
         return ""
-    parts = [f"waiting for {reason}"]
+    parts = [gettext("waiting for %(reason)s") % {"reason": reason}]
     if attempts:  # none yet when a job arrives with every provider already down
-        parts.append(f"{attempts} attempt{'' if attempts == 1 else 's'}")
+        parts.append(
+            ngettext("%(count)d attempt", "%(count)d attempts", attempts) % {"count": attempts}
+        )
     if next_at is not None:
         seconds = math.ceil((next_at - timezone.now()).total_seconds())
-        parts.append(f"next in {seconds} s" if seconds > 0 else "next try due now")
-    return ", ".join(parts)
+        parts.append(
+            gettext("next in %(seconds)d s") % {"seconds": seconds}
+            if seconds > 0
+            else gettext("next try due now")
+        )
+    return gettext(", ").join(parts)
 
 
 def waiting_message_of(row: Mapping[str, Any]) -> str:
@@ -1190,10 +1208,10 @@ class EffectScene(models.Model):
 
     name = models.SlugField(max_length=64, unique=True)
     label = models.CharField(max_length=100, blank=True)
-    dual = models.BooleanField(default=False, help_text="takes two images side by side")
+    dual = models.BooleanField(default=False, help_text=_("takes two images side by side"))
     retired_on = models.DateField(null=True, blank=True)
     successor = models.CharField(max_length=64, blank=True)
-    enabled = models.BooleanField(default=True, help_text="offered in the scene picker")
+    enabled = models.BooleanField(default=True, help_text=_("offered in the scene picker"))
     sort_order = models.PositiveIntegerField(default=100)
 
     class Meta:
@@ -1220,7 +1238,7 @@ class GenerationInput(models.Model):
     """
 
     generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="inputs")
-    role = models.CharField(max_length=20, help_text="image, video, audio")
+    role = models.CharField(max_length=20, help_text=_("image, video, audio"))
     position = models.PositiveSmallIntegerField(default=0)
     file = models.FileField(upload_to=_input_path, blank=True, max_length=300)
     url = models.URLField(max_length=2000, blank=True)

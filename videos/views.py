@@ -266,7 +266,7 @@ def _create(
 def _created(
     request: HtmxHttpRequest, generation: Generation, jobs: int = 1, prompt: str = ""
 ) -> HttpResponse:
-    what = (prompt or generation.prompt)[:60] or generation.kind
+    what = (prompt or generation.prompt)[:60] or generation.get_kind_display()
     if jobs > 1:
         messages.success(
             request,
@@ -425,9 +425,9 @@ def generation_rerun(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     try:
         child = rerun(parent, request.user)
     except ValidationError as exc:
-        messages.error(request, f"Cannot re-run: {' '.join(exc.messages)}")
+        messages.error(request, _("Cannot re-run: %(why)s") % {"why": " ".join(exc.messages)})
         return redirect(parent)
-    messages.success(request, "Re-run queued.")
+    messages.success(request, _("Re-run queued."))
     return redirect(child)
 
 
@@ -531,7 +531,7 @@ def generation_delete(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Move a generation to the trash; the notice offers Undo, the Trash page Restore."""
     generation = get_object_or_404(Generation.objects.editable_by(request.user).live(), pk=pk)
     if not generation.trash():
-        messages.error(request, "A running job cannot be deleted; wait for it to finish.")
+        messages.error(request, _("A running job cannot be deleted; wait for it to finish."))
         return redirect(generation)
     days = settings.STUDIO_TRASH_DAYS
     messages.success(

@@ -17,6 +17,6 @@ document.addEventListener("click", async (event) => {
     document.execCommand("copy");
   }
   const label = button.textContent;
-  button.textContent = "Copied";
+  button.textContent = document.body.dataset.copied || "Copied"; // in the page's language
   setTimeout(() => { button.textContent = label; }, 1500);
 });

@@ -36,7 +36,8 @@
     if (!form) return;
     var hint = form.querySelector(".timecode-hint");
     var moment = momentOf(document.getElementById(form.dataset.timecodeFrom));
-    if (hint) hint.textContent = moment === null ? "" : "pinned at " + label(moment);
+    var pinned = form.dataset.pinnedLabel || "pinned at"; // in the page's language
+    if (hint) hint.textContent = moment === null ? "" : pinned + " " + label(moment);
   });
 
   // Clicking a comment's time seeks the player there and plays.
@@ -118,7 +119,7 @@
     if (lead.ended) this.seekTo(0);
     this.align(true);
     this.playing = true;
-    if (this.toggle) this.toggle.textContent = "❚❚ Pause all";
+    if (this.toggle) this.toggle.textContent = this.toggle.dataset.pauseLabel || "❚❚ Pause all";
     this.videos.forEach(function (v) {
       var p = v.play();
       if (p && p.catch) p.catch(function () {});
@@ -130,7 +131,7 @@
     this.playing = false;
     this.videos.forEach(function (v) { v.pause(); });
     this.align(true);
-    if (this.toggle) this.toggle.textContent = "▶ Play all";
+    if (this.toggle) this.toggle.textContent = this.toggle.dataset.playLabel || "▶ Play all";
   };
 
   SyncGroup.prototype.seekTo = function (t) {

@@ -33,7 +33,7 @@
     var source = document.querySelector(button.getAttribute("data-copy"));
     if (source && navigator.clipboard) {
       navigator.clipboard.writeText(source.value || source.textContent.trim());
-      button.textContent = "Copied";
+      button.textContent = document.body.dataset.copied || "Copied"; // in the page's language
     }
   });
 })();

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
 
 from ..forms import TextField
 from ..models import EffectScene
@@ -35,12 +36,12 @@ class EffectsForm(KindForm):
     remix_params = {"effect_scene": "effect_scene"}
     remix_slots = {("image", 0): "image", ("image", 1): "image_2"}
 
-    effect_scene = TextField(max_length=64, label="Effect")
+    effect_scene = TextField(max_length=64, label=_("Effect"))
     # The wire's {"image": …} or {"images": [left, right]}; an older "duration" is dropped.
     input = forms.JSONField(required=False, widget=forms.HiddenInput)
-    image = forms.Field(required=False, label="Photo", widget=forms.ClearableFileInput)
+    image = forms.Field(required=False, label=_("Photo"), widget=forms.ClearableFileInput)
     image_2 = forms.Field(
-        required=False, label="Second photo (two-person scenes)", widget=forms.ClearableFileInput
+        required=False, label=_("Second photo (two-person scenes)"), widget=forms.ClearableFileInput
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -61,9 +62,16 @@ class EffectsForm(KindForm):
         scene = EffectScene.objects.filter(name=name).first()
         if scene is not None and scene.is_retired:
             since = scene.retired_on.isoformat() if scene.retired_on else ""
-            successor = f"; use {scene.successor} instead" if scene.successor else ""
+            if scene.successor:
+                message = _(
+                    "The effect %(name)s was retired on %(since)s; use %(successor)s instead."
+                )
+            else:
+                message = _("The effect %(name)s was retired on %(since)s.")
             raise ValidationError(
-                f"The effect {name} was retired on {since}{successor}.", code="retired"
+                message,
+                code="retired",
+                params={"name": name, "since": since, "successor": scene.successor},
             )
         self.scene = scene
         return name
@@ -92,7 +100,10 @@ class EffectsForm(KindForm):
             self.add_error(
                 "image" if not images else "image_2",
                 ValidationError(
-                    f"The effect {name} takes {'two photos' if wanted == 2 else 'one photo'}.",
+                    _("The effect %(name)s takes two photos.")
+                    if wanted == 2
+                    else _("The effect %(name)s takes one photo."),
+                    params={"name": name},
                     code="images",
                 ),
             )
@@ -140,7 +151,7 @@ def page_context() -> dict[str, Any]:
 
 SPEC = KindSpec(
     name="effects",
-    label="Effect",
+    label=_("Effect"),
     input_fields=(),
     build_body=build_body,
     form_class=EffectsForm,

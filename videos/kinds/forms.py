@@ -18,6 +18,8 @@ from django.core.files.base import File
 from django.core.files.uploadedfile import UploadedFile
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from ..forms import PROMPT_MAX, PublicUrlField, TextField, visible
 from ..images import check_frame, decode_base64_image
@@ -160,7 +162,11 @@ def image_input(value: Any, label: str) -> tuple[UploadedFile | None, str, str]:
     elif isinstance(value, str) and value.strip():
         upload = decode_base64_image(value, "image", what=label)
     else:
-        raise ValidationError(f"The {label} must be an upload, a URL or Base64.", code="invalid")
+        raise ValidationError(
+            _("The %(label)s must be an upload, a URL or Base64."),
+            code="invalid",
+            params={"label": label},
+        )
     _w, _h, extension = check_frame(upload, upload.size, label)
     return upload, extension, ""
 
@@ -185,21 +191,29 @@ class KindForm(forms.Form):
     takes_sound: ClassVar[bool] = False
     takes_watermark: ClassVar[bool] = True  # kling-kinds.md §7 "Common": not effects
 
-    model_name = TextField(max_length=100, required=False, label="Model")
+    model_name = TextField(max_length=100, required=False, label=_("Model"))
     prompt = TextField(
-        max_length=PROMPT_MAX, required=False, strip=True, widget=forms.Textarea(attrs={"rows": 3})
+        max_length=PROMPT_MAX,
+        required=False,
+        strip=True,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        label=_("Prompt"),
     )
     negative_prompt = TextField(
-        max_length=PROMPT_MAX, required=False, widget=forms.Textarea(attrs={"rows": 2})
+        max_length=PROMPT_MAX,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label=_("Negative prompt"),
     )
-    mode = forms.ChoiceField(choices=Mode.choices, required=False)
-    duration = SecondsField(required=False, help_text="seconds")
+    mode = forms.ChoiceField(choices=Mode.choices, required=False, label=_("Mode"))
+    duration = SecondsField(required=False, label=_("Duration"), help_text=_("seconds"))
     sound = SoundField(required=False)
     watermark_info = forms.JSONField(required=False, widget=forms.HiddenInput)
     provider = forms.ModelChoiceField(
         queryset=Provider.objects.filter(enabled=True),
         required=False,
-        empty_label="automatic (by priority)",
+        label=_("Provider"),
+        empty_label=_("automatic (by priority)"),
     )
 
     def __init__(
@@ -307,7 +321,11 @@ class KindForm(forms.Form):
                 code="unknown_model",
             )
         if self.kind not in entry.kinds:
-            raise ValidationError(f"{name} does not do {self.kind}.", code="kind")
+            raise ValidationError(
+                _("%(model)s does not do %(kind)s."),
+                code="kind",
+                params={"model": name, "kind": self.kind},
+            )
         self.catalogue_entry = entry
         return name
 
@@ -322,23 +340,36 @@ class KindForm(forms.Form):
             return data
         data["mode"] = data.get("mode") or entry.default_mode
         if data["mode"] not in entry.modes:
-            self.add_error("mode", f"{entry.name} supports modes {', '.join(entry.modes)}.")
+            self.add_error(
+                "mode",
+                gettext("%(model)s supports modes %(modes)s.")
+                % {"model": entry.name, "modes": ", ".join(entry.modes)},
+            )
         if self.takes_duration:
             data["duration"] = data.get("duration") or (5 if 5 in entry.durations else None)
             if data["duration"] not in entry.durations:
                 allowed = ", ".join(str(d) for d in entry.durations)
-                self.add_error("duration", f"{entry.name} supports durations of {allowed} seconds.")
+                self.add_error(
+                    "duration",
+                    gettext("%(model)s supports durations of %(allowed)s seconds.")
+                    % {"model": entry.name, "allowed": allowed},
+                )
         if data.get("sound") and not (self.takes_sound and entry.allows_sound(data["mode"])):
             modes = " or ".join(entry.sound_modes)
             self.add_error(
                 "sound",
-                f"{entry.name} makes sound only in {modes} mode."
+                gettext("%(model)s makes sound only in %(modes)s mode.")
+                % {"model": entry.name, "modes": modes}
                 if modes and self.takes_sound
-                else f"{entry.name} does not make sound here.",
+                else gettext("%(model)s does not make sound here.") % {"model": entry.name},
             )
         provider = data.get("provider")
         if provider and not provider.serves(entry.name):
-            self.add_error("provider", f"{provider.name} does not serve {entry.name}.")
+            self.add_error(
+                "provider",
+                gettext("%(provider)s does not serve %(model)s.")
+                % {"provider": provider.name, "model": entry.name},
+            )
         # kling-kinds.md §8: a kind (or its sound) no possible provider does is refused here.
         wanted = wanted_features(sound=data.get("sound"))
         refuse_what_no_provider_can_do(self, data, self.kind, entry.name, wanted)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from django.utils.translation import gettext_lazy as _
+
 from ..sound_shots import sound_shot_fields
 from .base import KindSpec, base64_of, prompt_body
 
@@ -25,7 +27,7 @@ def build_body(generation: Generation, files: dict[str, str], model_name: str) -
 
 SPEC = KindSpec(
     name="image2video",
-    label="Image to video",
+    label=_("Image to video"),
     input_fields=("image", "image_tail", "static_mask"),
     build_body=build_body,
 )

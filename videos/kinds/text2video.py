@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from django.utils.translation import gettext_lazy as _
+
 from ..sound_shots import sound_shot_fields
 from .base import KindSpec, prompt_body
 
@@ -18,4 +20,4 @@ def build_body(generation: Generation, files: dict[str, str], model_name: str) -
     return body
 
 
-SPEC = KindSpec(name="text2video", label="Text to video", input_fields=(), build_body=build_body)
+SPEC = KindSpec(name="text2video", label=_("Text to video"), input_fields=(), build_body=build_body)
