@@ -17,6 +17,7 @@ from tests.browser.studio_pages import (
     in_viewport,
     open_page,
     wait_until,
+    with_faces,
 )
 
 pytestmark = [
@@ -207,3 +208,37 @@ def test_compare_controls_are_big_enough_to_play_by_touch(
     assert page.evaluate(
         "Array.from(document.querySelectorAll('video.compare-video')).every(v => v.paused)"
     )
+
+
+def test_a_phone_user_picks_a_face_by_its_picture_and_time(
+    live_server: Any, transactional_db: None, phone_context: Any
+) -> None:
+    world = build_world()
+    with_faces(world)
+    path = f"/generations/new/advanced-lip-sync/?session_id={world.session.pk}"
+    page = open_page(phone_context, live_server, world, Page("faces", path, main="ul.faces"))
+    cards = page.locator("ul.faces label")
+    assert cards.count() == 3
+    wait_until(
+        page,
+        lambda: page.evaluate(
+            "[...document.querySelectorAll('img.face-thumb')].every(i => i.naturalWidth > 0)"
+        ),
+        "the face pictures to load",
+    )
+    ranges = page.locator(".face-range").all_inner_texts()
+    assert ranges == ["Face 0: 0–3000 ms", "Face 1: 500–2500 ms", "Face 2: 1200–3000 ms"]
+    for n in range(3):
+        card = cards.nth(n).bounding_box()
+        thumb = cards.nth(n).locator("img.face-thumb").bounding_box()
+        # A card is a big target holding its picture and its time range, inside the screen.
+        assert card["height"] >= TOUCH_MIN and card["width"] >= 100, card
+        assert card["x"] >= 0 and card["x"] + card["width"] <= 390, card
+        assert thumb["width"] >= 80 and thumb["height"] >= 80, thumb
+    # Two faces side by side at least: the picker is not a long single column.
+    assert cards.nth(1).bounding_box()["y"] == cards.nth(0).bounding_box()["y"]
+    cards.nth(2).locator("img.face-thumb").tap()  # the picture is the target, not only the dot
+    assert page.is_checked("input[name=face_id][value='2']")
+    assert not page.is_checked("input[name=face_id][value='0']")
+    assert horizontal_overflow(page) is None
+    assert csp_violations(page) == [] and page.errors == []
