@@ -327,6 +327,25 @@ def open_page(context: Any, live_server: Any, world: World, spec: Page) -> Any:
     return page
 
 
+def keep_a_frame(page: Any, folder: Path) -> None:
+    """On the open image-to-video form: pick a frame, send with a prompt that fails; the
+    form comes back with the frame kept (videos/kept_frames.py) and the prompt's error."""
+    from tests.images import image_bytes
+
+    picked = folder / "a-kite-photographed-over-the-dunes-at-noon.png"
+    picked.write_bytes(image_bytes(640, 360, fmt="PNG", color=(30, 140, 90)))
+    page.set_input_files("#id_image", str(picked))
+    page.fill("#id_prompt", "<<<voice_1>>> a kite rises over the dunes")
+    page.locator("#generation-form button[type=submit]").click()
+    page.wait_for_selector("#field-prompt .error")
+    page.wait_for_selector("#field-image [data-kept]")
+    wait_until(
+        page,
+        lambda: page.eval_on_selector("#field-image img", "img => img.naturalWidth") == 640,
+        "the kept frame's preview",
+    )
+
+
 def wait_until(page: Any, predicate: Any, what: str, seconds: float = 20) -> None:
     """Poll from Python (wait_for_function evaluates strings, which our CSP forbids)."""
     deadline = time.monotonic() + seconds

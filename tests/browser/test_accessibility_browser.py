@@ -15,6 +15,7 @@ from tests.browser.studio_pages import (
     Page,
     build_world,
     csp_violations,
+    keep_a_frame,
     open_page,
     wait_until,
 )
@@ -71,6 +72,18 @@ def serious_violations(page: Any, include: str | None = None) -> list[str]:
         else:
             print(f"(not failing) {page.url}: {line}")
     return found
+
+
+def test_the_form_with_a_kept_frame_and_an_error_passes_axe(
+    live_server: Any, transactional_db: None, axe_context: Any, tmp_path: Path
+) -> None:
+    world = build_world()
+    spec = Page("kept", "/generations/new/?kind=image2video", main="#generation-form")
+    page = open_page(axe_context, live_server, world, spec)
+    keep_a_frame(page, tmp_path)
+    found = serious_violations(page)
+    assert found == [], f"{axe_context.size} kept frame:\n" + "\n".join(found)
+    assert csp_violations(page) == [] and page.errors == []
 
 
 @pytest.mark.parametrize("spec", PAGES, ids=[spec.name for spec in PAGES])

@@ -3,6 +3,7 @@ what a page is for (its results, its player, its form's errors) is on the screen
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from tests.browser.studio_pages import (
     csp_violations,
     horizontal_overflow,
     in_viewport,
+    keep_a_frame,
     open_page,
     wait_until,
     with_faces,
@@ -241,4 +243,24 @@ def test_a_phone_user_picks_a_face_by_its_picture_and_time(
     assert page.is_checked("input[name=face_id][value='2']")
     assert not page.is_checked("input[name=face_id][value='0']")
     assert horizontal_overflow(page) is None
+    assert csp_violations(page) == [] and page.errors == []
+
+
+def test_a_kept_frame_fits_a_phone_and_its_remove_button_is_tappable(
+    live_server: Any, transactional_db: None, phone_context: Any, tmp_path: Path
+) -> None:
+    world = build_world()
+    spec = Page("kept", "/generations/new/?kind=image2video", main="#generation-form")
+    page = open_page(phone_context, live_server, world, spec)
+    keep_a_frame(page, tmp_path)
+    kept = page.locator("#field-image [data-kept]")
+    assert "kept: a-kite-photographed-over-the-dunes-at-noon.png" in kept.inner_text()
+    preview = page.locator("#field-image img").bounding_box()
+    assert preview["x"] >= 0 and preview["x"] + preview["width"] <= 390, preview
+    assert horizontal_overflow(page) is None
+    assert page.evaluate(SMALL_TARGETS, [TOUCH_MIN, CHECKBOX_MIN]) == []
+    kept.locator("button[data-kept-clear]").tap()  # the frame is dropped: no token is sent
+    wait_until(page, lambda: page.locator("[data-kept]").count() == 0, "the kept frame to go")
+    assert not page.locator("#field-image img").is_visible()
+    assert page.locator("input[name=kept_image]").count() == 0
     assert csp_violations(page) == [] and page.errors == []
