@@ -73,6 +73,8 @@ class World:
     clip: Any = None  # a finished kling-v1-6 clip of the local provider: extendable, lip-syncable
     session: Any = None  # the faces identified in that clip
     effect: Any = None  # a finished effects job with its photo
+    storyboard: Any = None  # a finished text-to-video in three shots, with sound and voices
+    omni: Any = None  # a finished omni video of a stored image and one given by a long URL
 
 
 def build_world() -> World:
@@ -198,6 +200,52 @@ def with_effect(world: World) -> None:
     photo.file.save("photo.jpg", ContentFile(poster.read_bytes()), save=True)
 
 
+def with_storyboard(world: World) -> None:
+    """A multi-shot clip with sound and voices: the detail page lists its shots and params."""
+    shots = [
+        {"index": n + 1, "prompt": f"shot {n + 1}: the lantern drifts further out, " * 3,
+         "duration": "1"}
+        for n in range(3)
+    ]  # fmt: skip
+    world.storyboard = finished(
+        world.member,
+        "a lantern festival in three shots",
+        model_name="kling-v2-6",
+        sound=True,
+        params={
+            "multi_shot": True,
+            "shot_type": "customize",
+            "multi_prompt": shots,
+            "voice_list": [{"voice_id": "voice-id-of-a-narrator-with-a-very-long-name-0001"}],
+        },
+    )
+
+
+def with_omni(world: World) -> None:
+    """An omni video whose inputs are a stored photo and a photo given by a long URL."""
+    from django.core.files.base import ContentFile
+
+    from videos.models import GenerationInput
+
+    world.omni = finished(
+        world.member,
+        "<<<image_1>>> and <<<image_2>>> meet at the lantern festival",
+        kind="omni-video",
+        model_name="kling-video-o1",
+    )
+    _video, poster, _meta = rendered_clip()
+    stored = GenerationInput(
+        generation=world.omni, role="image", position=0, meta={"type": "first_frame"}
+    )
+    stored.file.save("first.jpg", ContentFile(poster.read_bytes()), save=True)
+    GenerationInput.objects.create(
+        generation=world.omni,
+        role="image",
+        position=1,
+        url="https://images.example.com/festival/2026/lanterns/" + "night-" * 20 + "photo.jpg",
+    )
+
+
 @dataclass(frozen=True)
 class Page:
     """One page: its path (from the world), who opens it, its answer and what must show."""
@@ -243,6 +291,9 @@ PAGES = [
         setup=with_continuable_clip,
     ),
     Page("detail-effect", "/generations/{w.effect.pk}/", main="#player", setup=with_effect),
+    Page("detail-shots", "/generations/{w.storyboard.pk}/", main="#player", setup=with_storyboard),
+    Page("detail-omni", "/generations/{w.omni.pk}/", main="#player", setup=with_omni),
+    Page("remix-omni", "/generations/{w.omni.pk}/remix/", main="#kind-form", setup=with_omni),
     Page("remix-effect", "/generations/{w.effect.pk}/remix/", main="#kind-form", setup=with_effect),
     Page("gallery-filtered", "/?scope=mine&status=succeeded", main="article.gen"),
     Page("projects", "/projects/", main=".project-card"),
