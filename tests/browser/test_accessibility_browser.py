@@ -86,6 +86,25 @@ def test_the_form_with_a_kept_frame_and_an_error_passes_axe(
     assert csp_violations(page) == [] and page.errors == []
 
 
+def test_notices_and_messages_sit_inside_a_landmark(
+    live_server: Any, transactional_db: None, axe_context: Any
+) -> None:
+    world = build_world()
+    # An admin's pages carry the low-balance banner above the content.
+    page = open_page(axe_context, live_server, world, Page("usage", "/usage/", who="admin"))
+    assert page.locator(".notices .balance-banner").is_visible()
+    regions = [v for v in page.evaluate(RUN_AXE, None)["violations"] if v["id"] == "region"]
+    assert regions == []
+    # A member's delete answers with a message (and its undo) above the gallery.
+    spec = Page("detail", f"/generations/{world.second.pk}/", main="#player")
+    page = open_page(axe_context, live_server, world, spec)
+    page.locator("button.danger:has-text('Delete')").click()
+    page.wait_for_selector(".notices .messages li")
+    regions = [v for v in page.evaluate(RUN_AXE, None)["violations"] if v["id"] == "region"]
+    assert regions == []
+    assert csp_violations(page) == [] and page.errors == []
+
+
 @pytest.mark.parametrize("spec", PAGES, ids=[spec.name for spec in PAGES])
 def test_every_page_passes_axe(
     live_server: Any, transactional_db: None, axe_context: Any, spec: Page
