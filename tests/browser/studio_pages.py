@@ -308,6 +308,7 @@ PAGES = [
         main="video.compare-video",
     ),
     Page("compare-empty", "/compare/", main="main h1"),
+    Page("compare-project", "/compare/?project={w.project.pk}", main="video.compare-video"),
     Page("lineage", "/review/{w.remix.pk}/lineage/", main=".lineage-chain"),
     Page("recipes", "/recipes/", main=".recipes-table"),
     Page("recipe-run", "/recipes/{w.recipe.pk}/run/", main="#confirm-cost"),
