@@ -398,6 +398,13 @@ def keep_a_frame(page: Any, folder: Path) -> None:
     )
 
 
+def create_a_key(page: Any) -> None:
+    """On the open My keys page: create a key; its secrets show once, in the page."""
+    page.fill("#id_name", "the-render-farm-nightly-batch-with-a-rather-long-name")
+    page.locator("#key-create button[type=submit]").click()
+    page.wait_for_selector("#key-create .secret-once #new-secret")
+
+
 def wait_until(page: Any, predicate: Any, what: str, seconds: float = 20) -> None:
     """Poll from Python (wait_for_function evaluates strings, which our CSP forbids)."""
     deadline = time.monotonic() + seconds

@@ -14,6 +14,7 @@ from tests.browser.studio_pages import (
     PAGES,
     Page,
     build_world,
+    create_a_key,
     csp_violations,
     keep_a_frame,
     open_page,
@@ -83,6 +84,17 @@ def test_the_form_with_a_kept_frame_and_an_error_passes_axe(
     keep_a_frame(page, tmp_path)
     found = serious_violations(page)
     assert found == [], f"{axe_context.size} kept frame:\n" + "\n".join(found)
+    assert csp_violations(page) == [] and page.errors == []
+
+
+def test_a_new_keys_secrets_pass_axe(
+    live_server: Any, transactional_db: None, axe_context: Any
+) -> None:
+    world = build_world()
+    page = open_page(axe_context, live_server, world, Page("keys", "/keys/", main="#key-create"))
+    create_a_key(page)
+    found = serious_violations(page)
+    assert found == [], f"{axe_context.size} new key:\n" + "\n".join(found)
     assert csp_violations(page) == [] and page.errors == []
 
 

@@ -13,6 +13,7 @@ from tests.browser.studio_pages import (
     PAGES,
     Page,
     build_world,
+    create_a_key,
     csp_violations,
     horizontal_overflow,
     in_viewport,
@@ -263,4 +264,19 @@ def test_a_kept_frame_fits_a_phone_and_its_remove_button_is_tappable(
     wait_until(page, lambda: page.locator("[data-kept]").count() == 0, "the kept frame to go")
     assert not page.locator("#field-image img").is_visible()
     assert page.locator("input[name=kept_image]").count() == 0
+    assert csp_violations(page) == [] and page.errors == []
+
+
+def test_a_new_keys_secrets_fit_a_phone_and_copy_by_touch(
+    live_server: Any, transactional_db: None, phone_context: Any
+) -> None:
+    world = build_world()
+    page = open_page(phone_context, live_server, world, Page("keys", "/keys/", main="#key-create"))
+    create_a_key(page)
+    secret = page.locator("#new-secret").bounding_box()
+    assert secret["x"] >= 0 and secret["x"] + secret["width"] <= 390, secret
+    assert horizontal_overflow(page) is None
+    assert page.evaluate(TABLES_THAT_OVERFLOW) == []
+    assert page.evaluate(SMALL_TARGETS, [TOUCH_MIN, CHECKBOX_MIN]) == []
+    assert page.locator("#key-create button[data-copy]").count() == 3
     assert csp_violations(page) == [] and page.errors == []
