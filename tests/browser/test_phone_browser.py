@@ -130,8 +130,9 @@ def test_a_menu_link_takes_a_phone_user_to_its_page(
     [
         ("/generations/new/", "A prompt is required."),
         ("/generations/new/?kind=image2video", "Image-to-video needs a first or a last frame."),
+        ("/generations/new/video-extend/?video_id=999999", "No video 999999 exists."),
     ],
-    ids=["text", "image"],
+    ids=["text", "image", "extend"],
 )
 def test_a_form_error_is_on_the_screen_after_submit(
     live_server: Any, transactional_db: None, phone_context: Any, path: str, error: str
