@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -67,6 +68,13 @@ class World:
     trashed: Any = None
     recipe: Any = None
     project: Any = None
+    # Filled only for the pages that need them (Page.setup), so that the other tests'
+    # counts of the team's work stay as they are.
+    clip: Any = None  # a finished kling-v1-6 clip of the local provider: extendable, lip-syncable
+    session: Any = None  # the faces identified in that clip
+    effect: Any = None  # a finished effects job with its photo
+    storyboard: Any = None  # a finished text-to-video in three shots, with sound and voices
+    omni: Any = None  # a finished omni video of a stored image and one given by a long URL
 
 
 def build_world() -> World:
@@ -145,6 +153,99 @@ def _low_kling_balance() -> None:
     )  # fmt: skip
 
 
+def with_continuable_clip(world: World) -> None:
+    """A clip the detail page offers to extend and lip-sync (kling-kinds.md §7.5, §7.6)."""
+    from videos.models import Provider
+
+    world.clip = finished(
+        world.member,
+        "a lantern-lit face singing by the lake",
+        model_name="kling-v1-6",
+        provider=Provider.objects.get(name="local"),
+        upstream_video_id="local-1",
+    )
+
+
+def with_faces(world: World) -> None:
+    """The faces of that clip identified (as "Lip-sync" does), three of them to pick from."""
+    from videos.lip_sync import identify_faces
+
+    with_continuable_clip(world)
+    session = identify_faces(world.clip, world.member)
+    face = session.faces[0]
+    session.faces = [
+        face,
+        {**face, "face_id": "1", "start_time": 500, "end_time": 2500},
+        {**face, "face_id": "2", "start_time": 1200, "end_time": 3000},
+    ]
+    session.save(update_fields=["faces"])
+    world.session = session
+
+
+def with_effect(world: World) -> None:
+    """A finished effect of one photo (its remix is the effects page, prefilled)."""
+    from django.core.files.base import ContentFile
+
+    from videos.models import GenerationInput
+
+    world.effect = finished(
+        world.member,
+        "",
+        kind="effects",
+        model_name="kling-effects",
+        params={"effect_scene": "bullet_time", "dual": False},
+    )
+    _video, poster, _meta = rendered_clip()
+    photo = GenerationInput(generation=world.effect, role="image", position=0)
+    photo.file.save("photo.jpg", ContentFile(poster.read_bytes()), save=True)
+
+
+def with_storyboard(world: World) -> None:
+    """A multi-shot clip with sound and voices: the detail page lists its shots and params."""
+    shots = [
+        {"index": n + 1, "prompt": f"shot {n + 1}: the lantern drifts further out, " * 3,
+         "duration": "1"}
+        for n in range(3)
+    ]  # fmt: skip
+    world.storyboard = finished(
+        world.member,
+        "a lantern festival in three shots",
+        model_name="kling-v2-6",
+        sound=True,
+        params={
+            "multi_shot": True,
+            "shot_type": "customize",
+            "multi_prompt": shots,
+            "voice_list": [{"voice_id": "voice-id-of-a-narrator-with-a-very-long-name-0001"}],
+        },
+    )
+
+
+def with_omni(world: World) -> None:
+    """An omni video whose inputs are a stored photo and a photo given by a long URL."""
+    from django.core.files.base import ContentFile
+
+    from videos.models import GenerationInput
+
+    world.omni = finished(
+        world.member,
+        "<<<image_1>>> and <<<image_2>>> meet at the lantern festival",
+        kind="omni-video",
+        model_name="kling-video-o1",
+    )
+    _video, poster, _meta = rendered_clip()
+    stored = GenerationInput(
+        generation=world.omni, role="image", position=0, meta={"type": "first_frame"}
+    )
+    stored.file.save("first.jpg", ContentFile(poster.read_bytes()), save=True)
+    GenerationInput.objects.create(
+        generation=world.omni,
+        role="image",
+        position=1,
+        url="https://images.example.com/festival/2026/lanterns/" + "night-" * 20 + "photo.jpg",
+    )
+
+
 @dataclass(frozen=True)
 class Page:
     """One page: its path (from the world), who opens it, its answer and what must show."""
@@ -154,6 +255,7 @@ class Page:
     who: str = "member"  # "member", "admin" or "anonymous"
     status: int = 200
     main: str = "main h1"  # what must be visible once loaded
+    setup: Callable[[World], None] | None = None  # rows only this page needs
 
     def url(self, live_server: Any, world: World) -> str:
         return live_server.url + self.path.format(w=world)
@@ -165,6 +267,34 @@ PAGES = [
     Page("form-image", "/generations/new/?kind=image2video"),
     Page("detail", "/generations/{w.first.pk}/", main="#player"),
     Page("remix", "/generations/{w.first.pk}/remix/", main="#generation-form"),
+    Page("form-effects", "/generations/new/effects/", main="#kind-form"),
+    Page("form-multi-image", "/generations/new/multi-image2video/", main="#kind-form"),
+    Page("form-omni", "/generations/new/omni-video/", main="#kind-form"),
+    Page("form-extend-empty", "/generations/new/video-extend/", main="#kind-form"),
+    Page(
+        "form-extend",
+        "/generations/new/video-extend/?video_id={w.clip.pk}",
+        main="#kind-form",
+        setup=with_continuable_clip,
+    ),
+    Page("form-lip-sync-empty", "/generations/new/advanced-lip-sync/", main="#kind-form"),
+    Page(
+        "form-lip-sync-faces",
+        "/generations/new/advanced-lip-sync/?session_id={w.session.pk}",
+        main="ul.faces",
+        setup=with_faces,
+    ),
+    Page(
+        "detail-continuable",
+        "/generations/{w.clip.pk}/",
+        main="#player",
+        setup=with_continuable_clip,
+    ),
+    Page("detail-effect", "/generations/{w.effect.pk}/", main="#player", setup=with_effect),
+    Page("detail-shots", "/generations/{w.storyboard.pk}/", main="#player", setup=with_storyboard),
+    Page("detail-omni", "/generations/{w.omni.pk}/", main="#player", setup=with_omni),
+    Page("remix-omni", "/generations/{w.omni.pk}/remix/", main="#kind-form", setup=with_omni),
+    Page("remix-effect", "/generations/{w.effect.pk}/remix/", main="#kind-form", setup=with_effect),
     Page("gallery-filtered", "/?scope=mine&status=succeeded", main="article.gen"),
     Page("projects", "/projects/", main=".project-card"),
     Page("project", "/projects/{w.project.pk}/", main="#project-board article.gen"),
@@ -177,6 +307,8 @@ PAGES = [
         "/compare/?ids={w.first.pk}&ids={w.second.pk}&ids={w.remix.pk}",
         main="video.compare-video",
     ),
+    Page("compare-empty", "/compare/", main="main h1"),
+    Page("compare-project", "/compare/?project={w.project.pk}", main="video.compare-video"),
     Page("lineage", "/review/{w.remix.pk}/lineage/", main=".lineage-chain"),
     Page("recipes", "/recipes/", main=".recipes-table"),
     Page("recipe-run", "/recipes/{w.recipe.pk}/run/", main="#confirm-cost"),
@@ -188,6 +320,7 @@ PAGES = [
     Page("api-docs", "/api/", main="pre.example"),
     Page("login", "/login/", who="anonymous", main="input[name=username]"),
     Page("troubleshoot", "/generations/{w.pending.pk}/", who="admin", main="#generation-status"),
+    Page("detail-failed", "/generations/{w.failed.pk}/", who="admin", main="main h1"),
     Page("error-400", "/history/videos.zip", status=400, main=".error-page"),
     Page("error-403", "/usage/", status=403, main=".error-page"),
     Page("error-404", "/generations/999999/", status=404, main=".error-page"),
@@ -231,6 +364,8 @@ def serve_500_page(page: Any, live_server: Any) -> None:
 
 def open_page(context: Any, live_server: Any, world: World, spec: Page) -> Any:
     """A new page of the context, signed in as the spec says, showing the spec's page."""
+    if spec.setup is not None:
+        spec.setup(world)
     if spec.who != "anonymous":
         sign_in(context, live_server, world.admin if spec.who == "admin" else world.member)
     page = context.new_page()
@@ -242,6 +377,32 @@ def open_page(context: Any, live_server: Any, world: World, spec: Page) -> Any:
     assert response is not None and response.status == spec.status, (spec.name, response)
     page.wait_for_selector(spec.main, state="attached")
     return page
+
+
+def keep_a_frame(page: Any, folder: Path) -> None:
+    """On the open image-to-video form: pick a frame, send with a prompt that fails; the
+    form comes back with the frame kept (videos/kept_frames.py) and the prompt's error."""
+    from tests.images import image_bytes
+
+    picked = folder / "a-kite-photographed-over-the-dunes-at-noon.png"
+    picked.write_bytes(image_bytes(640, 360, fmt="PNG", color=(30, 140, 90)))
+    page.set_input_files("#id_image", str(picked))
+    page.fill("#id_prompt", "<<<voice_1>>> a kite rises over the dunes")
+    page.locator("#generation-form button[type=submit]").click()
+    page.wait_for_selector("#field-prompt .error")
+    page.wait_for_selector("#field-image [data-kept]")
+    wait_until(
+        page,
+        lambda: page.eval_on_selector("#field-image img", "img => img.naturalWidth") == 640,
+        "the kept frame's preview",
+    )
+
+
+def create_a_key(page: Any) -> None:
+    """On the open My keys page: create a key; its secrets show once, in the page."""
+    page.fill("#id_name", "the-render-farm-nightly-batch-with-a-rather-long-name")
+    page.locator("#key-create button[type=submit]").click()
+    page.wait_for_selector("#key-create .secret-once #new-secret")
 
 
 def wait_until(page: Any, predicate: Any, what: str, seconds: float = 20) -> None:

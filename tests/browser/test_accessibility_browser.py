@@ -14,7 +14,9 @@ from tests.browser.studio_pages import (
     PAGES,
     Page,
     build_world,
+    create_a_key,
     csp_violations,
+    keep_a_frame,
     open_page,
     wait_until,
 )
@@ -71,6 +73,48 @@ def serious_violations(page: Any, include: str | None = None) -> list[str]:
         else:
             print(f"(not failing) {page.url}: {line}")
     return found
+
+
+def test_the_form_with_a_kept_frame_and_an_error_passes_axe(
+    live_server: Any, transactional_db: None, axe_context: Any, tmp_path: Path
+) -> None:
+    world = build_world()
+    spec = Page("kept", "/generations/new/?kind=image2video", main="#generation-form")
+    page = open_page(axe_context, live_server, world, spec)
+    keep_a_frame(page, tmp_path)
+    found = serious_violations(page)
+    assert found == [], f"{axe_context.size} kept frame:\n" + "\n".join(found)
+    assert csp_violations(page) == [] and page.errors == []
+
+
+def test_a_new_keys_secrets_pass_axe(
+    live_server: Any, transactional_db: None, axe_context: Any
+) -> None:
+    world = build_world()
+    page = open_page(axe_context, live_server, world, Page("keys", "/keys/", main="#key-create"))
+    create_a_key(page)
+    found = serious_violations(page)
+    assert found == [], f"{axe_context.size} new key:\n" + "\n".join(found)
+    assert csp_violations(page) == [] and page.errors == []
+
+
+def test_notices_and_messages_sit_inside_a_landmark(
+    live_server: Any, transactional_db: None, axe_context: Any
+) -> None:
+    world = build_world()
+    # An admin's pages carry the low-balance banner above the content.
+    page = open_page(axe_context, live_server, world, Page("usage", "/usage/", who="admin"))
+    assert page.locator(".notices .balance-banner").is_visible()
+    regions = [v for v in page.evaluate(RUN_AXE, None)["violations"] if v["id"] == "region"]
+    assert regions == []
+    # A member's delete answers with a message (and its undo) above the gallery.
+    spec = Page("detail", f"/generations/{world.second.pk}/", main="#player")
+    page = open_page(axe_context, live_server, world, spec)
+    page.locator("button.danger:has-text('Delete')").click()
+    page.wait_for_selector(".notices .messages li")
+    regions = [v for v in page.evaluate(RUN_AXE, None)["violations"] if v["id"] == "region"]
+    assert regions == []
+    assert csp_violations(page) == [] and page.errors == []
 
 
 @pytest.mark.parametrize("spec", PAGES, ids=[spec.name for spec in PAGES])

@@ -3,6 +3,7 @@ what a page is for (its results, its player, its form's errors) is on the screen
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,11 +13,14 @@ from tests.browser.studio_pages import (
     PAGES,
     Page,
     build_world,
+    create_a_key,
     csp_violations,
     horizontal_overflow,
     in_viewport,
+    keep_a_frame,
     open_page,
     wait_until,
+    with_faces,
 )
 
 pytestmark = [
@@ -126,8 +130,9 @@ def test_a_menu_link_takes_a_phone_user_to_its_page(
     [
         ("/generations/new/", "A prompt is required."),
         ("/generations/new/?kind=image2video", "Image-to-video needs a first or a last frame."),
+        ("/generations/new/video-extend/?video_id=999999", "No video 999999 exists."),
     ],
-    ids=["text", "image"],
+    ids=["text", "image", "extend"],
 )
 def test_a_form_error_is_on_the_screen_after_submit(
     live_server: Any, transactional_db: None, phone_context: Any, path: str, error: str
@@ -207,3 +212,72 @@ def test_compare_controls_are_big_enough_to_play_by_touch(
     assert page.evaluate(
         "Array.from(document.querySelectorAll('video.compare-video')).every(v => v.paused)"
     )
+
+
+def test_a_phone_user_picks_a_face_by_its_picture_and_time(
+    live_server: Any, transactional_db: None, phone_context: Any
+) -> None:
+    world = build_world()
+    with_faces(world)
+    path = f"/generations/new/advanced-lip-sync/?session_id={world.session.pk}"
+    page = open_page(phone_context, live_server, world, Page("faces", path, main="ul.faces"))
+    cards = page.locator("ul.faces label")
+    assert cards.count() == 3
+    wait_until(
+        page,
+        lambda: page.evaluate(
+            "[...document.querySelectorAll('img.face-thumb')].every(i => i.naturalWidth > 0)"
+        ),
+        "the face pictures to load",
+    )
+    ranges = page.locator(".face-range").all_inner_texts()
+    assert ranges == ["Face 0: 0–3000 ms", "Face 1: 500–2500 ms", "Face 2: 1200–3000 ms"]
+    for n in range(3):
+        card = cards.nth(n).bounding_box()
+        thumb = cards.nth(n).locator("img.face-thumb").bounding_box()
+        # A card is a big target holding its picture and its time range, inside the screen.
+        assert card["height"] >= TOUCH_MIN and card["width"] >= 100, card
+        assert card["x"] >= 0 and card["x"] + card["width"] <= 390, card
+        assert thumb["width"] >= 80 and thumb["height"] >= 80, thumb
+    # Two faces side by side at least: the picker is not a long single column.
+    assert cards.nth(1).bounding_box()["y"] == cards.nth(0).bounding_box()["y"]
+    cards.nth(2).locator("img.face-thumb").tap()  # the picture is the target, not only the dot
+    assert page.is_checked("input[name=face_id][value='2']")
+    assert not page.is_checked("input[name=face_id][value='0']")
+    assert horizontal_overflow(page) is None
+    assert csp_violations(page) == [] and page.errors == []
+
+
+def test_a_kept_frame_fits_a_phone_and_its_remove_button_is_tappable(
+    live_server: Any, transactional_db: None, phone_context: Any, tmp_path: Path
+) -> None:
+    world = build_world()
+    spec = Page("kept", "/generations/new/?kind=image2video", main="#generation-form")
+    page = open_page(phone_context, live_server, world, spec)
+    keep_a_frame(page, tmp_path)
+    kept = page.locator("#field-image [data-kept]")
+    assert "kept: a-kite-photographed-over-the-dunes-at-noon.png" in kept.inner_text()
+    preview = page.locator("#field-image img").bounding_box()
+    assert preview["x"] >= 0 and preview["x"] + preview["width"] <= 390, preview
+    assert horizontal_overflow(page) is None
+    assert page.evaluate(SMALL_TARGETS, [TOUCH_MIN, CHECKBOX_MIN]) == []
+    kept.locator("button[data-kept-clear]").tap()  # the frame is dropped: no token is sent
+    wait_until(page, lambda: page.locator("[data-kept]").count() == 0, "the kept frame to go")
+    assert not page.locator("#field-image img").is_visible()
+    assert page.locator("input[name=kept_image]").count() == 0
+    assert csp_violations(page) == [] and page.errors == []
+
+
+def test_a_new_keys_secrets_fit_a_phone_and_copy_by_touch(
+    live_server: Any, transactional_db: None, phone_context: Any
+) -> None:
+    world = build_world()
+    page = open_page(phone_context, live_server, world, Page("keys", "/keys/", main="#key-create"))
+    create_a_key(page)
+    secret = page.locator("#new-secret").bounding_box()
+    assert secret["x"] >= 0 and secret["x"] + secret["width"] <= 390, secret
+    assert horizontal_overflow(page) is None
+    assert page.evaluate(TABLES_THAT_OVERFLOW) == []
+    assert page.evaluate(SMALL_TARGETS, [TOUCH_MIN, CHECKBOX_MIN]) == []
+    assert page.locator("#key-create button[data-copy]").count() == 3
+    assert csp_violations(page) == [] and page.errors == []
