@@ -66,7 +66,7 @@ class SoundField(forms.Field):
             return False
         if value in (True, "on", "true", "1"):
             return True
-        raise ValidationError('Enter "on" or "off".', code="invalid")
+        raise ValidationError(_('Enter "on" or "off".'), code="invalid")
 
 
 class JSONListField(forms.JSONField):

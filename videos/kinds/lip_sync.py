@@ -167,7 +167,7 @@ class LipSyncForm(KindForm):
     def clean_face_choose(self) -> Any:
         value = self.cleaned_data.get("face_choose")
         if not isinstance(value, list) or len(value) != 1 or not isinstance(value[0], dict):
-            raise ValidationError("face_choose must hold exactly one face.", code="count")
+            raise ValidationError(_("face_choose must hold exactly one face."), code="count")
         return value
 
     def clean_sound_file(self) -> Any:
@@ -271,14 +271,14 @@ class LipSyncForm(KindForm):
             upload = value
         elif isinstance(value, str):
             if value.strip().lower().startswith("data:"):
-                raise ValidationError("sound_file must be raw Base64, without a data: prefix.")
+                raise ValidationError(_("sound_file must be raw Base64, without a data: prefix."))
             try:
                 raw = base64.b64decode(value.strip(), validate=True)
             except (binascii.Error, ValueError) as exc:
-                raise ValidationError("sound_file is not valid Base64.") from exc
+                raise ValidationError(_("sound_file is not valid Base64.")) from exc
             upload = SimpleUploadedFile("voice.bin", raw)
         else:
-            raise ValidationError("sound_file must be an upload, a URL or Base64.")
+            raise ValidationError(_("sound_file must be an upload, a URL or Base64."))
         if upload.size > MAX_SOUND_BYTES:
             raise ValidationError(
                 _("The voice line is %(size)s bytes; at most 5 MB.") % {"size": upload.size}

@@ -147,7 +147,10 @@ class VideoExtendForm(KindForm):
         if source.model_name == "kling-v1":
             for name in ("negative_prompt", "cfg_scale"):
                 if data.get(name) not in (None, ""):
-                    self.add_error(name, f"{name} cannot be used to extend a kling-v1 clip.")
+                    self.add_error(
+                        name,
+                        _("%(name)s cannot be used to extend a kling-v1 clip.") % {"name": name},
+                    )
         return data
 
     def billed_duration(self) -> int:
