@@ -6,6 +6,7 @@ browser's Accept-Language (studio.middleware.LanguageMiddleware).
 
 from __future__ import annotations
 
+import base64
 import gettext
 import json
 import os
@@ -17,15 +18,25 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from api_helpers import bearer, issue
+from api_helpers import bearer, issue, post_json
 from django.contrib.auth.models import User
 from django.test import Client
+from django.utils import translation
+from images import image_bytes, upload
 
 from studio.models import UserPreference
 
 pytestmark = pytest.mark.django_db
 
 ZH = {"HTTP_ACCEPT_LANGUAGE": "zh-CN,zh;q=0.9,en;q=0.5"}
+
+
+@pytest.fixture(autouse=True)
+def _back_to_the_default_language() -> Any:
+    # A request activates its language for the thread and nothing deactivates it: without
+    # this, a form built directly by the next test file would speak Chinese.
+    yield
+    translation.deactivate()
 
 
 def html_lang(response) -> str:
@@ -175,6 +186,37 @@ def test_the_same_form_error_is_english_for_an_english_browser(alice_client: Cli
         HTTP_ACCEPT_LANGUAGE="en-US",
     ).content.decode()
     assert '<p class="error" role="alert">A prompt is required.</p>' in html
+
+
+def test_a_kind_pages_rule_reads_chinese_on_the_web_and_english_on_the_api(
+    alice_client: Client, user: User
+) -> None:
+    prompt = "<<<image_1>>> meets <<<image_3>>>"
+    page = alice_client.post(
+        "/generations/new/omni-video/",
+        {"prompt": prompt, "reference_1": upload(), "mode": "std", "duration": "6"},
+        **ZH,
+    ).content.decode()
+    beside = re.search(r'<div class="field has-error" id="field-prompt">(.*?)</div>', page, re.S)
+    assert beside, page[:2000]
+    assert (
+        "prompt：&lt;&lt;&lt;image_3&gt;&gt;&gt; 没有对应的输入（只提供了 1 个 image）。"
+        in beside.group(1)
+    )
+    assert "has no matching entry" not in page
+    _key, secret = issue(user)
+    photo = base64.b64encode(image_bytes(640, 480)).decode()
+    answer = post_json(
+        Client(),
+        "/kling/v1/videos/omni-video",
+        {"prompt": prompt, "image_list": [{"image_url": photo}] * 2, "duration": "5"},
+        secret,
+        **ZH,
+    )
+    assert answer.status_code == 400
+    assert answer.json()["message"] == (
+        "prompt: <<<image_3>>> has no matching entry (2 images given)."
+    )
 
 
 def test_a_flash_message_is_in_the_users_language(make_generation, user: User) -> None:

@@ -7,6 +7,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING, Protocol
 
+from django.utils.translation import gettext as _
+
 if TYPE_CHECKING:
     from .models import Project
 
@@ -57,7 +59,15 @@ class ProjectLimit:
             left = max(project.budget_units - spent, Decimal(0))
             raise LimitExceeded(
                 "project_budget",
-                f"project {project.name!r} has {left} of {project.budget_units} units left; "
-                f"this job needs {estimate}",
+                _(
+                    "project %(name)s has %(left)s of %(budget)s units left; "
+                    "this job needs %(estimate)s"
+                )
+                % {
+                    "name": repr(project.name),
+                    "left": left,
+                    "budget": project.budget_units,
+                    "estimate": estimate,
+                },
                 field="project",
             )

@@ -16,6 +16,7 @@ from typing import Any
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from .models import Generation, LipSyncSession, Provider, Status
 from .providers import FaceSession, UpstreamError
@@ -43,18 +44,31 @@ def source_problem(source: Generation) -> str | None:
     """Why faces cannot be identified in this clip (§7.6), or None."""
     ref = source.pk
     if source.status != Status.SUCCEEDED or not source.video:
-        return f"The video {ref} is not finished ({source.status})."
+        return _("The video %(ref)s is not finished (%(status)s).") % {
+            "ref": ref,
+            "status": source.status,
+        }
     if source.deleted_at is not None:
-        return f"The video {ref} is in the trash; restore it first."
+        return _("The video %(ref)s is in the trash; restore it first.") % {"ref": ref}
     if source.provider is not None and source.provider.kind in Provider.GATEWAY_KINDS:
         # kling-kinds.md §8: these gateways make plain clips; their video ids go nowhere.
-        return f"The video {ref} was made through {source.provider.name}, which cannot continue it."
+        return _("The video %(ref)s was made through %(provider)s, which cannot continue it.") % {
+            "ref": ref,
+            "provider": source.provider.name,
+        }
     if (source.video_duration or 0) > MAX_SOURCE_SECONDS:
-        return f"The video {ref} is {source.video_duration:g} s long; lip-sync takes up to 60 s."
+        return _("The video %(ref)s is %(seconds)s s long; lip-sync takes up to 60 s.") % {
+            "ref": ref,
+            "seconds": f"{source.video_duration:g}",
+        }
     if source.finished_at and source.finished_at < timezone.now() - MAX_SOURCE_AGE:
-        return f"The video {ref} is older than 30 days; the upstream no longer keeps it."
+        return _("The video %(ref)s is older than 30 days; the upstream no longer keeps it.") % {
+            "ref": ref
+        }
     if not source.upstream_video_id:
-        return f"The video {ref} has no upstream video id (it was not made by a provider)."
+        return _("The video %(ref)s has no upstream video id (it was not made by a provider).") % {
+            "ref": ref
+        }
     return None
 
 
@@ -71,15 +85,22 @@ def identify_faces(source: Generation, owner: Any, api_key: Any = None) -> LipSy
     # Pinned (kling-kinds.md §7 "Common"): the upstream video id is valid on this account only.
     if provider is None:
         raise FaceError(
-            f"The provider that made video {source.pk} was removed; its video id existed only "
-            "there.",
+            _("The provider that made video %(ref)s was removed; its video id existed only there.")
+            % {"ref": source.pk},
             unavailable=True,
         )
     if not provider.enabled or not provider.healthy:
-        state = "disabled" if not provider.enabled else f"unhealthy: {provider.health_message}"
+        state = (
+            _("disabled")
+            if not provider.enabled
+            else _("unhealthy: %(why)s") % {"why": provider.health_message}
+        )
         raise FaceError(
-            f"{provider.name} is {state}; video {source.pk} exists only on {provider.name}, so "
-            "no other provider can identify its faces. Try again when it is back.",
+            _(
+                "%(provider)s is %(state)s; video %(ref)s exists only on %(provider)s, so "
+                "no other provider can identify its faces. Try again when it is back."
+            )
+            % {"provider": provider.name, "state": state, "ref": source.pk},
             unavailable=True,
         )
     with tempfile.TemporaryDirectory(prefix="studio-faces-") as tmp:
@@ -136,19 +157,24 @@ def _fetch_video(url: str, target: Path) -> float:
                 out.write(chunk)
         meta = probe_video(str(target))
     except FetchError as exc:
-        raise FaceError(f"The video could not be fetched: {exc}", field="video_url") from exc
+        raise FaceError(
+            _("The video could not be fetched: %(why)s") % {"why": exc}, field="video_url"
+        ) from exc
     except RenderError as exc:
         raise FaceError(
-            f"The video at video_url is not playable: {exc}", field="video_url"
+            _("The video at video_url is not playable: %(why)s") % {"why": exc},
+            field="video_url",
         ) from exc
     if not 2 <= meta.duration <= MAX_SOURCE_SECONDS:
         raise FaceError(
-            f"The video is {meta.duration:.1f} s long; identify-face takes 2 to 60 s.",
+            _("The video is %(seconds)s s long; identify-face takes 2 to 60 s.")
+            % {"seconds": f"{meta.duration:.1f}"},
             field="video_url",
         )
     if not (512 <= min(meta.width, meta.height) and max(meta.width, meta.height) <= 2160):
         raise FaceError(
-            f"The video is {meta.width}×{meta.height}; its sides must be 512 to 2160 px.",
+            _("The video is %(width)s×%(height)s; its sides must be 512 to 2160 px.")
+            % {"width": meta.width, "height": meta.height},
             field="video_url",
         )
     return meta.duration
@@ -164,12 +190,13 @@ def _ask(
         if source is not None:
             source.record("error", f"identify-face on {provider.name}: {exc.message}", exc.raw)
         raise FaceError(
-            f"{provider.name} could not identify faces: {exc.message}",
+            _("%(provider)s could not identify faces: %(why)s")
+            % {"provider": provider.name, "why": exc.message},
             field=field,
             unavailable=not exc.permanent,
         ) from exc
     if not answer.faces:
-        raise FaceError("No face was found in the video.", field=field)
+        raise FaceError(_("No face was found in the video."), field=field)
     return answer
 
 

@@ -79,13 +79,15 @@ class EffectsForm(KindForm):
     def clean_input(self) -> dict[str, Any]:
         value = self.cleaned_data.get("input") or {}
         if not isinstance(value, dict):
-            raise ValidationError("input must be an object with image or images.")
+            raise ValidationError(_("input must be an object with image or images."))
         unknown = set(value) - {"image", "images", "duration"}
         if unknown:
-            raise ValidationError(f"input has unknown fields: {', '.join(sorted(unknown))}.")
+            raise ValidationError(
+                _("input has unknown fields: %(fields)s.") % {"fields": ", ".join(sorted(unknown))}
+            )
         images = value.get("images")
         if images is not None and (not isinstance(images, list) or len(images) != 2):
-            raise ValidationError("input.images must be a list of two images.")
+            raise ValidationError(_("input.images must be a list of two images."))
         return value
 
     def clean(self) -> dict[str, Any]:

@@ -35,13 +35,13 @@ class SecondsField(forms.Field):
         if value in (None, ""):
             return None
         if isinstance(value, bool):
-            raise ValidationError("Enter a whole number of seconds.", code="invalid")
+            raise ValidationError(_("Enter a whole number of seconds."), code="invalid")
         text = str(value).strip()
-        whole, _, fraction = text.partition(".")
+        whole, _dot, fraction = text.partition(".")
         if not (whole.isascii() and whole.isdigit() and fraction.strip("0") == ""):
-            raise ValidationError("Enter a whole number of seconds.", code="invalid")
+            raise ValidationError(_("Enter a whole number of seconds."), code="invalid")
         if len(whole) > 4:
-            raise ValidationError("Enter at most 9999 seconds.", code="invalid")
+            raise ValidationError(_("Enter at most 9999 seconds."), code="invalid")
         return int(whole)
 
 
@@ -66,7 +66,7 @@ class SoundField(forms.Field):
             return False
         if value in (True, "on", "true", "1"):
             return True
-        raise ValidationError('Enter "on" or "off".', code="invalid")
+        raise ValidationError(_('Enter "on" or "off".'), code="invalid")
 
 
 class JSONListField(forms.JSONField):
@@ -90,9 +90,11 @@ class JSONListField(forms.JSONField):
             if items is None:
                 return []
             if not isinstance(items, list):
-                raise ValidationError("Enter a list.", code="invalid")
+                raise ValidationError(_("Enter a list."), code="invalid")
         if len(items) > self.max_items:
-            raise ValidationError(f"At most {self.max_items} entries.", code="too_many")
+            raise ValidationError(
+                _("At most %(count)s entries.") % {"count": self.max_items}, code="too_many"
+            )
         return items
 
 
@@ -317,7 +319,8 @@ class KindForm(forms.Form):
         if entry is None:
             known = [m.name for m in VideoModel.objects.enabled() if self.kind in m.kinds]
             raise ValidationError(
-                f"Unknown model {name!r}. Models for {self.kind}: {', '.join(known) or 'none'}.",
+                _("Unknown model %(name)s. Models for %(kind)s: %(known)s.")
+                % {"name": repr(name), "kind": self.kind, "known": ", ".join(known) or "none"},
                 code="unknown_model",
             )
         if self.kind not in entry.kinds:

@@ -141,25 +141,33 @@ class LipSyncForm(KindForm):
             ):
                 # The session was the remixed job's: expired sessions are deleted (due loop).
                 raise ValidationError(
-                    f"The lip-sync session {ref} expired and was deleted; identify the faces "
-                    "again.",
+                    _(
+                        "The lip-sync session %(ref)s expired and was deleted; identify the "
+                        "faces again."
+                    )
+                    % {"ref": ref},
                     code="expired",
                 )
-            raise ValidationError(f"No lip-sync session {ref} of yours exists.", code="unknown")
+            raise ValidationError(
+                _("No lip-sync session %(ref)s of yours exists.") % {"ref": ref}, code="unknown"
+            )
         self.session = session
         if session.is_expired:
             raise ValidationError(
-                f"The lip-sync session {ref} expired; identify the faces again.", code="expired"
+                _("The lip-sync session %(ref)s expired; identify the faces again.") % {"ref": ref},
+                code="expired",
             )
         self.catalogue_entry = VideoModel.objects.filter(name=MODEL, enabled=True).first()
         if self.catalogue_entry is None:
-            raise ValidationError(f"Lip-sync is not offered: {MODEL} is disabled.")
+            raise ValidationError(
+                _("Lip-sync is not offered: %(model)s is disabled.") % {"model": MODEL}
+            )
         return ref
 
     def clean_face_choose(self) -> Any:
         value = self.cleaned_data.get("face_choose")
         if not isinstance(value, list) or len(value) != 1 or not isinstance(value[0], dict):
-            raise ValidationError("face_choose must hold exactly one face.", code="count")
+            raise ValidationError(_("face_choose must hold exactly one face."), code="count")
         return value
 
     def clean_sound_file(self) -> Any:
@@ -180,47 +188,60 @@ class LipSyncForm(KindForm):
         insert = data["sound_insert_time"]
         span = end - start
         if span < MIN_SPAN_MS:
-            self.add_error("sound_end_time", "sound_end_time - sound_start_time must be ≥ 2000 ms.")
+            self.add_error(
+                "sound_end_time", _("sound_end_time - sound_start_time must be ≥ 2000 ms.")
+            )
             return data
         if self.sound_ms is not None and end > self.sound_ms:
             self.add_error(
                 "sound_end_time",
-                f"sound_end_time {end} is after the voice line's end ({self.sound_ms} ms).",
+                _("sound_end_time %(end)s is after the voice line's end (%(length)s ms).")
+                % {"end": end, "length": self.sound_ms},
             )
             return data
         video_ms = session.video_ms
         if insert + span > video_ms:
             self.add_error(
                 "sound_insert_time",
-                f"The voice line ({span} ms) inserted at {insert} ms runs past the video's "
-                f"end ({video_ms} ms).",
+                _(
+                    "The voice line (%(span)s ms) inserted at %(insert)s ms runs past the "
+                    "video's end (%(video)s ms)."
+                )
+                % {"span": span, "insert": insert, "video": video_ms},
             )
             return data
         overlap = min(insert + span, face["end_time"]) - max(insert, face["start_time"])
         if overlap < MIN_SPAN_MS:
             self.add_error(
                 "sound_insert_time",
-                f"The voice line must overlap face {face['face_id']} "
-                f"({face['start_time']}-{face['end_time']} ms) by at least 2000 ms.",
+                _(
+                    "The voice line must overlap face %(face)s (%(start)s-%(end)s ms) "
+                    "by at least 2000 ms."
+                )
+                % {"face": face["face_id"], "start": face["start_time"], "end": face["end_time"]},
             )
         return data
 
     def _face(self, data: dict[str, Any]) -> dict[str, Any] | None:
         face_id = str(data.get("face_id") or "")
         if not face_id:
-            self.add_error("face_id", "Choose a face.")
+            self.add_error("face_id", _("Choose a face."))
             return None
         face = self.session.face(face_id) if self.session else None
         if face is None:
             known = ", ".join(f["face_id"] for f in self.faces)
-            self.add_error("face_id", f"No face {face_id} in this session; its faces: {known}.")
+            self.add_error(
+                "face_id",
+                _("No face %(face)s in this session; its faces: %(known)s.")
+                % {"face": face_id, "known": known},
+            )
         return face
 
     def _sound(self, data: dict[str, Any]) -> None:
         """Exactly one of audio_id and sound_file; an upload or Base64 is checked now."""
         value, audio_id = data.get("sound_file"), data.get("audio_id")
         if bool(value) == bool(audio_id):
-            self.add_error("sound_file", "Give exactly one of audio_id or sound_file.")
+            self.add_error("sound_file", _("Give exactly one of audio_id or sound_file."))
             return
         if audio_id:
             return  # a TTS id on the session's account: the upstream checks it
@@ -250,16 +271,18 @@ class LipSyncForm(KindForm):
             upload = value
         elif isinstance(value, str):
             if value.strip().lower().startswith("data:"):
-                raise ValidationError("sound_file must be raw Base64, without a data: prefix.")
+                raise ValidationError(_("sound_file must be raw Base64, without a data: prefix."))
             try:
                 raw = base64.b64decode(value.strip(), validate=True)
             except (binascii.Error, ValueError) as exc:
-                raise ValidationError("sound_file is not valid Base64.") from exc
+                raise ValidationError(_("sound_file is not valid Base64.")) from exc
             upload = SimpleUploadedFile("voice.bin", raw)
         else:
-            raise ValidationError("sound_file must be an upload, a URL or Base64.")
+            raise ValidationError(_("sound_file must be an upload, a URL or Base64."))
         if upload.size > MAX_SOUND_BYTES:
-            raise ValidationError(f"The voice line is {upload.size} bytes; at most 5 MB.")
+            raise ValidationError(
+                _("The voice line is %(size)s bytes; at most 5 MB.") % {"size": upload.size}
+            )
         return upload
 
     def billed_duration(self) -> int:
@@ -295,15 +318,17 @@ def _sound_length(upload: UploadedFile) -> int:
             length = voice_line_ms(tmp.name)
         except RenderError as exc:
             raise ValidationError(
-                "The voice line must be an mp3, wav, m4a or aac file with sound."
+                _("The voice line must be an mp3, wav, m4a or aac file with sound.")
             ) from exc
     upload.seek(0)
     fmt = _format_of(upload)
     if fmt not in SOUND_EXTENSIONS:
-        raise ValidationError("The voice line must be an mp3, wav, m4a or aac file.")
+        raise ValidationError(_("The voice line must be an mp3, wav, m4a or aac file."))
     upload.name = f"voice.{fmt}"
     if not MIN_SOUND_MS <= length <= MAX_SOUND_MS:
-        raise ValidationError(f"The voice line is {length} ms long; it must last 2 to 60 s.")
+        raise ValidationError(
+            _("The voice line is %(length)s ms long; it must last 2 to 60 s.") % {"length": length}
+        )
     return length
 
 

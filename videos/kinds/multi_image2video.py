@@ -56,8 +56,11 @@ class MultiImageForm(KindForm):
         except ValidationError as exc:
             # §7.4/§9: Kling answers 1203 (model not found) for any model but kling-v1-6.
             raise ValidationError(
-                f"{self.cleaned_data.get('model_name') or self.default_model} does not do "
-                f"multi-image2video; use {self.default_model}.",
+                _("%(model)s does not do multi-image2video; use %(default)s.")
+                % {
+                    "model": self.cleaned_data.get("model_name") or self.default_model,
+                    "default": self.default_model,
+                },
                 code="unknown_model",
             ) from exc
 

@@ -432,10 +432,19 @@ class OmniVideoForm(KindForm):
         total = len(self.images) + len(self.elements)
         limit = MAX_INPUTS_WITH_VIDEO if self.video else MAX_INPUTS
         if total > limit:
-            where = "with a video" if self.video else "in all"
             self.add_error(
                 self._field("image_list", "reference_1"),
-                f"image_list: at most {limit} images and elements {where}, got {total}.",
+                (
+                    _(
+                        "image_list: at most %(limit)s images and elements with a video, "
+                        "got %(total)s."
+                    )
+                    if self.video
+                    else _(
+                        "image_list: at most %(limit)s images and elements in all, got %(total)s."
+                    )
+                )
+                % {"limit": limit, "total": total},
             )
             return False
         return True
@@ -444,23 +453,24 @@ class OmniVideoForm(KindForm):
         frames = self._frames()
         field = self._field("image_list", "first_frame")
         name = data["model_name"]
-        problem = ""
+        problem: Any = ""
         if frames.count("first_frame") > 1 or frames.count("end_frame") > 1:
-            problem = "image_list: at most one first_frame and one end_frame."
+            problem = _("image_list: at most one first_frame and one end_frame.")
         elif "end_frame" in frames and "first_frame" not in frames:
-            problem = "image_list: an end_frame needs a first_frame."
+            problem = _("image_list: an end_frame needs a first_frame.")
         elif frames and len(self.images) > rules.get("max_images_with_frames", MAX_INPUTS):
             limit = rules["max_images_with_frames"]
-            problem = (
-                f"image_list: {name} takes first or end frames only with at most {limit} images."
-            )
+            problem = _(
+                "image_list: %(name)s takes first or end frames only with at most %(limit)s images."
+            ) % {"name": name, "limit": limit}
         if problem:
             self.add_error(field, problem)
             return False
         if frames and len(self.elements) > MAX_ELEMENTS_WITH_FRAMES:
             self.add_error(
                 "element_list",
-                f"element_list: at most {MAX_ELEMENTS_WITH_FRAMES} elements with frames.",
+                _("element_list: at most %(limit)s elements with frames.")
+                % {"limit": MAX_ELEMENTS_WITH_FRAMES},
             )
             return False
         if (
@@ -469,7 +479,9 @@ class OmniVideoForm(KindForm):
             and not rules.get("elements_with_first_and_end", True)
         ):
             self.add_error(
-                "element_list", f"element_list: {name} takes no elements with first and end frames."
+                "element_list",
+                _("element_list: %(name)s takes no elements with first and end frames.")
+                % {"name": name},
             )
             return False
         return True
@@ -484,34 +496,38 @@ class OmniVideoForm(KindForm):
                 return False
             return True
         if not entry.multi_shot:
-            self.add_error("multi_shot", f"{entry.name} does not do multi-shot.")
+            self.add_error(
+                "multi_shot", _("%(name)s does not do multi-shot.") % {"name": entry.name}
+            )
             return False
         if self._frames():
             self.add_error(
                 self._field("image_list", "first_frame"),
-                "image_list: multi-shot takes no first_frame or end_frame.",
+                _("image_list: multi-shot takes no first_frame or end_frame."),
             )
             return False
         shot_type = data.get("shot_type")
         if not shot_type:
             self.add_error(
-                "shot_type", "shot_type is required with multi_shot: customize or intelligence."
+                "shot_type", _("shot_type is required with multi_shot: customize or intelligence.")
             )
             return False
         shots = data.get("multi_prompt") or []
         if shot_type == "intelligence":
             data["multi_prompt"] = []  # only customize sends shots
             if not data.get("prompt"):
-                self.add_error("prompt", "prompt is required with shot_type intelligence.")
+                self.add_error("prompt", _("prompt is required with shot_type intelligence."))
                 return False
             return True
         if not shots:
-            self.add_error("multi_prompt", "multi_prompt is required with shot_type customize.")
+            self.add_error("multi_prompt", _("multi_prompt is required with shot_type customize."))
             return False
         total, duration = sum(s["duration"] for s in shots), data.get("duration")
         if duration and total != duration:
             self.add_error(
-                "multi_prompt", f"multi_prompt: durations sum to {total}, duration is {duration}."
+                "multi_prompt",
+                _("multi_prompt: durations sum to %(total)s, duration is %(duration)s.")
+                % {"total": total, "duration": duration},
             )
             return False
         return True
@@ -524,7 +540,7 @@ class OmniVideoForm(KindForm):
             self.add_error("sound", _("Sound is off when there is a video."))
             return False
         if self.video["refer_type"] == "base" and self._frames():
-            self.add_error(field, "video_list: a base video takes no first_frame or end_frame.")
+            self.add_error(field, _("video_list: a base video takes no first_frame or end_frame."))
             return False
         return True
 
@@ -537,16 +553,16 @@ class OmniVideoForm(KindForm):
             # Kling's own words for it (kling-kinds.md §7.3).
             self.add_error(
                 "duration",
-                "Duration only supports "
-                + " or ".join(str(d) for d in only)
-                + " seconds when no refer_image is provided.",
+                _("Duration only supports %(seconds)s seconds when no refer_image is provided.")
+                % {"seconds": " or ".join(str(d) for d in only)},
             )
             return False
         feature = rules.get("feature_video_durations")
         if feature and self.video and duration not in feature:
             self.add_error(
                 "duration",
-                f"{name} makes {feature[0]}..{feature[-1]} seconds with a feature video.",
+                _("%(name)s makes %(low)s..%(high)s seconds with a feature video.")
+                % {"name": name, "low": feature[0], "high": feature[-1]},
             )
             return False
         return True
@@ -565,8 +581,18 @@ class OmniVideoForm(KindForm):
                     have = counts[what]
                     self.add_error(
                         field,
-                        f"{field}: <<<{what}_{number}>>> has no matching entry "
-                        f"({have} {what}{'' if have == 1 else 's'} given).",
+                        (
+                            _(
+                                "%(field)s: <<<%(what)s_%(number)s>>> has no matching entry "
+                                "(%(have)s %(what)s given)."
+                            )
+                            if have == 1
+                            else _(
+                                "%(field)s: <<<%(what)s_%(number)s>>> has no matching entry "
+                                "(%(have)s %(what)ss given)."
+                            )
+                        )
+                        % {"field": field, "what": what, "number": number, "have": have},
                     )
                     return False
         return True

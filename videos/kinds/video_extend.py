@@ -36,27 +36,37 @@ def source_problem(source: Generation) -> str | None:
     """Why a visible generation cannot be extended (§7.5), or None when it can."""
     ref = source.pk
     if source.status != Status.SUCCEEDED or not source.video:
-        return f"The video {ref} is not finished ({source.status}); only finished clips extend."
+        return _("The video %(ref)s is not finished (%(status)s); only finished clips extend.") % {
+            "ref": ref,
+            "status": source.status,
+        }
     if source.deleted_at is not None:
-        return f"The video {ref} is in the trash; restore it first."
+        return _("The video %(ref)s is in the trash; restore it first.") % {"ref": ref}
     if source.provider is not None and source.provider.kind in Provider.GATEWAY_KINDS:
         # kling-kinds.md §8: these gateways make plain clips; their video ids go nowhere.
-        return f"The video {ref} was made through {source.provider.name}, which cannot continue it."
+        return _("The video %(ref)s was made through %(provider)s, which cannot continue it.") % {
+            "ref": ref,
+            "provider": source.provider.name,
+        }
     entry = source.catalogue_entry()
     if entry is None or KIND not in entry.kinds:
-        return (
-            f"The video {ref} was made with {source.model_name}; only kling-v1, kling-v1-5 "
+        return _(
+            "The video %(ref)s was made with %(model)s; only kling-v1, kling-v1-5 "
             "and kling-v1-6 clips can be extended."
-        )
+        ) % {"ref": ref, "model": source.model_name}
     if source.finished_at and source.finished_at < timezone.now() - MAX_SOURCE_AGE:
-        return f"The video {ref} is older than 30 days; the upstream no longer keeps it."
+        return _("The video %(ref)s is older than 30 days; the upstream no longer keeps it.") % {
+            "ref": ref
+        }
     if (source.video_duration or 0) > MAX_SOURCE_SECONDS:
-        return (
-            f"The video {ref} is {source.video_duration:g} s long; only clips up to "
-            f"{MAX_SOURCE_SECONDS} s can be extended (the result is at most 3 minutes)."
-        )
+        return _(
+            "The video %(ref)s is %(seconds)s s long; only clips up to "
+            "%(limit)s s can be extended (the result is at most 3 minutes)."
+        ) % {"ref": ref, "seconds": f"{source.video_duration:g}", "limit": MAX_SOURCE_SECONDS}
     if source.provider_id is None or not source.upstream_video_id:
-        return f"The video {ref} has no upstream video id to extend (its provider is gone)."
+        return _("The video %(ref)s has no upstream video id to extend (its provider is gone).") % {
+            "ref": ref
+        }
     return None
 
 
@@ -111,8 +121,12 @@ class VideoExtendForm(KindForm):
         pk = int(ref) if ref.isascii() and ref.isdigit() and len(ref) <= 18 else None
         source = candidates.filter(pk=pk).first() if pk is not None else None
         if source is None:
-            mine = " of yours" if self.own_only else ""
-            raise ValidationError(f"No video {ref}{mine} exists.", code="unknown")
+            message = (
+                _("No video %(ref)s of yours exists.")
+                if self.own_only
+                else _("No video %(ref)s exists.")
+            )
+            raise ValidationError(message % {"ref": ref}, code="unknown")
         if problem := source_problem(source):
             raise ValidationError(problem, code="ineligible")
         self.source = source
@@ -133,7 +147,10 @@ class VideoExtendForm(KindForm):
         if source.model_name == "kling-v1":
             for name in ("negative_prompt", "cfg_scale"):
                 if data.get(name) not in (None, ""):
-                    self.add_error(name, f"{name} cannot be used to extend a kling-v1 clip.")
+                    self.add_error(
+                        name,
+                        _("%(name)s cannot be used to extend a kling-v1 clip.") % {"name": name},
+                    )
         return data
 
     def billed_duration(self) -> int:
