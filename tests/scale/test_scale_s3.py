@@ -4,7 +4,7 @@ moto's standalone server (from PyPI, a dev dependency) plays the S3 endpoint on 
 A gunicorn and a qcluster started with the S3 variables run a generation through the API:
 the uploaded first frame and the rendered video go to the bucket, the signed link and the
 API's content route serve it whole and in ranges straight from the bucket, and a delete
-removes its objects.
+(to the trash) then a purge removes its objects.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from api.models import ApiKey
 from simulator.testing import wait_until
 from tests.api_helpers import issue
 from tests.images import image_bytes
-from tests.live_gunicorn import free_port, gunicorn, wait_listening
+from tests.live_gunicorn import free_port, gunicorn, server_env, wait_listening
 from tests.scale.helpers import SCALE
 
 pytestmark = SCALE
@@ -183,6 +183,17 @@ def test_media_on_s3_upload_range_reads_signed_link_and_delete(clusters, user, s
             timeout=60,
         )
         assert deleted.status_code == 200 and deleted.json()["deleted"] is True
+        # A delete moves it to the trash (restorable): its objects stay until it is purged.
+        assert video_key in s3.keys()
+        purge = subprocess.run(
+            [sys.executable, "manage.py", "purge_trash"],
+            env=server_env(STUDIO_TRASH_DAYS="0", **s3.env),
+            cwd=settings.BASE_DIR,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert purge.returncode == 0 and "purged 1 generation" in purge.stdout, purge
         assert s3.keys() == []
         assert httpx.get(url, timeout=60).status_code == 404
     assert ApiKey.objects.filter(pk=key.pk).exists()
