@@ -29,8 +29,8 @@ from .kling import (
     _progress,
     _retry_after,
     _units,
-    connect_failure,
     normalise_status,
+    send,
     split_credentials,
 )
 
@@ -235,29 +235,10 @@ class GatewayClient:
     ) -> tuple[Any, httpx.Response]:
         """One request; the parsed body of a success (and the response), or UpstreamError."""
         headers = {"Authorization": self._authorization()}
-        try:
-            response = self.http.request(
-                method, path, json=json, data=data, files=files, params=params, headers=headers
-            )
-        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            raise UpstreamError(  # nothing was sent: safe to retry, even a create
-                connect_failure(exc, self.http.base_url.host, self.http.timeout.connect),
-                retry_after=5,
-                unreachable=True,
-            ) from exc
-        except httpx.PoolTimeout as exc:
-            raise UpstreamError(f"no free connection to {self.name}", retry_after=5) from exc
-        except httpx.TimeoutException as exc:
-            raise UpstreamError(
-                f"no answer within {self.http.timeout.read:g} s",
-                retry_after=5,
-                ambiguous=create,
-                unreachable=True,
-            ) from exc
-        except httpx.HTTPError as exc:
-            raise UpstreamError(
-                f"connection failed: {exc}", retry_after=5, ambiguous=create
-            ) from exc
+        response = send(
+            self.http, self.name, method, path, create=create,
+            json=json, data=data, files=files, params=params, headers=headers,
+        )  # fmt: skip
         try:
             body = response.json()
         except ValueError:

@@ -297,6 +297,38 @@ def error_for(
     return UpstreamError(text, retry_after=retry_after or 10.0, ambiguous=create, **common)
 
 
+def send(
+    http: httpx.Client, name: str, method: str, path: str, *, create: bool, **kwargs: Any
+) -> httpx.Response:
+    """One request on an upstream's client, its transport failures as UpstreamError.
+
+    Shared by every HTTP adapter (Kling and the gateways): what each failure says about the
+    upstream (unreachable, counted toward health) and about a create (ambiguous: it may have
+    been accepted) is decided once, here.
+    """
+    try:
+        return http.request(method, path, **kwargs)
+    except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+        # Nothing was sent: safe to retry, even a create. Several in a row mean the
+        # upstream is down (or its address wrong): the jobs count them toward health.
+        raise UpstreamError(
+            connect_failure(exc, http.base_url.host, http.timeout.connect),
+            retry_after=5,
+            unreachable=True,
+        ) from exc
+    except httpx.PoolTimeout as exc:
+        # Our own connection pool is busy: says nothing about the upstream.
+        raise UpstreamError(f"no free connection to {name}", retry_after=5) from exc
+    except httpx.TimeoutException as exc:
+        waited = kwargs.get("timeout") or http.timeout.read
+        raise UpstreamError(
+            f"no answer within {waited:g} s", retry_after=5, ambiguous=create, unreachable=True
+        ) from exc
+    except httpx.HTTPError as exc:
+        # Reset, dropped connection, protocol error: a create may have been accepted.
+        raise UpstreamError(f"connection failed: {exc}", retry_after=5, ambiguous=create) from exc
+
+
 def connect_failure(exc: httpx.TransportError, host: str, connect_timeout: float | None) -> str:
     """Why a connection could not be made, in a few words for the job's card and the admin."""
     if isinstance(exc, httpx.ConnectTimeout):
@@ -418,33 +450,10 @@ class KlingClient:
         """One request; returns the parsed body of a success or raises UpstreamError."""
         headers = {"Authorization": self._authorization()}
         extra: dict[str, Any] = {"timeout": timeout} if timeout is not None else {}
-        try:
-            response = self.http.request(
-                method, path, json=json, params=params, headers=headers, **extra
-            )
-        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            # Nothing was sent: safe to retry, even a create. Several in a row mean the
-            # upstream is down (or its address wrong): the jobs count them toward health.
-            raise UpstreamError(
-                connect_failure(exc, self.http.base_url.host, self.http.timeout.connect),
-                retry_after=5,
-                unreachable=True,
-            ) from exc
-        except httpx.PoolTimeout as exc:
-            # Our own connection pool is busy: says nothing about the upstream.
-            raise UpstreamError(f"no free connection to {self.name}", retry_after=5) from exc
-        except httpx.TimeoutException as exc:
-            raise UpstreamError(
-                f"no answer within {timeout or self.http.timeout.read:g} s",
-                retry_after=5,
-                ambiguous=create,
-                unreachable=True,
-            ) from exc
-        except httpx.HTTPError as exc:
-            # Reset, dropped connection, protocol error: a create may have been accepted.
-            raise UpstreamError(
-                f"connection failed: {exc}", retry_after=5, ambiguous=create
-            ) from exc
+        response = send(
+            self.http, self.name, method, path, create=create,
+            json=json, params=params, headers=headers, **extra,
+        )  # fmt: skip
         try:
             body = response.json()
         except ValueError:
