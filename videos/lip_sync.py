@@ -48,14 +48,8 @@ def source_problem(source: Generation) -> str | None:
             "ref": ref,
             "status": source.status,
         }
-    if source.deleted_at is not None:
-        return _("The video %(ref)s is in the trash; restore it first.") % {"ref": ref}
-    if source.provider is not None and source.provider.kind in Provider.GATEWAY_KINDS:
-        # kling-kinds.md §8: these gateways make plain clips; their video ids go nowhere.
-        return _("The video %(ref)s was made through %(provider)s, which cannot continue it.") % {
-            "ref": ref,
-            "provider": source.provider.name,
-        }
+    if problem := source.account_video_problem():
+        return problem
     if (source.video_duration or 0) > MAX_SOURCE_SECONDS:
         return _("The video %(ref)s is %(seconds)s s long; lip-sync takes up to 60 s.") % {
             "ref": ref,

@@ -752,6 +752,23 @@ class Generation(models.Model):
             return gettext("lip-sync")
         return gettext("remix")
 
+    def account_video_problem(self) -> str | None:
+        """Why this clip cannot be the source of a follow-up that names its video on the
+        upstream account (video-extend, identify-face), or None: its trash and its maker.
+
+        Each kind adds its own checks (finished, length, age) after this one.
+        """
+        if self.deleted_at is not None:
+            return gettext("The video %(ref)s is in the trash; restore it first.") % {
+                "ref": self.pk
+            }
+        if self.provider is not None and self.provider.kind in Provider.GATEWAY_KINDS:
+            # kling-kinds.md §8: these gateways make plain clips; their video ids go nowhere.
+            return gettext(
+                "The video %(ref)s was made through %(provider)s, which cannot continue it."
+            ) % {"ref": self.pk, "provider": self.provider.name}
+        return None
+
     # ---- derived facts -------------------------------------------------------------
     @property
     def is_pending(self) -> bool:

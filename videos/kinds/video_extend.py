@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from ..forms import TextField
-from ..models import Generation, Provider, Status
+from ..models import Generation, Status
 from .base import KindSpec
 from .forms import KindForm
 
@@ -40,14 +40,8 @@ def source_problem(source: Generation) -> str | None:
             "ref": ref,
             "status": source.status,
         }
-    if source.deleted_at is not None:
-        return _("The video %(ref)s is in the trash; restore it first.") % {"ref": ref}
-    if source.provider is not None and source.provider.kind in Provider.GATEWAY_KINDS:
-        # kling-kinds.md §8: these gateways make plain clips; their video ids go nowhere.
-        return _("The video %(ref)s was made through %(provider)s, which cannot continue it.") % {
-            "ref": ref,
-            "provider": source.provider.name,
-        }
+    if problem := source.account_video_problem():
+        return problem
     entry = source.catalogue_entry()
     if entry is None or KIND not in entry.kinds:
         return _(
