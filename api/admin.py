@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from videos.admin import CatalogueModelsField
 
@@ -132,13 +133,19 @@ class ApiKeyAdmin(admin.ModelAdmin):
         revoked = [key for key in queryset if key.revoke()]
         for key in revoked:
             self.log_change(request, key, "Revoked.")
-        self.message_user(request, f"Revoked {len(revoked)} key(s).")
+        count = len(revoked)
+        self.message_user(
+            request,
+            ngettext("Revoked %(count)d key.", "Revoked %(count)d keys.", count) % {"count": count},
+        )
 
     @admin.action(description=_("Rotate the secret of the selected key (shown once)"))
     def rotate_key(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> HttpResponse | None:
         if queryset.count() != 1:
             self.message_user(
-                request, "Rotate one key at a time: its new secret is shown once.", level="error"
+                request,
+                _("Rotate one key at a time: its new secret is shown once."),
+                level="error",
             )
             return None
         key = queryset.get()
