@@ -151,9 +151,14 @@ def stage_inputs(generation: Generation, fields: tuple[str, ...], workdir: str) 
         stored[row.field] = ensure_row_stored(row)
     files: dict[str, str] = {}
     for key, name in stored.items():
-        target = Path(workdir) / f"{key}{Path(name).suffix or '.bin'}"
-        with default_storage.open(name, "rb") as src, open(target, "wb") as dst:
-            for chunk in iter(lambda: src.read(1 << 20), b""):
-                dst.write(chunk)
-        files[key] = str(target)
+        files[key] = copy_to_local(name, Path(workdir) / f"{key}{Path(name).suffix or '.bin'}")
     return files
+
+
+def copy_to_local(name: str, target: str | Path) -> str:
+    """A stored file (S3 included) copied to a local path for the renderer or an upload,
+    a megabyte at a time; returns the path."""
+    with default_storage.open(name, "rb") as src, open(target, "wb") as dst:
+        for chunk in iter(lambda: src.read(1 << 20), b""):
+            dst.write(chunk)
+    return str(target)

@@ -18,6 +18,7 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from .inputs import copy_to_local
 from .models import Generation, LipSyncSession, Provider, Status
 from .providers import FaceSession, UpstreamError
 from .providers.fetch import FetchError, open_url
@@ -98,15 +99,12 @@ def identify_faces(source: Generation, owner: Any, api_key: Any = None) -> LipSy
             unavailable=True,
         )
     with tempfile.TemporaryDirectory(prefix="studio-faces-") as tmp:
-        local_copy = Path(tmp) / "video.mp4"
-        with default_storage.open(source.video.name, "rb") as src, open(local_copy, "wb") as dst:
-            for chunk in iter(lambda: src.read(1 << 20), b""):
-                dst.write(chunk)
+        local_copy = copy_to_local(source.video.name, Path(tmp) / "video.mp4")
         answer = _ask(
             provider,
             source,
             video_id=source.upstream_video_id,
-            video_path=str(local_copy),
+            video_path=local_copy,
         )
     session = _new_session(owner, api_key, provider, answer, source=source)
     return _keep(session, answer)

@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
 from django.utils.translation import gettext_lazy as _
 
 from ..forms import PublicUrlField, TextField
+from ..inputs import copy_to_local
 from ..media import signed_media_path
 from ..models import LipSyncSession, VideoModel
 from ..rendering.audio import voice_line_ms
@@ -377,11 +377,7 @@ def stage_session_video(generation: Generation, workdir: str) -> dict[str, str]:
     name = session.first().video_name if session.exists() else ""
     if not name:
         return {}
-    target = f"{workdir}/parent_video.mp4"
-    with default_storage.open(name, "rb") as src, open(target, "wb") as dst:
-        for chunk in iter(lambda: src.read(1 << 20), b""):
-            dst.write(chunk)
-    return {"parent_video": target}
+    return {"parent_video": copy_to_local(name, f"{workdir}/parent_video.mp4")}
 
 
 SPEC = KindSpec(

@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.core.files.storage import default_storage
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from ..forms import TextField
+from ..inputs import copy_to_local
 from ..models import Generation, Status
 from .base import KindSpec
 from .forms import KindForm
@@ -180,11 +180,7 @@ def stage_parent(generation: Generation, workdir: str) -> dict[str, str]:
     parent = generation.parent
     if parent is None or not parent.video:
         return {}
-    target = f"{workdir}/parent_video.mp4"
-    with default_storage.open(parent.video.name, "rb") as src, open(target, "wb") as dst:
-        for chunk in iter(lambda: src.read(1 << 20), b""):
-            dst.write(chunk)
-    return {"parent_video": target}
+    return {"parent_video": copy_to_local(parent.video.name, f"{workdir}/parent_video.mp4")}
 
 
 SPEC = KindSpec(
